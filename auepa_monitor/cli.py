@@ -1,0 +1,133 @@
+"""Command line: ``auepa-monitor`` (the monitor window) and ``auepa-monitor analyze`` (headless)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from . import NOT_A_MEDICAL_DEVICE, __version__
+
+# Torch and mediapipe each start OpenMP/XNNPACK threads; on 2 cores busy-waiting threads of
+# two runtimes can starve each other (DESIGN.md), so threads sleep when idle.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("GLOG_minloglevel", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--roi", help="target face region x,y,w,h in frame pixels (default: the largest face)")
+    p.add_argument("--au-engine", choices=("embedded", "openface"), default="embedded",
+                   help="AU intensity engine (default: embedded)")
+    p.add_argument("--model", help="pain regressor model file (default: the shipped prior)")
+    p.add_argument("--no-smoothing", action="store_true", help="turn off temporal smoothing of the pain score")
+    p.add_argument("--openface-bin", help="path to OpenFace's FeatureExtraction (for --au-engine openface)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="auepa-monitor", description=f"AuE-IPA Monitor {__version__}. "
+                                + NOT_A_MEDICAL_DEVICE)
+    p.add_argument("--version", action="version", version=__version__)
+    p.add_argument("--source", help="video/image file, image folder or camera index to open")
+    p.add_argument("--frames", type=int, help="with --screenshot: process this many frames, save, exit")
+    p.add_argument("--screenshot", help="save a PNG of the video with overlays after --frames frames and exit")
+    p.add_argument("--cnn-model", help="end-to-end CNN checkpoint for Grad-CAM")
+    _add_pipeline_options(p)
+    sub = p.add_subparsers(dest="command")
+    a = sub.add_parser("analyze", help="analyse videos/images headless: per-frame CSV and summary per input")
+    a.add_argument("inputs", nargs="+", help="video files, images or image folders")
+    a.add_argument("--out", required=True, help="output folder")
+    a.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_pipeline_options(a)
+    return p
+
+
+def make_pipeline_factory(args: argparse.Namespace):
+    """A function that builds a fresh Pipeline for each input (each with its own state)."""
+    from .core.analyze import parse_roi
+
+    roi = parse_roi(args.roi) if args.roi else None
+
+    def make():
+        from .core.pipeline import Pipeline
+        from .core.scoring import PainScorer
+
+        engine = None
+        if args.au_engine == "openface":
+            from .core.openface import OpenFaceAUEngine  # noqa: PLC0415 (optional engine)
+
+            engine = OpenFaceAUEngine(binary=args.openface_bin)
+        scorer = PainScorer(args.model, smoothing=not args.no_smoothing)
+        if scorer.fallback_reason:
+            print(f"warning: {scorer.fallback_reason}", file=sys.stderr)
+        return Pipeline(au_engine=engine, scorer=scorer, roi=roi)
+
+    return make
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .core.analyze import analyze_many
+    from .core.errors import AuepaError
+
+    out = Path(args.out)
+    try:
+        factory = make_pipeline_factory(args)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    bars: dict[str, tqdm] = {}
+
+    def on_start(p: Path):
+        if args.quiet:
+            return None
+        bar = tqdm(desc=p.name[:40], unit="frame", leave=True, dynamic_ncols=True)
+        bars["cur"] = bar
+
+        def progress(n: int, total: int) -> None:
+            if total and bar.total != total:
+                bar.total = total
+            bar.update(n - bar.n)
+
+        return progress
+
+    def close_bar() -> None:
+        bar = bars.pop("cur", None)
+        if bar is not None:
+            bar.close()
+
+    def on_error(p: Path, msg: str) -> None:
+        close_bar()
+        print(f"FAILED {p}: {msg}", file=sys.stderr)
+
+    def on_done(s) -> None:
+        close_bar()
+        mean = "-" if s.mean_pain_score is None else f"{s.mean_pain_score:.2f}"
+        peak = "-" if s.max_pain_score is None else f"{s.max_pain_score:.2f}"
+        print(f"{Path(s.input).name}: {s.frames} frames, face in {s.frames_with_face}, "
+              f"up to {s.max_faces_seen} faces seen, pain mean {mean} max {peak} (0-10, {s.model}"
+              f"{'; ' + s.model_warning if s.model_warning else ''}), {s.fps:.1f} fps -> {s.csv}")
+
+    try:
+        done, failed = analyze_many([Path(i) for i in args.inputs], out, factory, on_start, on_error, on_done)
+    except AuepaError as e:  # e.g. the face model or OpenFace is missing: nothing can run
+        close_bar()
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"{len(done)} analysed, {len(failed)} failed. {NOT_A_MEDICAL_DEVICE}")
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "analyze":
+        return cmd_analyze(args)
+    from .ui.app import run_gui
+
+    return run_gui(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Qt-free per-frame core: capture, face, AUs, scoring, explanation, alerts, recording."""

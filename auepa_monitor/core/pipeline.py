@@ -1,0 +1,85 @@
+"""The per-frame pipeline: frame -> target face -> AUs -> PSPI and pain score -> FrameResult. No Qt."""
+
+from __future__ import annotations
+
+import time
+from types import MappingProxyType
+from typing import Protocol
+
+from .au_regions import au_centers
+from .face import Box, FaceTracker
+from .records import FaceFit, FrameResult
+from .scoring import PainScorer, pspi
+from .sources import Frame
+
+
+class AUEngine(Protocol):
+    """An AU intensity engine: FaceFit (+ frame) -> AU number -> intensity 0-5."""
+
+    name: str
+
+    def estimate(self, fit: FaceFit) -> dict[int, float]: ...
+
+    def reset(self) -> None: ...
+
+
+def torch_device() -> str:
+    """"cuda" when a CUDA GPU is usable, else "cpu"."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class Pipeline:
+    """Runs the per-frame core on frames of one source.
+
+    Args:
+        tracker: face tracker (created with defaults when None).
+        au_engine: AU engine (the embedded engine when None).
+        scorer: pain scorer (the shipped prior when None).
+        roi: (x, y, w, h) frame pixels of the target face, or None.
+    """
+
+    def __init__(self, tracker: FaceTracker | None = None, au_engine: AUEngine | None = None,
+                 scorer: PainScorer | None = None, roi: Box | None = None) -> None:
+        if au_engine is None:
+            from .au_engine import EmbeddedAUEngine
+
+            au_engine = EmbeddedAUEngine()
+        self.tracker = tracker or FaceTracker(roi=roi)
+        if roi is not None:
+            self.tracker.set_target(roi)
+        self.au_engine = au_engine
+        self.scorer = scorer or PainScorer()
+
+    def reset(self) -> None:
+        """Forget temporal state (target, baselines, smoothing), e.g. after a seek."""
+        self.tracker.reset()
+        self.au_engine.reset()
+        self.scorer.reset()
+
+    def set_target(self, roi: Box | None) -> None:
+        self.tracker.set_target(roi)
+
+    def close(self) -> None:
+        self.tracker.close()
+
+    def process(self, frame: Frame) -> FrameResult:
+        """Process one frame into an immutable :class:`FrameResult`."""
+        t0 = time.perf_counter()
+        img = frame.image
+        size = (img.shape[1], img.shape[0])
+        fit, faces_seen = self.tracker.process(img)
+        if fit is None:
+            return FrameResult(frame=frame.index, timestamp=frame.timestamp, faces_seen=faces_seen, face=None,
+                               au_engine=self.au_engine.name, model_name=self.scorer.name, size=size,
+                               latency_ms=(time.perf_counter() - t0) * 1000)
+        au = self.au_engine.estimate(fit)
+        score, raw, level = self.scorer.score(au, frame.timestamp)
+        regions = {k: (float(v[0]), float(v[1])) for k, v in au_centers(fit.landmarks).items()}
+        return FrameResult(
+            frame=frame.index, timestamp=frame.timestamp, faces_seen=faces_seen, face=fit,
+            au=MappingProxyType(au), au_engine=self.au_engine.name, au_regions=MappingProxyType(regions),
+            pspi=pspi(au), pain_score=score, pain_raw=raw, pain_level=level, model_name=self.scorer.name,
+            size=size, latency_ms=(time.perf_counter() - t0) * 1000,
+        )

@@ -1,0 +1,128 @@
+"""The immutable per-frame record that flows from the pipeline to view, plot, alerts and recorder."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import IntEnum
+from types import MappingProxyType
+
+import numpy as np
+
+#: Action Units the program reports (FACS numbers). Table I of the paper plus AU26 and AU45.
+TABLE_I_AUS: tuple[int, ...] = (1, 2, 4, 6, 7, 9, 10, 12, 20, 25, 27, 43)
+REPORTED_AUS: tuple[int, ...] = (1, 2, 4, 6, 7, 9, 10, 12, 20, 25, 26, 27, 43, 45)
+#: The paper's core AUs in engagement order (Fig. 5 / Sec. V-C).
+PAPER_CORE_AUS: tuple[int, ...] = (27, 25, 10, 12, 9, 6, 20)
+
+
+def au_column(au: int) -> str:
+    """OpenFace-style intensity column name, e.g. 6 -> ``AU06_r``."""
+    return f"AU{au:02d}_r"
+
+
+class PainLevel(IntEnum):
+    """Pain levels from a 0-10 score (paper, Table II)."""
+
+    NO_PAIN = 0
+    WEAK = 1
+    MID = 2
+    STRONG = 3
+
+    @property
+    def label(self) -> str:
+        return ("no pain", "weak pain", "mid pain", "strong pain")[int(self)]
+
+    @classmethod
+    def from_score(cls, score: float) -> PainLevel:
+        """[0, 2.5) no pain, [2.5, 5) weak, [5, 7.5) mid, [7.5, 10] strong."""
+        if score < 2.5:
+            return cls.NO_PAIN
+        if score < 5.0:
+            return cls.WEAK
+        if score < 7.5:
+            return cls.MID
+        return cls.STRONG
+
+
+def frozen_array(a: np.ndarray) -> np.ndarray:
+    """Return a read-only copy so a record cannot be changed by one of its consumers."""
+    a = np.array(a, copy=True)
+    a.setflags(write=False)
+    return a
+
+
+@dataclass(frozen=True)
+class HeadPose:
+    """Head rotation in degrees: yaw (left/right turn), pitch (nod), roll (tilt in the image plane)."""
+
+    yaw: float
+    pitch: float
+    roll: float
+
+
+@dataclass(frozen=True)
+class FaceFit:
+    """One tracked face in one frame.
+
+    Attributes:
+        box: (x, y, w, h) face box in frame pixels.
+        landmarks: (478, 3) float32, x and y in frame pixels, z in the same pixel scale
+            (MediaPipe's relative depth times the crop width); read-only.
+        blendshapes: the 52 MediaPipe blendshape scores, each 0-1.
+        pose: head pose in degrees.
+        quality: fit quality 0-1; drops on strong head turns, occlusion or an unsure fit.
+    """
+
+    box: tuple[float, float, float, float]
+    landmarks: np.ndarray
+    blendshapes: Mapping[str, float]
+    pose: HeadPose
+    quality: float
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """Everything the program knows about one frame.
+
+    Attributes:
+        frame: 1-based frame number (OpenFace convention).
+        timestamp: seconds from the start of the source.
+        faces_seen: how many faces the detector saw in the frame (the target included).
+        face: the target face, or None when it was not found.
+        au: AU number -> intensity on the FACS 0-5 scale (empty when no face).
+        au_engine: which engine produced the AU values ("embedded" or "openface").
+        au_regions: region name (e.g. "AU6_R") -> (x, y) center in frame pixels.
+        pspi: PSPI (Eq. 1), 0-16, or None without a face.
+        pain_score: regressor output on the FLACC-like 0-10 scale (smoothed when smoothing is on).
+        pain_raw: the unsmoothed regressor output, 0-10.
+        pain_level: level of ``pain_score``.
+        model_name: name of the pain model that produced the score.
+        size: (width, height) of the frame in pixels.
+        latency_ms: time spent processing this frame, in milliseconds.
+    """
+
+    frame: int
+    timestamp: float
+    faces_seen: int
+    face: FaceFit | None
+    au: Mapping[int, float] = field(default_factory=lambda: MappingProxyType({}))
+    au_engine: str = "embedded"
+    au_regions: Mapping[str, tuple[float, float]] = field(default_factory=lambda: MappingProxyType({}))
+    pspi: float | None = None
+    pain_score: float | None = None
+    pain_raw: float | None = None
+    pain_level: PainLevel | None = None
+    model_name: str = ""
+    size: tuple[int, int] = (0, 0)
+    latency_ms: float = 0.0
+
+    @property
+    def success(self) -> bool:
+        """True when a face was fitted (OpenFace's ``success`` column)."""
+        return self.face is not None
+
+    @property
+    def confidence(self) -> float:
+        """Fit quality 0-1 (OpenFace's ``confidence`` column); 0 without a face."""
+        return self.face.quality if self.face is not None else 0.0

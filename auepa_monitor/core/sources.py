@@ -1,0 +1,250 @@
+"""Frame sources: video files, still images and image sequences, and cameras. No Qt.
+
+Every source yields :class:`Frame` records (BGR uint8, 1-based frame number, timestamp in
+seconds). Opening checks the input and raises :class:`SourceError` with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import SourceError
+
+VIDEO_EXTS = {".avi", ".mp4", ".mov", ".mkv", ".wmv", ".m4v", ".mpg", ".mpeg", ".webm", ".flv", ".3gp"}
+IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded frame: ``image`` is (H, W, 3) uint8 BGR; ``index`` 1-based; ``timestamp`` seconds."""
+
+    index: int
+    timestamp: float
+    image: np.ndarray
+
+
+def to_bgr8(img: np.ndarray) -> np.ndarray:
+    """Any image OpenCV reads (8/16-bit, gray, BGRA) -> (H, W, 3) uint8 BGR."""
+    if img.dtype == np.uint16:
+        img = (img / 257.0).round().astype(np.uint8)
+    elif img.dtype != np.uint8:
+        img = np.clip(img, 0, 255).astype(np.uint8)
+    if img.ndim == 2:
+        img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    elif img.shape[2] == 4:
+        img = cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
+    elif img.shape[2] == 1:
+        img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    return np.ascontiguousarray(img)
+
+
+class Source:
+    """Common interface. ``live`` sources have no length and cannot seek."""
+
+    name: str = ""
+    live: bool = False
+    fps: float = 30.0
+    frame_count: int = 0  # 0 when unknown (live)
+    size: tuple[int, int] = (0, 0)
+
+    def read(self) -> Frame | None:
+        """Next frame, or None at the end of a file."""
+        raise NotImplementedError
+
+    def seek(self, index: int) -> None:
+        """Make the next ``read`` return frame ``index`` (1-based)."""
+        raise SourceError(f"{self.name} cannot seek")
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> Source:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise SourceError(f"{path}: no such file")
+    if path.is_file() and path.stat().st_size == 0:
+        raise SourceError(f"{path}: the file is empty (0 bytes)")
+
+
+class VideoFileSource(Source):
+    """A recorded video read with OpenCV (FFmpeg). Timestamps come from the container (VFR safe)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.name = self.path.name
+        _check_file(self.path)
+        self._cap = cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG)
+        if not self._cap.isOpened():
+            raise SourceError(f"{self.path}: not a video OpenCV can open (unsupported format or corrupt file)")
+        ok, first = self._cap.read()
+        if not ok or first is None:
+            self._cap.release()
+            raise SourceError(f"{self.path}: no frame could be decoded (corrupt or truncated video)")
+        fps = self._cap.get(cv2.CAP_PROP_FPS)
+        self.fps = float(fps) if fps and 1.0 <= fps <= 240.0 else 30.0
+        self.frame_count = max(0, int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT)))
+        self.size = (first.shape[1], first.shape[0])
+        self._pending: np.ndarray | None = first
+        self._pending_t = self._pos_seconds(0)
+        self._next = 1
+        self._last_t = -1.0
+
+    def _pos_seconds(self, index0: int) -> float:
+        ms = float(self._cap.get(cv2.CAP_PROP_POS_MSEC) or 0.0)
+        if ms > 0 or index0 == 0:
+            return max(0.0, ms / 1000.0)
+        return index0 / self.fps
+
+    def read(self) -> Frame | None:
+        if self._pending is not None:
+            img, t = self._pending, self._pending_t
+            self._pending = None
+        else:
+            ok, img = self._cap.read()
+            if not ok or img is None:
+                return None
+            t = self._pos_seconds(self._next - 1)
+        if t <= self._last_t:  # broken container timestamps: keep time moving forwards
+            t = self._last_t + 1.0 / self.fps
+        self._last_t = t
+        frame = Frame(self._next, t, to_bgr8(img))
+        self._next += 1
+        return frame
+
+    def seek(self, index: int) -> None:
+        index = max(1, int(index))
+        if self.frame_count:
+            index = min(index, self.frame_count)
+        self._pending = None
+        self._cap.set(cv2.CAP_PROP_POS_FRAMES, index - 1)
+        self._next = index
+        self._last_t = -1.0
+
+    @property
+    def position(self) -> int:
+        """1-based number of the frame the next ``read`` returns."""
+        return self._next
+
+    def close(self) -> None:
+        self._cap.release()
+
+
+class ImageSource(Source):
+    """A still image, or a folder of images played as a sequence (sorted by name)."""
+
+    def __init__(self, path: str | Path, fps: float = 30.0) -> None:
+        self.path = Path(path)
+        self.name = self.path.name
+        _check_file(self.path)
+        if self.path.is_dir():
+            self.files = sorted(p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_EXTS)
+            if not self.files:
+                raise SourceError(f"{self.path}: the folder holds no images")
+        else:
+            self.files = [self.path]
+        self.fps = fps
+        self.frame_count = len(self.files)
+        first = self._load(self.files[0])
+        self.size = (first.shape[1], first.shape[0])
+        self._next = 1
+
+    def _load(self, p: Path) -> np.ndarray:
+        img = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
+        if img is None:
+            raise SourceError(f"{p}: not an image OpenCV can read (unsupported format or corrupt file)")
+        return to_bgr8(img)
+
+    def read(self) -> Frame | None:
+        if self._next > self.frame_count:
+            return None
+        img = self._load(self.files[self._next - 1])
+        f = Frame(self._next, (self._next - 1) / self.fps, img)
+        self._next += 1
+        return f
+
+    def seek(self, index: int) -> None:
+        self._next = min(max(1, int(index)), self.frame_count)
+
+    @property
+    def position(self) -> int:
+        return self._next
+
+
+class CameraSource(Source):
+    """A live camera by OpenCV index. ``read`` returns None when the camera stops delivering."""
+
+    live = True
+
+    def __init__(self, index: int) -> None:
+        self.index = int(index)
+        self.name = f"camera {self.index}"
+        self._cap = cv2.VideoCapture(self.index)
+        if not self._cap.isOpened():
+            self._cap.release()
+            raise SourceError(f"camera {self.index}: not found or in use by another program")
+        fps = self._cap.get(cv2.CAP_PROP_FPS)
+        self.fps = float(fps) if fps and 1.0 <= fps <= 240.0 else 30.0
+        w = int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH))
+        h = int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        self.size = (w, h)
+        self._t0 = time.monotonic()
+        self._n = 0
+
+    def read(self) -> Frame | None:
+        ok, img = self._cap.read()
+        if not ok or img is None:
+            return None
+        self._n += 1
+        return Frame(self._n, time.monotonic() - self._t0, to_bgr8(img))
+
+    def close(self) -> None:
+        self._cap.release()
+
+
+def list_cameras(max_index: int = 8) -> list[int]:
+    """Indices of cameras that open (probes /dev/video* on Linux; tries 0..max_index elsewhere)."""
+    import glob
+    import sys
+
+    if sys.platform.startswith("linux"):
+        found = sorted(int(p.removeprefix("/dev/video")) for p in glob.glob("/dev/video*")
+                       if p.removeprefix("/dev/video").isdigit())
+    else:
+        found = list(range(max_index))
+    ok = []
+    for i in found:
+        cap = cv2.VideoCapture(i)
+        if cap.isOpened():
+            ok.append(i)
+        cap.release()
+    return ok
+
+
+def open_source(spec: str | int | Path) -> Source:
+    """Open a camera (an integer index) or a file/folder by path, picking the right reader."""
+    if isinstance(spec, int) or (isinstance(spec, str) and spec.strip().isdigit()):
+        return CameraSource(int(spec))
+    p = Path(spec)
+    _check_file(p)
+    if p.is_dir() or p.suffix.lower() in IMAGE_EXTS:
+        return ImageSource(p)
+    if p.suffix.lower() in VIDEO_EXTS:
+        return VideoFileSource(p)
+    # Unknown extension: let the content decide (video first, then image).
+    try:
+        return VideoFileSource(p)
+    except SourceError:
+        if cv2.imread(str(p), cv2.IMREAD_UNCHANGED) is not None:
+            return ImageSource(p)
+        raise SourceError(f"{p}: neither a video nor an image this program can read") from None

@@ -1,0 +1,1 @@
+"""Torch models, one per file (shapes in the docstrings)."""
