@@ -44,12 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def make_pipeline_factory(args: argparse.Namespace):
-    """A function that builds a fresh Pipeline for each input (each with its own state)."""
+    """A function ``make(path)`` that builds a fresh Pipeline for one input (each with its own state)."""
     from .core.analyze import parse_roi
 
     roi = parse_roi(args.roi) if args.roi else None
 
-    def make():
+    def make(path: Path | None = None):
         from .core.pipeline import Pipeline
         from .core.scoring import PainScorer
 
@@ -57,7 +57,7 @@ def make_pipeline_factory(args: argparse.Namespace):
         if args.au_engine == "openface":
             from .core.openface import OpenFaceAUEngine  # noqa: PLC0415 (optional engine)
 
-            engine = OpenFaceAUEngine(binary=args.openface_bin)
+            engine = OpenFaceAUEngine(path, binary=args.openface_bin)
         scorer = PainScorer(args.model, smoothing=not args.no_smoothing)
         if scorer.fallback_reason:
             print(f"warning: {scorer.fallback_reason}", file=sys.stderr)

@@ -46,14 +46,14 @@ def _csv_name(path: Path, used: set[str]) -> str:
     return name
 
 
-def analyze_one(path: Path, out_dir: Path, make_pipeline: Callable[[], object], csv_stem: str,
+def analyze_one(path: Path, out_dir: Path, make_pipeline: Callable[[Path], object], csv_stem: str,
                 progress: Callable[[int, int], None] | None = None, max_frames: int | None = None) -> Summary:
     """Analyse one input into ``out_dir/<csv_stem>.csv`` and ``<csv_stem>.summary.json``.
 
     Raises :class:`AuepaError` (e.g. SourceError) when the input cannot be read.
     """
     src = open_source(path)
-    pipe = make_pipeline()
+    pipe = make_pipeline(Path(path))
     csv_path = out_dir / f"{csv_stem}.csv"
     if csv_path.exists():
         csv_path.unlink()  # a rerun replaces the old result rather than appending to it
@@ -98,7 +98,7 @@ def analyze_one(path: Path, out_dir: Path, make_pipeline: Callable[[], object], 
     return s
 
 
-def analyze_many(paths: list[Path], out_dir: Path, make_pipeline: Callable[[], object],
+def analyze_many(paths: list[Path], out_dir: Path, make_pipeline: Callable[[Path], object],
                  on_start: Callable[[Path], Callable[[int, int], None] | None] | None = None,
                  on_error: Callable[[Path, str], None] | None = None,
                  on_done: Callable[[Summary], None] | None = None) -> tuple[list[Summary], list[tuple[Path, str]]]:

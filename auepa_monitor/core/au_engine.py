@@ -187,8 +187,8 @@ class EmbeddedAUEngine:
     def reset(self) -> None:
         self.baseline.reset()
 
-    def estimate(self, fit: FaceFit) -> dict[int, float]:
-        """AU number -> intensity 0-5 for every AU in ``REPORTED_AUS``."""
+    def estimate(self, fit: FaceFit, frame: object = None) -> dict[int, float]:
+        """AU number -> intensity 0-5 for every AU in ``REPORTED_AUS`` (``frame`` is unused here)."""
         feats = face_features(fit)
         if self.use_baseline and fit.quality >= 0.5:
             self.baseline.update(feats, self._baseline_feats & feats.keys())

@@ -14,11 +14,14 @@ from .sources import Frame
 
 
 class AUEngine(Protocol):
-    """An AU intensity engine: FaceFit (+ frame) -> AU number -> intensity 0-5."""
+    """An AU intensity engine: the target face in one frame -> AU number -> intensity 0-5.
+
+    ``frame`` gives engines that work on whole files (OpenFace) the frame number and time.
+    """
 
     name: str
 
-    def estimate(self, fit: FaceFit) -> dict[int, float]: ...
+    def estimate(self, fit: FaceFit, frame: Frame) -> dict[int, float]: ...
 
     def reset(self) -> None: ...
 
@@ -74,7 +77,7 @@ class Pipeline:
             return FrameResult(frame=frame.index, timestamp=frame.timestamp, faces_seen=faces_seen, face=None,
                                au_engine=self.au_engine.name, model_name=self.scorer.name, size=size,
                                latency_ms=(time.perf_counter() - t0) * 1000)
-        au = self.au_engine.estimate(fit)
+        au = self.au_engine.estimate(fit, frame)
         score, raw, level = self.scorer.score(au, frame.timestamp)
         regions = {k: (float(v[0]), float(v[1])) for k, v in au_centers(fit.landmarks).items()}
         return FrameResult(
