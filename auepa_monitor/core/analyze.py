@@ -12,8 +12,8 @@ from pathlib import Path
 
 from .errors import AuepaError
 from .face import Box
-from .records import FrameResult, PainLevel
 from .recorder import FrameCsvWriter
+from .records import FrameResult, PainLevel
 from .sources import open_source
 
 

@@ -23,6 +23,7 @@ from .errors import ModelFileError
 from .records import REPORTED_AUS, FaceFit
 
 CALIBRATION_FILE = "au_calibration.json"
+BASELINE_MIN_QUALITY = 0.5  # only fits at least this good update the neutral baseline
 
 # AU27 (mouth stretch): inner-lip gap in eye distances beyond what a jaw drop (AU26) reaches.
 AU27_START = 0.55  # gap / eye distance where AU27 begins (0)
@@ -190,7 +191,7 @@ class EmbeddedAUEngine:
     def estimate(self, fit: FaceFit, frame: object = None) -> dict[int, float]:
         """AU number -> intensity 0-5 for every AU in ``REPORTED_AUS`` (``frame`` is unused here)."""
         feats = face_features(fit)
-        if self.use_baseline and fit.quality >= 0.5:
+        if self.use_baseline and fit.quality >= BASELINE_MIN_QUALITY:
             self.baseline.update(feats, self._baseline_feats & feats.keys())
         out: dict[int, float] = {}
         for au, m in self.maps.items():

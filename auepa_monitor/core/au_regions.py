@@ -20,9 +20,11 @@ import numpy as np
 from . import landmarks as L
 
 CROP_SIZE = 224
-#: Eye centers in the crop, as fractions of its side: eyes at 38% height, 30% of the side apart.
-EYE_Y = 0.38
-EYE_DIST = 0.30
+#: Eye centers in the crop, as fractions of its side: eyes at 33% height, 28% of the side apart.
+#: Chosen so every Table I region fits inside the crop: AU1 (~0.85 eye distances above the
+#: eyes) and AU20 (1 eye distance below the lip corners, ~2.2 below the eyes) included.
+EYE_Y = 0.33
+EYE_DIST = 0.28
 REGION_SIZE = 10  # pixels in the 224x224 crop (paper: 10x10)
 
 #: Region names (AU number plus side, R/L = subject's right/left) for each Table I AU.

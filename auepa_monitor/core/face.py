@@ -71,6 +71,22 @@ def _center(b: Box) -> tuple[float, float]:
     return b[0] + b[2] / 2, b[1] + b[3] / 2
 
 
+def _nms(dets: list[Detection], iou: float = 0.3) -> list[Detection]:
+    """Keep the best-scoring of overlapping detections (also drops a box mostly inside a better one)."""
+    kept: list[Detection] = []
+    for d in sorted(dets, key=lambda d: -d.score):
+        if all(_iou(d.box, k.box) < iou and _inside(d.box, k.box) < 0.7 for k in kept):
+            kept.append(d)
+    return kept
+
+
+def _inside(a: Box, b: Box) -> float:
+    """Fraction of box ``a`` that lies inside box ``b``."""
+    iw = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    return iw * ih / (a[2] * a[3]) if a[2] * a[3] > 0 else 0.0
+
+
 @dataclass(frozen=True)
 class Detection:
     """A face found by the detector: box in frame pixels and score 0-1."""
@@ -173,15 +189,35 @@ class FaceTracker:
         self._detector.close()
         self._landmarker.close()
 
-    def detect(self, rgb: np.ndarray) -> list[Detection]:
-        """All faces the detector finds in an RGB frame (score >= 0.3), in frame pixels."""
-        res = self._detector.detect(self._mp_image(image_format=self._mp_format, data=rgb))
+    def _detect_once(self, rgb: np.ndarray, ox: int = 0, oy: int = 0) -> list[Detection]:
+        res = self._detector.detect(self._mp_image(image_format=self._mp_format, data=np.ascontiguousarray(rgb)))
         out = []
         for d in res.detections:
             b = d.bounding_box
-            out.append(Detection((float(b.origin_x), float(b.origin_y), float(b.width), float(b.height)),
+            out.append(Detection((float(b.origin_x + ox), float(b.origin_y + oy), float(b.width), float(b.height)),
                                  float(d.categories[0].score)))
         return out
+
+    def detect(self, rgb: np.ndarray, tiles: int | None = None) -> list[Detection]:
+        """All faces the detector finds in an RGB frame (score >= 0.3), in frame pixels.
+
+        The detector sees a 128x128 version of its input, so faces smaller than about a
+        tenth of the frame are missed; ``tiles`` > 1 adds a pass over an overlapping
+        ``tiles`` x ``tiles`` grid (merged by non-maximum suppression). By default large
+        frames (over 960 px) are tiled so that each tile is about 640 px.
+        """
+        h, w = rgb.shape[:2]
+        if tiles is None:
+            tiles = max(1, math.ceil(max(h, w) / 640)) if max(h, w) > 960 else 1
+        dets = self._detect_once(rgb)
+        if tiles > 1:
+            th, tw = h / tiles, w / tiles
+            for i in range(tiles):
+                for j in range(tiles):
+                    y0, x0 = int(max(0, i * th - 0.15 * th)), int(max(0, j * tw - 0.15 * tw))
+                    y1, x1 = int(min(h, (i + 1) * th + 0.15 * th)), int(min(w, (j + 1) * tw + 0.15 * tw))
+                    dets += self._detect_once(rgb[y0:y1, x0:x1], x0, y0)
+        return _nms(dets)
 
     def process(self, bgr: np.ndarray) -> tuple[FaceFit | None, int]:
         """Track the target face in one BGR frame.
@@ -190,7 +226,8 @@ class FaceTracker:
         """
         rgb = np.ascontiguousarray(bgr[:, :, ::-1]) if bgr.ndim == 3 else cv2.cvtColor(bgr, cv2.COLOR_GRAY2RGB)
         h, w = rgb.shape[:2]
-        dets = self.detect(rgb)
+        # Without a target, look harder (tiled) so a small face can be acquired.
+        dets = self.detect(rgb, tiles=2 if self._target is None and max(h, w) <= 960 else None)
         confident = [d for d in dets if d.score >= self.detect_threshold]
         match = self._choose(confident or dets)
         if match is not None:

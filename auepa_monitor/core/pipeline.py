@@ -13,10 +13,20 @@ from .scoring import PainScorer, pspi
 from .sources import Frame
 
 
+class AUValuesMissing(Exception):  # noqa: N818 (a per-frame outcome, not a program error)
+    """Raised by :meth:`AUEngine.estimate` when the engine has no values for this frame.
+
+    E.g. OpenFace's fit failed (``success`` 0) or OpenFace tracked another face than the
+    target. The pipeline records the frame as having no AU values (never zeros); the
+    message says why and goes into :attr:`FrameResult.au_missing`.
+    """
+
+
 class AUEngine(Protocol):
     """An AU intensity engine: the target face in one frame -> AU number -> intensity 0-5.
 
     ``frame`` gives engines that work on whole files (OpenFace) the frame number and time.
+    ``estimate`` may raise :class:`AUValuesMissing` for a frame it has no values for.
     """
 
     name: str
@@ -77,7 +87,14 @@ class Pipeline:
             return FrameResult(frame=frame.index, timestamp=frame.timestamp, faces_seen=faces_seen, face=None,
                                au_engine=self.au_engine.name, model_name=self.scorer.name, size=size,
                                latency_ms=(time.perf_counter() - t0) * 1000)
-        au = self.au_engine.estimate(fit, frame)
+        try:
+            au = self.au_engine.estimate(fit, frame)
+        except AUValuesMissing as e:
+            # No AU values for this frame: recorded like a frame without a face (success 0,
+            # empty AU and score cells), with the engine's reason.
+            return FrameResult(frame=frame.index, timestamp=frame.timestamp, faces_seen=faces_seen, face=None,
+                               au_engine=self.au_engine.name, au_missing=str(e), model_name=self.scorer.name,
+                               size=size, latency_ms=(time.perf_counter() - t0) * 1000)
         score, raw, level = self.scorer.score(au, frame.timestamp)
         regions = {k: (float(v[0]), float(v[1])) for k, v in au_centers(fit.landmarks).items()}
         return FrameResult(

@@ -100,6 +100,8 @@ class FrameResult:
         model_name: name of the pain model that produced the score.
         size: (width, height) of the frame in pixels.
         latency_ms: time spent processing this frame, in milliseconds.
+        au_missing: why the AU engine gave no values although the tracker found the target
+            (e.g. OpenFace's fit failed on this frame); then ``face`` is None. Empty otherwise.
     """
 
     frame: int
@@ -116,6 +118,7 @@ class FrameResult:
     model_name: str = ""
     size: tuple[int, int] = (0, 0)
     latency_ms: float = 0.0
+    au_missing: str = ""
 
     @property
     def success(self) -> bool:

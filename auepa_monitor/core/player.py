@@ -1,0 +1,366 @@
+"""Playback engine, Qt-free: a capture thread, a newest-frame slot and a processing thread.
+
+Capture reads the source in its own thread. A live source is read as fast as it delivers; a
+file is paced to its own frame rate times the playback speed. Capture puts each frame into a
+:class:`LatestSlot`, which holds only the newest frame: when processing is slower than the
+source, the frame waiting in the slot is replaced and counted as dropped. So a file keeps
+its real-time pace and *skips* frames rather than drifting behind, and a live feed never
+builds a queue. ``lossless=True`` (scripted screenshots, tests) makes capture wait for
+processing instead, so every frame is processed.
+
+Processing runs one :class:`Pipeline` in its own thread. A seek starts a new *epoch*; the
+first frame of a new epoch resets the pipeline's temporal state (tracking, smoothing) first.
+Results go to a queue the UI drains; the UI thread only draws.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import numpy as np
+
+from .errors import AuepaError
+from .records import FrameResult
+from .sources import Frame, Source
+
+T = TypeVar("T")
+SPEEDS: tuple[float, ...] = (0.25, 0.5, 1.0, 1.5, 2.0, 4.0)
+
+
+class LatestSlot(Generic[T]):
+    """A one-item hand-over between threads that keeps only the newest item.
+
+    ``put`` replaces an item nobody took yet and counts it in ``dropped``; with ``lossless``
+    it waits until the item was taken instead.
+    """
+
+    def __init__(self, lossless: bool = False) -> None:
+        self._cv = threading.Condition()
+        self._item: T | None = None
+        self._has = False
+        self.lossless = lossless
+        self.dropped = 0
+        self.closed = False
+
+    def put(self, item: T, stop: threading.Event | None = None) -> None:
+        with self._cv:
+            if self.lossless:
+                while self._has and not self.closed and not (stop is not None and stop.is_set()):
+                    self._cv.wait(0.05)
+            elif self._has:
+                self.dropped += 1
+            self._item, self._has = item, True
+            self._cv.notify_all()
+
+    def get(self, timeout: float = 0.1) -> T | None:
+        """The newest item, or None when none came within ``timeout`` seconds."""
+        with self._cv:
+            if not self._has:
+                self._cv.wait(timeout)
+            if not self._has:
+                return None
+            item, self._item, self._has = self._item, None, False
+            self._cv.notify_all()
+            return item
+
+    def clear(self) -> None:
+        """Throw away a waiting item (not counted as dropped: e.g. after a seek)."""
+        with self._cv:
+            self._item, self._has = None, False
+            self._cv.notify_all()
+
+    def close(self) -> None:
+        with self._cv:
+            self.closed = True
+            self._cv.notify_all()
+
+
+@dataclass(frozen=True)
+class Captured:
+    """A frame as captured: ``wall`` is ``time.monotonic()`` when it was read (seconds)."""
+
+    frame: Frame
+    epoch: int
+    wall: float
+
+
+@dataclass(frozen=True)
+class Processed:
+    """A processed frame: the record, the image it came from, and timing.
+
+    ``captured_wall``/``done_wall``: ``time.monotonic()`` seconds when read and when processed.
+    """
+
+    result: FrameResult
+    image: np.ndarray
+    epoch: int
+    captured_wall: float
+    done_wall: float
+
+
+@dataclass(frozen=True)
+class PlayerNotice:
+    """Something the UI should know: ``kind`` is "ended", "error", "playing" or "paused"."""
+
+    kind: str
+    message: str = ""
+
+
+class Player:
+    """Plays one source through one pipeline. Controls may be called from any thread.
+
+    Args:
+        pipeline: anything with ``process(Frame) -> FrameResult``, ``reset()`` and ``set_target(roi)``.
+        lossless: process every frame (capture waits) instead of keeping real-time pace.
+    """
+
+    def __init__(self, pipeline: Any, lossless: bool = False) -> None:
+        self.pipeline = pipeline
+        self.lossless = lossless
+        self.results: queue.Queue[Processed] = queue.Queue()
+        self.notices: queue.Queue[PlayerNotice] = queue.Queue()
+        self.source: Source | None = None
+        self._slot: LatestSlot[Captured] = LatestSlot(lossless)
+        self._lock = threading.Condition()
+        self._cmds: list[tuple[str, Any]] = []
+        self._pipe_cmds: queue.Queue[Callable[[Any], None]] = queue.Queue()
+        self._playing = False
+        self._speed = 1.0
+        self._epoch = 0
+        self._stop = threading.Event()
+        self._cap_thread: threading.Thread | None = None
+        self._proc_thread = threading.Thread(target=self._process_loop, name="auepa-process", daemon=True)
+        self._proc_thread.start()
+        self.last_index = 0  # 1-based index of the newest frame read
+
+    # -- controls ---------------------------------------------------------------------------
+    def open(self, source: Source, play: bool = True) -> None:
+        """Play ``source`` (the player owns it and closes it); stops the previous one."""
+        self._stop_capture()
+        self._slot.clear()
+        with self._lock:
+            self._cmds.clear()
+            self._epoch += 1
+            self._playing = play
+        self.source = source
+        self.last_index = 0
+        self._cap_stop = threading.Event()
+        self._cap_thread = threading.Thread(target=self._capture_loop, args=(source, self._cap_stop),
+                                            name="auepa-capture", daemon=True)
+        self._cap_thread.start()
+
+    @property
+    def playing(self) -> bool:
+        return self._playing
+
+    @property
+    def speed(self) -> float:
+        return self._speed
+
+    @property
+    def dropped(self) -> int:
+        """Frames captured but replaced by a newer one before processing."""
+        return self._slot.dropped
+
+    def play(self) -> None:
+        self._command("play")
+
+    def pause(self) -> None:
+        self._command("pause")
+
+    def seek(self, index: int) -> None:
+        """Jump to 1-based frame ``index`` (files only); the frame is shown even when paused."""
+        self._command("seek", int(index))
+
+    def step(self, delta: int) -> None:
+        """Pause and move ``delta`` frames (+1 next, -1 previous)."""
+        self._command("step", int(delta))
+
+    def set_speed(self, speed: float) -> None:
+        self._command("speed", min(4.0, max(0.25, float(speed))))
+
+    def set_target(self, roi: tuple[float, float, float, float] | None) -> None:
+        """Target face by region (frame pixels); applied in the processing thread before the next frame."""
+        self._pipe_cmds.put(lambda p: p.set_target(roi))
+
+    def call_in_worker(self, fn: Callable[[Any], None]) -> None:
+        """Run ``fn(pipeline)`` in the processing thread before the next frame (e.g. swap the scorer)."""
+        self._pipe_cmds.put(fn)
+
+    def close(self) -> None:
+        """Stop and join both threads; closes the source (not the pipeline)."""
+        self._stop_capture()
+        self._stop.set()
+        self._slot.close()
+        self._proc_thread.join(timeout=10)
+
+    # -- internals --------------------------------------------------------------------------
+    def _command(self, name: str, arg: Any = None) -> None:
+        with self._lock:
+            self._cmds.append((name, arg))
+            self._lock.notify_all()
+
+    def _stop_capture(self) -> None:
+        if self._cap_thread is not None:
+            self._cap_stop.set()
+            with self._lock:
+                self._lock.notify_all()
+            self._cap_thread.join(timeout=10)
+            self._cap_thread = None
+        if self.source is not None:
+            self.source.close()
+            self.source = None
+
+    def _emit(self, frame: Frame, epoch: int, stop: threading.Event) -> None:
+        self.last_index = frame.index
+        self._slot.put(Captured(frame, epoch, time.monotonic()), stop)
+
+    def _capture_loop(self, src: Source, stop: threading.Event) -> None:
+        anchor: tuple[float, float] | None = None  # (wall, source time) that pacing counts from
+        at_end = False
+        try:
+            while not stop.is_set():
+                with self._lock:
+                    cmds, self._cmds = self._cmds, []
+                    epoch = self._epoch
+                single: int | None = None  # a frame to read once (seek/step while paused)
+                for name, arg in cmds:
+                    if name == "play":
+                        if at_end and not src.live:
+                            src.seek(1)
+                            with self._lock:
+                                self._epoch += 1
+                            at_end = False
+                        self._playing, anchor = True, None
+                        self.notices.put(PlayerNotice("playing"))
+                    elif name == "pause":
+                        self._playing = False
+                        self.notices.put(PlayerNotice("paused"))
+                    elif name == "speed":
+                        self._speed, anchor = arg, None
+                    elif name in ("seek", "step") and not src.live:
+                        target = arg if name == "seek" else max(1, (self.last_index or 1) + arg)
+                        if src.frame_count:
+                            target = min(target, src.frame_count)
+                        if name == "step" and self._playing:
+                            self._playing = False
+                            self.notices.put(PlayerNotice("paused"))
+                        # Stepping forward reads on without a seek: no reset, smoothing continues.
+                        if not (name == "step" and arg == 1 and getattr(src, "position", -1) == target):
+                            src.seek(target)
+                            self._slot.clear()
+                            with self._lock:
+                                self._epoch += 1
+                        at_end, anchor = False, None
+                        single = target
+                    epoch = self._epoch
+                if self._playing or single is not None:
+                    frame = src.read()
+                    if frame is None:
+                        if src.live:
+                            raise AuepaError(f"{src.name}: stopped delivering frames")
+                        self._playing, at_end = False, True
+                        self.notices.put(PlayerNotice("ended", f"end of {src.name}"))
+                        continue
+                    if self._playing and not src.live and not self.lossless:
+                        if anchor is None:
+                            anchor = (time.monotonic(), frame.timestamp)
+                        due = anchor[0] + (frame.timestamp - anchor[1]) / self._speed
+                        with self._lock:
+                            while not stop.is_set() and not self._cmds and time.monotonic() < due:
+                                self._lock.wait(min(0.05, max(0.0, due - time.monotonic())))
+                            interrupted = bool(self._cmds)
+                        if interrupted:  # a command came while waiting: handle it, show this frame
+                            self._emit(frame, epoch, stop)
+                            continue
+                    self._emit(frame, epoch, stop)
+                else:
+                    with self._lock:
+                        if not self._cmds and not stop.is_set():
+                            self._lock.wait(0.05)
+        except AuepaError as e:
+            self._playing = False
+            self.notices.put(PlayerNotice("error", str(e)))
+        except Exception as e:  # a decoder crash must not kill the program silently  # noqa: BLE001
+            self._playing = False
+            self.notices.put(PlayerNotice("error", f"{src.name}: reading failed ({type(e).__name__}: {e})"))
+
+    def _process_loop(self) -> None:
+        last_epoch = -1
+        while not self._stop.is_set():
+            while True:
+                try:
+                    fn = self._pipe_cmds.get_nowait()
+                except queue.Empty:
+                    break
+                fn(self.pipeline)
+            item = self._slot.get(0.05)
+            if item is None:
+                continue
+            if item.epoch != last_epoch:
+                self.pipeline.reset()
+                last_epoch = item.epoch
+            try:
+                result = self.pipeline.process(item.frame)
+            except Exception as e:  # noqa: BLE001 - report, keep the worker alive
+                self.notices.put(PlayerNotice("error", f"processing frame {item.frame.index} failed: {e}"))
+                continue
+            self.results.put(Processed(result, item.frame.image, item.epoch, item.wall, time.monotonic()))
+
+
+class LatestWorker(Generic[T]):
+    """Runs ``fn`` on the newest submitted input in its own thread and keeps the newest output.
+
+    Used for Grad-CAM: it runs on its own schedule and never holds up the video. ``fn``
+    exceptions are kept in ``error`` (one line) and the worker goes on.
+    """
+
+    def __init__(self, fn: Callable[[Any], T], name: str = "auepa-latest") -> None:
+        self.fn = fn
+        self._in: LatestSlot[Any] = LatestSlot()
+        self._out_lock = threading.Lock()
+        self._out: T | None = None
+        self._new = False
+        self.error = ""
+        self.busy = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, item: Any) -> None:
+        self._in.put(item)
+
+    def take(self) -> T | None:
+        """The newest output not taken yet, or None."""
+        with self._out_lock:
+            if not self._new:
+                return None
+            self._new = False
+            return self._out
+
+    def close(self) -> None:
+        self._stop.set()
+        self._in.close()
+        self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            item = self._in.get(0.05)
+            if item is None:
+                continue
+            self.busy = True
+            try:
+                out = self.fn(item)
+            except Exception as e:  # noqa: BLE001
+                self.error = f"{type(e).__name__}: {e}".splitlines()[0]
+                self.busy = False
+                continue
+            self.busy = False
+            self.error = ""
+            with self._out_lock:
+                self._out, self._new = out, True

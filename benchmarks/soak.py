@@ -1,0 +1,177 @@
+"""Soak test: run the per-frame pipeline on a looped sample video and watch memory and speed.
+
+Prints one line per sample interval (elapsed minutes, frames, RSS in MiB, fps in that
+interval) and a summary: RSS growth after warm-up in percent (the monitor must stay under
+5 % over 30 minutes) and fps drift (last interval's fps against the first interval after
+warm-up). Every frame is also written to a per-frame CSV through the real recorder, as a
+monitor session would.
+
+    python benchmarks/soak.py                       # 30 minutes, default.wmv looped
+    python benchmarks/soak.py --minutes 0.5 --interval 5 --json out.json
+
+Exit status 0 when growth is under ``--max-growth`` percent, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("GLOG_minloglevel", "2")
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+DEFAULT_VIDEO = REPO.parent / "shared" / "data" / "faces" / "default.wmv"
+
+
+def rss_mib() -> float:
+    """Resident set size of this process in MiB (Linux /proc; peak RSS elsewhere)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024.0  # kB
+    except OSError:
+        pass
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0
+
+
+@dataclass
+class Sample:
+    """One measurement: minutes since start, frames so far, RSS MiB, fps over the interval."""
+
+    minutes: float
+    frames: int
+    rss_mib: float
+    fps: float
+
+
+@dataclass
+class SoakReport:
+    video: str
+    minutes: float
+    warmup_minutes: float
+    frames: int = 0
+    loops: int = 0
+    faces: int = 0
+    samples: list[Sample] = field(default_factory=list)
+    rss_after_warmup_mib: float = 0.0
+    rss_end_mib: float = 0.0
+    rss_peak_after_warmup_mib: float = 0.0
+    growth_pct: float = 0.0
+    fps_first: float = 0.0
+    fps_last: float = 0.0
+    fps_drift_pct: float = 0.0
+
+
+def _end_value(values: list[float]) -> float:
+    """Median of the last three samples: one GC-timed sample does not decide the figure."""
+    tail = sorted(values[-3:])
+    return tail[len(tail) // 2]
+
+
+def summarize(rep: SoakReport) -> None:
+    """Fill in growth and drift from the samples taken after warm-up."""
+    post = [s for s in rep.samples if s.minutes >= rep.warmup_minutes - 1e-9]
+    if len(post) < 2:
+        post = rep.samples[-2:]
+    if not post:
+        return
+    base = post[0]
+    rep.rss_after_warmup_mib = round(base.rss_mib, 1)
+    rep.rss_end_mib = round(_end_value([s.rss_mib for s in post]), 1)
+    rep.rss_peak_after_warmup_mib = round(max(s.rss_mib for s in post), 1)
+    rep.growth_pct = round(100.0 * (rep.rss_end_mib - base.rss_mib) / base.rss_mib, 2)
+    fps_post = [s.fps for s in post[1:]] or [base.fps]
+    rep.fps_first = round(fps_post[0], 2)
+    rep.fps_last = round(fps_post[-1], 2)
+    rep.fps_drift_pct = round(100.0 * (rep.fps_last - rep.fps_first) / rep.fps_first, 2) if rep.fps_first else 0.0
+
+
+def run(video: Path, minutes: float, interval: float, warmup: float, out_csv: Path) -> SoakReport:
+    from auepa_monitor.core.pipeline import Pipeline
+    from auepa_monitor.core.recorder import FrameCsvWriter
+    from auepa_monitor.core.sources import Frame, VideoFileSource
+
+    rep = SoakReport(video=str(video), minutes=minutes, warmup_minutes=warmup)
+    pipe = Pipeline()
+    src = VideoFileSource(video)
+    writer = FrameCsvWriter(out_csv)
+    t_start = time.monotonic()
+    deadline = t_start + minutes * 60.0
+    next_sample = t_start + interval
+    t_offset = 0.0  # media time carried across loops so the session's clock keeps running
+    last_t = 0.0
+    last_frames, last_time = 0, t_start
+    print(f"soak: {video.name} for {minutes:g} min, sample every {interval:g} s, warm-up {warmup:g} min",
+          flush=True)
+    print(f"{'min':>7} {'frames':>8} {'RSS MiB':>9} {'fps':>7}", flush=True)
+    try:
+        while True:
+            now = time.monotonic()
+            if now >= next_sample or now >= deadline:
+                fps = (rep.frames - last_frames) / (now - last_time) if now > last_time else 0.0
+                s = Sample(round((now - t_start) / 60.0, 3), rep.frames, round(rss_mib(), 1), round(fps, 2))
+                rep.samples.append(s)
+                print(f"{s.minutes:7.2f} {s.frames:8d} {s.rss_mib:9.1f} {s.fps:7.2f}", flush=True)
+                last_frames, last_time = rep.frames, now
+                next_sample += interval
+                if now >= deadline:
+                    break
+            f = src.read()
+            if f is None:  # end of the file: start it again, as a looped feed
+                rep.loops += 1
+                t_offset = last_t + 1.0 / src.fps
+                src.seek(1)
+                continue
+            last_t = t_offset + f.timestamp
+            r = pipe.process(Frame(rep.frames + 1, last_t, f.image))
+            writer.write(r)
+            rep.frames += 1
+            rep.faces += int(r.success)
+    finally:
+        writer.close()
+        src.close()
+        pipe.close()
+    summarize(rep)
+    return rep
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--video", type=Path, default=DEFAULT_VIDEO, help="video to loop (default: faces/default.wmv)")
+    p.add_argument("--minutes", type=float, default=30.0, help="how long to run (default 30)")
+    p.add_argument("--interval", type=float, default=30.0, help="seconds between RSS/fps samples (default 30)")
+    p.add_argument("--warmup", type=float, help="warm-up minutes excluded from growth "
+                   "(default: 10%% of the run, at most 3)")
+    p.add_argument("--max-growth", type=float, default=5.0, help="allowed RSS growth after warm-up, percent")
+    p.add_argument("--json", type=Path, help="also write the report as JSON here")
+    p.add_argument("--csv", type=Path, help="per-frame CSV to record into (default: a temporary file)")
+    a = p.parse_args(argv)
+    if not a.video.is_file():
+        print(f"error: {a.video}: no such video", file=sys.stderr)
+        return 2
+    warmup = a.warmup if a.warmup is not None else min(3.0, 0.1 * a.minutes)
+    with tempfile.TemporaryDirectory() as tmp:
+        rep = run(a.video, a.minutes, a.interval, warmup, a.csv or Path(tmp) / "soak.csv")
+    print(f"frames {rep.frames} (face in {rep.faces}), loops {rep.loops}")
+    print(f"RSS after warm-up {rep.rss_after_warmup_mib} MiB, at end {rep.rss_end_mib} MiB, "
+          f"peak {rep.rss_peak_after_warmup_mib} MiB: growth {rep.growth_pct:+.2f} % (limit {a.max_growth} %)")
+    print(f"fps first interval after warm-up {rep.fps_first}, last {rep.fps_last}: drift {rep.fps_drift_pct:+.2f} %")
+    if a.json:
+        a.json.write_text(json.dumps(asdict(rep), indent=2) + "\n")
+    return 0 if rep.growth_pct < a.max_growth else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""Alert logic on crafted score sequences (Qt-free)."""
+
+from __future__ import annotations
+
+from auepa_monitor.core.alerts import AlertConfig, AlertMonitor, Priority, alert_spans
+
+
+def feed(mon: AlertMonitor, scores, fps: float = 10.0, t0: float = 0.0):
+    """Feed scores at ``fps``; return all events with the frame time they happened at."""
+    out = []
+    for i, s in enumerate(scores):
+        t = t0 + i / fps
+        for e in mon.update(t, s, frame=i + 1):
+            out.append(e)
+    return out
+
+
+def test_short_spike_raises_nothing():
+    mon = AlertMonitor(AlertConfig(sustain_s=3.0))
+    ev = feed(mon, [1.0] * 10 + [9.0] * 20 + [1.0] * 10)  # 2 s above: shorter than sustain
+    assert [e for e in ev if e.kind == "raised"] == []
+    assert mon.priority() == Priority.NONE
+
+
+def test_sustained_strong_pain_raises_high_then_clears_with_hysteresis():
+    cfg = AlertConfig(high_on=7.5, mid_on=5.0, hysteresis=1.0, sustain_s=3.0, clear_s=2.0)
+    mon = AlertMonitor(cfg)
+    ev = feed(mon, [9.0] * 40)  # 4 s at 9
+    raised = [e for e in ev if e.kind == "raised"]
+    assert {e.alarm for e in raised} == {"strong_pain", "mid_pain"}
+    strong = next(e for e in raised if e.alarm == "strong_pain")
+    assert strong.priority == Priority.HIGH and abs(strong.t - 3.0) < 1e-9
+    assert mon.priority() == Priority.HIGH
+    # In the hysteresis band (6.5 <= s < 7.5) the high alert holds, however long.
+    ev = feed(mon, [7.0] * 100, t0=4.0)
+    assert not [e for e in ev if e.kind == "cleared"]
+    assert mon.priority() == Priority.HIGH
+    # Below 6.5 for 2 s clears the high alert; mid (on 5.0, off < 4.0) stays.
+    ev = feed(mon, [6.0] * 30, t0=14.0)
+    cleared = [e for e in ev if e.kind == "cleared"]
+    assert [e.alarm for e in cleared] == ["strong_pain"]
+    assert abs(cleared[0].t - 16.0) < 1e-9
+    assert mon.priority() == Priority.MEDIUM
+    # A dip below the off threshold that is too short does not clear.
+    ev = feed(mon, [3.0] * 10 + [6.0] * 10, t0=17.0)
+    assert not [e for e in ev if e.kind == "cleared"]
+    ev = feed(mon, [3.0] * 30, t0=19.0)
+    assert [e.alarm for e in ev if e.kind == "cleared"] == ["mid_pain"]
+    assert mon.priority() == Priority.NONE
+
+
+def test_missing_scores_break_streaks_and_raise_no_face():
+    mon = AlertMonitor(AlertConfig(sustain_s=3.0, no_face_s=2.0))
+    ev = feed(mon, [9.0] * 20 + [None] * 5 + [9.0] * 20)  # never 3 s in a row
+    assert not [e for e in ev if e.alarm in ("strong_pain", "mid_pain")]
+    ev = feed(mon, [None] * 30, t0=10.0)
+    raised = [e for e in ev if e.kind == "raised"]
+    assert [e.alarm for e in raised] == ["no_face"] and raised[0].priority == Priority.LOW
+    assert "no face" in mon.message()
+    ev = feed(mon, [1.0], t0=13.0)
+    assert [(e.kind, e.alarm) for e in ev] == [("cleared", "no_face")]
+
+
+def test_stall_watchdog_and_source_failure():
+    mon = AlertMonitor(AlertConfig(stall_s=3.0))
+    mon.frame_arrived(100.0)
+    assert mon.check_stall(102.0) == []
+    ev = mon.check_stall(103.5)
+    assert [(e.kind, e.alarm) for e in ev] == [("raised", "no_frames")]
+    assert mon.check_stall(104.0) == []  # raised once
+    assert [(e.kind, e.alarm) for e in mon.frame_arrived(104.1)] == [("cleared", "no_frames")]
+    mon.watch_stall(False)
+    assert mon.check_stall(200.0) == []
+    ev = mon.source_failed("camera 0: stopped delivering frames")
+    assert ev[0].alarm == "source_error" and "camera 0" in mon.message()
+    assert mon.source_ok()[0].kind == "cleared"
+
+
+def test_acknowledge_and_audio_pause():
+    mon = AlertMonitor(AlertConfig(sustain_s=0.0, audio_pause_s=120.0))
+    feed(mon, [6.0])
+    assert mon.sounding(0.0) == Priority.MEDIUM
+    assert mon.acknowledge()[0].kind == "acknowledged"
+    assert mon.sounding(0.0) == Priority.NONE and mon.priority() == Priority.MEDIUM
+    feed(mon, [9.0], t0=1.0)  # escalation sounds again
+    assert mon.sounding(0.0) == Priority.HIGH
+    mon.pause_audio(10.0)
+    assert mon.sounding(50.0) == Priority.NONE and mon.audio_paused_left(50.0) == 80.0
+    assert mon.sounding(131.0) == Priority.HIGH
+
+
+def test_disabled_alerts_and_reset_clear_pain():
+    mon = AlertMonitor(AlertConfig(sustain_s=0.0))
+    feed(mon, [9.0])
+    mon.config = AlertConfig(enabled=False)
+    ev = feed(mon, [9.0], t0=1.0)
+    assert {e.alarm for e in ev if e.kind == "cleared"} == {"strong_pain", "mid_pain"}
+    mon.config = AlertConfig(sustain_s=0.0)
+    feed(mon, [9.0], t0=2.0)
+    assert {e.alarm for e in mon.reset()} == {"strong_pain", "mid_pain"}
+    assert mon.priority() == Priority.NONE
+
+
+def test_config_round_trip_and_validation():
+    c = AlertConfig.from_dict({"high_on": "8", "mid_on": "9.5", "enabled": "false", "sustain_s": "-1"})
+    assert c.high_on == 8.0 and c.mid_on == 8.0 and c.enabled is False and c.sustain_s == 0.0
+    assert AlertConfig.from_dict(c.to_dict()) == c
+
+
+def test_alert_spans():
+    mon = AlertMonitor(AlertConfig(sustain_s=1.0, clear_s=1.0))
+    ev = feed(mon, [9.0] * 30 + [0.0] * 30)
+    spans = alert_spans(ev, end_t=6.0)
+    assert [(round(a, 1), round(b, 1), p) for a, b, p in spans] == [
+        (1.0, 4.0, Priority.MEDIUM), (1.0, 4.0, Priority.HIGH)]

@@ -1,0 +1,109 @@
+"""Face finding and target tracking on the real sample media."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from auepa_monitor.core.sources import ImageSource, VideoFileSource
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tracker():
+    from auepa_monitor.core.face import FaceTracker
+
+    t = FaceTracker()
+    yield t
+    t.close()
+
+
+def _center_x(box):
+    return box[0] + box[2] / 2
+
+
+def test_faces_found_on_sample_video(tracker, faces_dir):
+    tracker.set_target(None)
+    src = VideoFileSource(faces_dir / "default.wmv")
+    found = 0
+    for _ in range(30):
+        fit, seen = tracker.process(src.read().image)
+        found += fit is not None
+        assert seen >= (1 if fit else 0)
+    src.close()
+    assert found == 30
+    assert fit.landmarks.shape == (478, 3)
+    assert len(fit.blendshapes) == 52
+    assert 0.0 <= fit.quality <= 1.0
+    x, y, w, h = fit.box
+    assert 100 < w < 300 and 100 < h < 320  # a 640x480 talking-head video
+
+
+@pytest.mark.parametrize("name,min_faces", [("sample1.jpg", 1), ("sample3.jpg", 1), ("sample5.jpg", 1),
+                                            ("sample2.jpg", 2), ("sample6.jpg", 4)])
+def test_faces_found_on_stills(tracker, faces_dir, name, min_faces):
+    tracker.set_target(None)
+    img = ImageSource(faces_dir / name).read().image
+    fit, seen = tracker.process(img)
+    assert fit is not None, f"no face fitted on {name}"
+    assert seen >= min_faces
+    # The fit is a face: eyes above the mouth, inside the box.
+    lm = fit.landmarks
+    assert lm[159, 1] < lm[13, 1] < lm[152, 1]
+
+
+def test_multi_face_counts_faces(tracker, faces_dir):
+    tracker.set_target(None)
+    src = VideoFileSource(faces_dir / "multi_face.avi")
+    seen = [tracker.process(src.read().image)[1] for _ in range(40)]
+    src.close()
+    assert max(seen) >= 2  # three people; the detector sees at least two in most frames
+    assert np.median(seen) >= 2
+
+
+def test_target_kept_when_another_face_is_larger(tracker, children_dir):
+    """NomNomNom: the parent (left) and the toddler (right); from frame ~110 the parent's face is larger."""
+    path = children_dir / "4JDccE.joke1.rep1.take1.NomNomNom.mp4"
+    src = VideoFileSource(path)
+    src.seek(120)
+    first = src.read().image
+    # Without a region the tracker takes the largest face: the parent on the left.
+    tracker.set_target(None)
+    fit, seen = tracker.process(first)
+    assert fit is not None and _center_x(fit.box) < 320 and seen >= 2
+    # With a region on the toddler, the toddler stays the target for the next 60 frames,
+    # through turns to profile (no fit) and back.
+    tracker.set_target((490, 245, 150, 150))
+    fit, _ = tracker.process(first)
+    assert fit is not None and _center_x(fit.box) > 400
+    xs, two_faces = [], 0
+    for _ in range(60):
+        fit, seen = tracker.process(src.read().image)
+        two_faces += seen >= 2
+        if fit is not None:
+            xs.append(_center_x(fit.box))
+    src.close()
+    assert two_faces >= 20  # the parent really is in view
+    assert len(xs) >= 20
+    assert min(xs) > 330, "the tracker jumped to the parent's face"
+
+
+def test_small_face_found_with_roi(tracker, faces_dir):
+    """A ~45 px face in a 640x480 frame (as infant faces in real recordings) is fitted inside the ROI."""
+    img = VideoFileSource(faces_dir / "default.wmv").read().image
+    tracker.set_target(None)
+    big, _ = tracker.process(img)
+    x, y, w, h = (int(v) for v in big.box)
+    pad = w // 3
+    face = img[max(0, y - pad):y + h + pad, max(0, x - pad):x + w + pad]
+    scale = 45.0 / w
+    small = cv2.resize(face, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    canvas = np.full((480, 640, 3), 90, np.uint8)
+    canvas[300:300 + small.shape[0], 420:420 + small.shape[1]] = small
+    tracker.set_target((400, 280, small.shape[1] + 40, small.shape[0] + 40))
+    fit, _ = tracker.process(canvas)
+    assert fit is not None
+    assert 30 < fit.box[2] < 75
+    assert 420 <= _center_x(fit.box) <= 420 + small.shape[1]

@@ -1,0 +1,293 @@
+"""Frames -> aligned 224x224 face crops -> AU intensities, for every manifest row, cached on disk.
+
+Per row the paper takes 30 consecutive frames from the time point (Sec. IV); a still image
+gives one frame. Each frame goes through the app's own chain: :class:`FaceTracker`, then
+:func:`align_face` (the crop the end-to-end CNN sees) and :func:`au_centers` in crop pixels
+(the Eq. 2 regions), then the AU engine. Frames where no face is fitted are skipped and counted.
+
+Cache (content-keyed, so a rerun, a renamed file or a second manifest using the same media
+reuses the work; a changed file, time point, frame count or engine is recomputed):
+``<cache>/crops/<key>.npy`` (M, 224, 224, 3) uint8 BGR crops, ``<key>.npz`` centers and frame
+numbers; ``<cache>/aus/<key>-<engine>.npz`` (M, A) AU intensities 0-5.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from auepa_monitor.core.au_regions import AU_REGION_NAMES, CROP_SIZE, align_face, au_centers
+from auepa_monitor.core.errors import EngineUnavailable
+from auepa_monitor.core.records import REPORTED_AUS
+from auepa_monitor.core.sources import Frame, ImageSource, Source, VideoFileSource
+
+from .manifest import FOLDER_FPS, Row
+
+#: Bump when the crop or the way frames are picked changes, so old cache entries are not reused.
+CROP_VERSION = "crop1"
+#: The Eq. 2 region names, in a fixed order (columns of the ``centers`` arrays).
+REGION_NAMES: tuple[str, ...] = tuple(n for names in AU_REGION_NAMES.values() for n in names)
+AU_ORDER: tuple[int, ...] = REPORTED_AUS
+
+
+def file_digest(path: Path, index: dict[str, str] | None = None) -> str:
+    """SHA-1 of a file's bytes (or of a folder's image names and bytes); memoised by size and mtime."""
+    path = Path(path)
+    st = path.stat()
+    memo = f"{path}|{st.st_size}|{st.st_mtime_ns}"
+    if index is not None and memo in index:
+        return index[memo]
+    h = hashlib.sha1()
+    files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+    for p in files:
+        h.update(p.name.encode() if path.is_dir() else b"")
+        with p.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    d = h.hexdigest()
+    if index is not None:
+        index[memo] = d
+    return d
+
+
+@dataclass
+class RowSamples:
+    """What one manifest row gave: M fitted frames out of ``tried``."""
+
+    row: Row
+    crops: np.ndarray  # (M, 224, 224, 3) uint8 BGR, memory-mapped from the cache
+    centers: np.ndarray  # (M, R, 2) float32, crop pixels, columns = REGION_NAMES
+    frames: np.ndarray  # (M,) int, 1-based frame numbers in the media
+    au: np.ndarray  # (M, A) float32 AU intensities 0-5, columns = AU_ORDER
+    tried: int
+
+
+@dataclass
+class SampleSet:
+    """All samples (fitted frames) of a manifest, flattened, with per-sample labels.
+
+    ``crops`` is a list of per-row memory maps; :meth:`crop` gives one sample's crop.
+    """
+
+    rows: list[RowSamples]
+    row_of: np.ndarray = field(init=False)  # (N,) index into rows
+    pos_in_row: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.row_of = np.concatenate([np.full(len(r.frames), i) for i, r in enumerate(self.rows)]
+                                     or [np.zeros(0, int)]).astype(int)
+        self.pos_in_row = np.concatenate([np.arange(len(r.frames)) for r in self.rows]
+                                         or [np.zeros(0, int)]).astype(int)
+
+    def __len__(self) -> int:
+        return len(self.row_of)
+
+    def _per(self, f: Callable[[RowSamples], object]) -> np.ndarray:
+        return np.array([f(self.rows[i]) for i in self.row_of])
+
+    @property
+    def subjects(self) -> np.ndarray:
+        return self._per(lambda r: r.row.subject)
+
+    @property
+    def datasets(self) -> np.ndarray:
+        return self._per(lambda r: r.row.dataset)
+
+    @property
+    def targets(self) -> np.ndarray:
+        """(N,) pain 0-10 (the common target)."""
+        return self._per(lambda r: r.row.target).astype(np.float32)
+
+    @property
+    def levels(self) -> np.ndarray:
+        """(N,) pain level 0-3."""
+        return self._per(lambda r: r.row.level).astype(int)
+
+    @property
+    def au(self) -> np.ndarray:
+        """(N, A) AU intensities 0-5, columns :data:`AU_ORDER`."""
+        if not self.rows:
+            return np.zeros((0, len(AU_ORDER)), np.float32)
+        return np.concatenate([r.au for r in self.rows]).astype(np.float32)
+
+    def crop(self, i: int) -> np.ndarray:
+        r = self.rows[self.row_of[i]]
+        return np.asarray(r.crops[self.pos_in_row[i]])
+
+    def centers(self, i: int) -> dict[str, np.ndarray]:
+        c = self.rows[self.row_of[i]].centers[self.pos_in_row[i]]
+        return {n: c[j] for j, n in enumerate(REGION_NAMES)}
+
+    def subset(self, idx: np.ndarray) -> np.ndarray:
+        return np.asarray(idx, dtype=int)
+
+
+def open_media(row: Row) -> Source:
+    if row.kind == "video":
+        return VideoFileSource(row.media)
+    return ImageSource(row.media, fps=FOLDER_FPS)
+
+
+def read_frames(row: Row, n_frames: int) -> list[Frame]:
+    """The row's ``n_frames`` consecutive frames from ``time_s`` (one frame for a still image)."""
+    src = open_media(row)
+    try:
+        if row.kind == "image":
+            f = src.read()
+            return [f] if f is not None else []
+        start = int(round(row.time_s * src.fps)) + 1
+        if src.frame_count and start > src.frame_count:
+            return []
+        if start > 1:
+            src.seek(start)
+        out = []
+        for _ in range(n_frames):
+            f = src.read()
+            if f is None:
+                break
+            out.append(f)
+        return out
+    finally:
+        src.close()
+
+
+def make_au_engine(name: str, row: Row | None = None) -> object:
+    """An AU engine for one row. ``embedded``: the app's engine without the running neutral
+    baseline (a 30-frame clip is too short to learn a person's neutral face, and this keeps a
+    frame's values independent of its neighbours). ``openface``: the OpenFace engine of
+    :mod:`auepa_monitor.core.openface`, when that module and OpenFace are installed."""
+    if name == "embedded":
+        from auepa_monitor.core.au_engine import EmbeddedAUEngine
+
+        return EmbeddedAUEngine(neutral_baseline=False)
+    if name == "openface":
+        try:
+            from auepa_monitor.core import openface
+        except ImportError as e:
+            raise EngineUnavailable("--au-engine openface: this build has no OpenFace engine module "
+                                    "(auepa_monitor/core/openface.py); use --au-engine embedded") from e
+        factory = getattr(openface, "OpenFaceEngine", None)
+        if factory is None:
+            raise EngineUnavailable("auepa_monitor.core.openface has no OpenFaceEngine class")
+        try:
+            return factory(source=str(row.media)) if row is not None else factory()
+        except TypeError:
+            return factory()
+    raise EngineUnavailable(f"unknown AU engine {name!r} (expected embedded or openface)")
+
+
+class Extractor:
+    """Runs (or loads from cache) the frame -> crop -> AU chain for manifest rows.
+
+    Args:
+        cache_dir: cache folder (shared between runs).
+        n_frames: consecutive frames per time point (paper: 30).
+        au_engine: ``embedded`` or ``openface``.
+    """
+
+    def __init__(self, cache_dir: Path, n_frames: int = 30, au_engine: str = "embedded") -> None:
+        self.cache = Path(cache_dir)
+        (self.cache / "crops").mkdir(parents=True, exist_ok=True)
+        (self.cache / "aus").mkdir(parents=True, exist_ok=True)
+        self.n_frames = n_frames
+        self.engine_name = au_engine
+        self._index_path = self.cache / "digests.json"
+        try:
+            self._index: dict[str, str] = json.loads(self._index_path.read_text())
+        except (OSError, ValueError):
+            self._index = {}
+        self._tracker = None
+        self.stats = {"rows": 0, "cached_rows": 0, "frames_tried": 0, "frames_fitted": 0}
+        if au_engine != "embedded":
+            make_au_engine(au_engine)  # fail now, before any work, when the engine is missing
+
+    def key(self, row: Row) -> str:
+        d = file_digest(row.media, self._index)
+        n = 1 if row.kind == "image" else self.n_frames
+        return hashlib.sha1(f"{d}|{row.time_s:.4f}|{n}|{CROP_VERSION}".encode()).hexdigest()[:20]
+
+    def _engine_tag(self) -> str:
+        if self.engine_name == "embedded":
+            from auepa_monitor.model_card import models_dir
+
+            cal = models_dir() / "au_calibration.json"
+            return "embedded-" + file_digest(cal)[:8]
+        return self.engine_name
+
+    def tracker(self):
+        if self._tracker is None:
+            from auepa_monitor.core.face import FaceTracker
+
+            self._tracker = FaceTracker()
+        return self._tracker
+
+    def close(self) -> None:
+        if self._tracker is not None:
+            self._tracker.close()
+            self._tracker = None
+        self._save_index()
+
+    def _save_index(self) -> None:
+        tmp = self._index_path.with_suffix(".part")
+        tmp.write_text(json.dumps(self._index))
+        os.replace(tmp, self._index_path)
+
+    def run(self, rows: list[Row], progress: bool = True) -> SampleSet:
+        out = []
+        for row in tqdm(rows, desc="frames/crops/AUs", unit="row", disable=not progress):
+            out.append(self.row(row))
+        self._save_index()
+        return SampleSet(out)
+
+    def row(self, row: Row) -> RowSamples:
+        key = self.key(row)
+        crops_p = self.cache / "crops" / f"{key}.npy"
+        meta_p = self.cache / "crops" / f"{key}.npz"
+        au_p = self.cache / "aus" / f"{key}-{self._engine_tag()}.npz"
+        self.stats["rows"] += 1
+        if crops_p.is_file() and meta_p.is_file() and au_p.is_file():
+            self.stats["cached_rows"] += 1
+            meta = np.load(meta_p)
+            return RowSamples(row, np.load(crops_p, mmap_mode="r"), meta["centers"], meta["frames"],
+                              np.load(au_p)["au"], int(meta["tried"]))
+        frames = read_frames(row, self.n_frames)
+        tracker = self.tracker()
+        tracker.reset()
+        engine = make_au_engine(self.engine_name, row)
+        crops, centers, nums, aus = [], [], [], []
+        for fr in frames:
+            fit, _ = tracker.process(fr.image)
+            if fit is None:
+                continue
+            al = align_face(fr.image, fit.landmarks)
+            c = au_centers(al.landmarks)
+            au = engine.estimate(fit, fr)
+            crops.append(al.image)
+            centers.append(np.array([c[n] for n in REGION_NAMES], dtype=np.float32))
+            nums.append(fr.index)
+            aus.append([float(au.get(a, 0.0)) for a in AU_ORDER])
+        self.stats["frames_tried"] += len(frames)
+        self.stats["frames_fitted"] += len(crops)
+        crops_a = np.stack(crops) if crops else np.zeros((0, CROP_SIZE, CROP_SIZE, 3), np.uint8)
+        centers_a = np.stack(centers) if centers else np.zeros((0, len(REGION_NAMES), 2), np.float32)
+        nums_a = np.array(nums, dtype=np.int64)
+        au_a = np.array(aus, dtype=np.float32).reshape(-1, len(AU_ORDER))
+        # Write under temporary names, then rename: an interrupted run leaves no half entry.
+        _atomic_save(crops_p, lambda p: np.save(p, crops_a))
+        _atomic_save(meta_p, lambda p: np.savez(p, centers=centers_a, frames=nums_a, tried=len(frames)))
+        _atomic_save(au_p, lambda p: np.savez(p, au=au_a))
+        return RowSamples(row, np.load(crops_p, mmap_mode="r"), centers_a, nums_a, au_a, len(frames))
+
+
+def _atomic_save(path: Path, write: Callable[[object], None]) -> None:
+    tmp = path.with_name(path.stem + ".part" + path.suffix)
+    with tmp.open("wb") as f:
+        write(f)
+    os.replace(tmp, path)

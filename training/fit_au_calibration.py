@@ -1,0 +1,361 @@
+"""Fit the embedded AU engine's calibration against OpenFace 2.2: ``models/au_calibration.json``.
+
+What it does:
+1. Runs the real :class:`FaceTracker` and :func:`face_features` on the sample media that have
+   an OpenFace 2.2 reference (``../shared/data/faces/openface_ref``): ``default.wmv``,
+   ``multi_face.avi`` (OpenFace tracked one of the 3 people; its 68 landmarks pick the face we
+   track, and frames where our face box does not overlap OpenFace's are dropped),
+   ``image_sequence/`` and the single-face stills (sample1, 3, 4, 5). The multi-face stills
+   (sample2, sample6) are left out: their reference CSVs carry no landmarks, so which row is
+   which face cannot be told. Features are cached under ``.cache/au_calibration/`` (gitignored),
+   keyed by the media file and the tracker's source, so reruns take seconds.
+2. Per AU (1, 2, 4, 6, 7, 9, 10, 12, 20, 25, 26, 45) fits a small non-negative ridge map from a
+   few sign-oriented features (blendshapes ``bs_*`` and geometry) to OpenFace's ``AUxx_r``,
+   with and without the per-person neutral baseline (:class:`NeutralBaseline`, replayed
+   frame by frame exactly as the engine does online). Whether the baseline is used is decided
+   per AU by cross-validation inside the training data (the two halves of multi_face.avi as
+   two sessions), never on the held-out video.
+3. Held out: ``default.wmv`` (288 frames) is never seen by the fit; the swap (fit on
+   default + stills + image_sequence, test on multi_face) is reported too. Final figures come
+   from replaying the held-out features through the real :class:`EmbeddedAUEngine` loaded from
+   the written file.
+4. Writes ``models/au_calibration.json`` and its model card ``au_calibration.card.json``.
+
+Rerun: ``python -m training.fit_au_calibration`` (seeded, deterministic; ~1 min on 2 cores
+without cache, seconds with it). ``--faces DIR`` points at another copy of the sample media.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import hashlib
+import inspect
+import json
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from auepa_monitor.core import au_engine as E
+from auepa_monitor.core import face as face_module
+from auepa_monitor.model_card import ModelCard, card_path, models_dir
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_FACES = REPO.parent / "shared" / "data" / "faces"
+CACHE_DIR = REPO / ".cache" / "au_calibration"
+CACHE_VERSION = 1
+FITTED_AUS: tuple[int, ...] = (1, 2, 4, 6, 7, 9, 10, 12, 20, 25, 26, 45)
+STILLS = ("sample1.jpg", "sample3.jpg", "sample4.jpg", "sample5.jpg")
+HELD_OUT = "default"
+
+# Candidate features per AU with the sign they should take (+1: grows with the AU).
+# Non-negative fitting on sign-oriented features keeps each map physically plausible.
+CANDIDATES: dict[int, tuple[tuple[str, int], ...]] = {
+    1: (("bs_browInnerUp", 1), ("brow_inner_h", 1)),
+    2: (("bs_browOuterUpLeft", 1), ("bs_browOuterUpRight", 1), ("brow_outer_h", 1)),
+    4: (("bs_browDownLeft", 1), ("bs_browDownRight", 1), ("brow_mid_h", -1), ("brow_inner_h", -1)),
+    6: (("bs_cheekSquintLeft", 1), ("bs_cheekSquintRight", 1), ("bs_mouthSmileLeft", 1),
+        ("bs_mouthSmileRight", 1), ("bs_eyeSquintLeft", 1), ("bs_eyeSquintRight", 1)),
+    7: (("bs_eyeSquintLeft", 1), ("bs_eyeSquintRight", 1), ("ear", -1),
+        ("bs_cheekSquintLeft", 1), ("bs_cheekSquintRight", 1)),
+    9: (("bs_noseSneerLeft", 1), ("bs_noseSneerRight", 1), ("upper_lip_nose", -1)),
+    10: (("bs_mouthUpperUpLeft", 1), ("bs_mouthUpperUpRight", 1), ("upper_lip_nose", -1),
+         ("bs_noseSneerLeft", 1), ("bs_noseSneerRight", 1)),
+    12: (("bs_mouthSmileLeft", 1), ("bs_mouthSmileRight", 1), ("corner_lift", 1), ("mouth_width", 1)),
+    20: (("bs_mouthStretchLeft", 1), ("bs_mouthStretchRight", 1), ("mouth_width", 1)),
+    25: (("mouth_gap", 1), ("bs_jawOpen", 1), ("bs_mouthClose", -1)),
+    26: (("bs_jawOpen", 1), ("mouth_gap", 1), ("chin_drop", 1)),
+    45: (("bs_eyeBlinkLeft", 1), ("bs_eyeBlinkRight", 1), ("ear", -1)),
+}
+RIDGE_ALPHA = 1.0  # in standardised units, with ~1000 weighted rows
+SEED = 0
+
+
+# -- OpenFace reference ---------------------------------------------------------------------
+def read_openface_csv(path: Path) -> dict[str, np.ndarray]:
+    """Columns of an OpenFace 2.2 CSV (headers stripped of their leading spaces) as float arrays."""
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    head = [c.strip() for c in rows[0]]
+    data = np.array([[float(x) for x in r] for r in rows[1:] if r], dtype=np.float64)
+    return {k: data[:, i] for i, k in enumerate(head)}
+
+
+def openface_box(ref: dict[str, np.ndarray], row: int) -> tuple[float, float, float, float] | None:
+    """(x, y, w, h) of OpenFace's 68 landmarks in one row (frame pixels), None without them."""
+    if "x_0" not in ref:
+        return None
+    xs = np.array([ref[f"x_{i}"][row] for i in range(68)])
+    ys = np.array([ref[f"y_{i}"][row] for i in range(68)])
+    return float(xs.min()), float(ys.min()), float(xs.max() - xs.min()), float(ys.max() - ys.min())
+
+
+# -- feature extraction -----------------------------------------------------------------------
+@dataclass
+class Session:
+    """Features of one person's recording (a video, an image sequence or one still).
+
+    ``X``: (n, F) features (NaN rows where no face was fitted or the fit is not OpenFace's face);
+    ``quality``: (n,) fit quality 0-1 (0 where no fit); ``ref``: AU number -> (n,) OpenFace
+    intensity 0-5; ``valid``: (n,) rows usable for the fit (our fit and OpenFace's success).
+    """
+
+    name: str
+    names: list[str]
+    X: np.ndarray
+    quality: np.ndarray
+    ref: dict[int, np.ndarray]
+    valid: np.ndarray
+
+    def col(self, name: str) -> np.ndarray:
+        return self.X[:, self.names.index(name)]
+
+    def rows(self, sl: slice) -> Session:
+        return Session(self.name, self.names, self.X[sl], self.quality[sl],
+                       {a: r[sl] for a, r in self.ref.items()}, self.valid[sl])
+
+
+def _frames_video(path: Path) -> Iterator[np.ndarray]:
+    cap = cv2.VideoCapture(str(path))
+    try:
+        while True:
+            ok, img = cap.read()
+            if not ok:
+                return
+            yield img
+    finally:
+        cap.release()
+
+
+def _frames_images(paths: list[Path]) -> Iterator[np.ndarray]:
+    for p in paths:
+        img = cv2.imread(str(p), cv2.IMREAD_COLOR)
+        if img is None:
+            raise OSError(f"cannot read {p}")
+        yield img
+
+
+def _cache_key(media: list[Path], ref: Path) -> str:
+    h = hashlib.sha1(f"v{CACHE_VERSION}".encode())
+    for p in [*media, ref]:
+        st = p.stat()
+        h.update(f"{p.name}:{st.st_size}:{int(st.st_mtime)}".encode())
+    # The features depend on the tracker and the feature code: their source is part of the key.
+    h.update(Path(face_module.__file__).read_bytes())
+    for fn in (E.geometry_features, E.face_features, E.eye_aspect_ratio, E.mouth_gap):
+        h.update(inspect.getsource(fn).encode())
+    return h.hexdigest()[:16]
+
+
+def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    """Intersection over the smaller box (OpenFace's 68-point box lacks the forehead)."""
+    iw = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    small = min(a[2] * a[3], b[2] * b[3])
+    return iw * ih / small if small > 0 else 0.0
+
+
+def extract(name: str, frames: Iterator[np.ndarray], ref: dict[str, np.ndarray], tracker: face_module.FaceTracker
+            ) -> Session:
+    """Run the tracker on every frame; row i matches the reference CSV's row i."""
+    n = len(next(iter(ref.values())))
+    success = ref.get("success", np.ones(n))
+    tracker.reset()
+    roi = None
+    for i in range(n):  # the target is OpenFace's face: its box in the first successful row
+        if success[i] > 0:
+            roi = openface_box(ref, i)
+            break
+    tracker.set_target(roi)
+    names: list[str] | None = None
+    rows: list[np.ndarray | None] = []
+    qual = np.zeros(n)
+    for i, img in enumerate(frames):
+        if i >= n:
+            break
+        fit, _ = tracker.process(img)
+        if fit is None:
+            rows.append(None)
+            continue
+        ofb = openface_box(ref, i) if success[i] > 0 else None
+        if ofb is not None and _overlap(fit.box, ofb) < 0.5:
+            rows.append(None)  # not the face OpenFace measured
+            continue
+        f = E.face_features(fit)
+        if names is None:
+            names = sorted(f)
+        rows.append(np.array([f.get(k, np.nan) for k in names]))
+        qual[i] = fit.quality
+    if names is None:
+        raise RuntimeError(f"{name}: no face fitted in any frame")
+    rows += [None] * (n - len(rows))
+    X = np.array([r if r is not None else np.full(len(names), np.nan) for r in rows])
+    refs = {au: ref[f"AU{au:02d}_r"] for au in FITTED_AUS}
+    valid = ~np.isnan(X).any(axis=1) & (success > 0)
+    return Session(name, names, X, qual, refs, valid)
+
+
+def load_sessions(faces: Path, tracker_factory) -> tuple[dict[str, Session], dict[str, float]]:
+    """All reference sessions (cached). Returns sessions and extraction seconds per session."""
+    refdir = faces / "openface_ref"
+    specs: list[tuple[str, list[Path], Path, bool]] = [
+        ("default", [faces / "default.wmv"], refdir / "default.csv", True),
+        ("multi_face", [faces / "multi_face.avi"], refdir / "multi_face.csv", True),
+        ("image_sequence", sorted((faces / "image_sequence").glob("*.jpg")), refdir / "image_sequence.csv", False),
+    ] + [(Path(s).stem, [faces / s], refdir / f"{Path(s).stem}.csv", False) for s in STILLS]
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    out: dict[str, Session] = {}
+    secs: dict[str, float] = {}
+    tracker = None
+    for name, media, refp, is_video in specs:
+        key = _cache_key(media, refp)
+        cp = CACHE_DIR / f"{name}-{key}.npz"
+        if cp.is_file():
+            z = np.load(cp, allow_pickle=False)
+            out[name] = Session(name, list(z["names"]), z["X"], z["quality"],
+                                {au: z[f"ref{au}"] for au in FITTED_AUS}, z["valid"])
+            secs[name] = float(z["seconds"])
+            continue
+        if tracker is None:
+            tracker = tracker_factory()
+        ref = read_openface_csv(refp)
+        t0 = time.perf_counter()
+        frames = _frames_video(media[0]) if is_video else _frames_images(media)
+        s = extract(name, frames, ref, tracker)
+        secs[name] = time.perf_counter() - t0
+        np.savez(cp, names=np.array(s.names), X=s.X, quality=s.quality, valid=s.valid,
+                 seconds=secs[name], **{f"ref{au}": s.ref[au] for au in FITTED_AUS})
+        out[name] = s
+        print(f"  extracted {name}: {int(s.valid.sum())}/{len(s.valid)} frames usable, {secs[name]:.1f} s")
+    if tracker is not None:
+        tracker.close()
+    return out, secs
+
+
+# -- fitting ----------------------------------------------------------------------------------
+BASELINE_FEATURES: tuple[str, ...] = tuple(sorted({f for c in CANDIDATES.values() for f, _ in c}))
+
+
+def replay_baseline(s: Session, feats: tuple[str, ...] = BASELINE_FEATURES) -> np.ndarray:
+    """(n, len(feats)) the engine's running neutral value at each row (NaN while warming up).
+
+    Replays :class:`NeutralBaseline` frame by frame exactly as :meth:`EmbeddedAUEngine.estimate`
+    does (update with good fits first, then read).
+    """
+    nb = E.NeutralBaseline()
+    out = np.full((len(s.valid), len(feats)), np.nan)
+    idx = [s.names.index(f) for f in feats]
+    for i in range(len(s.valid)):
+        if np.isnan(s.X[i]).any():
+            continue
+        if s.quality[i] >= E.BASELINE_MIN_QUALITY:
+            nb.update(dict(zip(feats, s.X[i, idx], strict=True)), set(feats))
+        for j, f in enumerate(feats):
+            b = nb.get(f)
+            if b is not None:
+                out[i, j] = b
+    return out
+
+
+@dataclass
+class Design:
+    """Stacked training/test rows: raw features, baseline-subtracted features, targets."""
+
+    raw: np.ndarray  # (n, len(BASELINE_FEATURES))
+    based: np.ndarray  # same, minus the person's neutral (population neutral while warming up)
+    y: dict[int, np.ndarray]
+    weight: np.ndarray  # (n,) each recording counts the same in total; the stills together as one
+
+
+def population_neutral(sessions: list[Session]) -> np.ndarray:
+    """Per feature: the neutral value the engine subtracts before a person's baseline is ready.
+
+    The same low percentile the running baseline takes, over the good fits of all training rows.
+    """
+    rows = np.vstack([s.X[s.valid & (s.quality >= E.BASELINE_MIN_QUALITY)][:, [s.names.index(f) for f in BASELINE_FEATURES]]
+                      for s in sessions])
+    return np.percentile(rows, E.NeutralBaseline().percentile, axis=0)
+
+
+def design(sessions: list[Session], neutral: np.ndarray) -> Design:
+    raws, baseds, ws, ys = [], [], [], {au: [] for au in FITTED_AUS}
+    groups = [s.name if len(s.valid) > 1 else "stills" for s in sessions]
+    group_n = {g: sum(int(s.valid.sum()) for s, gg in zip(sessions, groups, strict=True) if gg == g)
+               for g in set(groups)}
+    for s, g in zip(sessions, groups, strict=True):
+        idx = [s.names.index(f) for f in BASELINE_FEATURES]
+        raw = s.X[:, idx]
+        b = replay_baseline(s)
+        b = np.where(np.isnan(b), neutral[None, :], b)
+        v = s.valid
+        raws.append(raw[v])
+        baseds.append((raw - b)[v])
+        ws.append(np.full(int(v.sum()), 1.0 / group_n[g]))
+        for au in FITTED_AUS:
+            ys[au].append(s.ref[au][v])
+    w = np.concatenate(ws)
+    return Design(np.vstack(raws), np.vstack(baseds), {au: np.concatenate(y) for au, y in ys.items()},
+                  w * len(w) / w.sum())
+
+
+@dataclass
+class Fitted:
+    features: tuple[str, ...]
+    coef: np.ndarray
+    intercept: float
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        idx = [BASELINE_FEATURES.index(f) for f in self.features]
+        return np.clip(self.intercept + X[:, idx] @ self.coef, 0.0, 5.0)
+
+
+def fit_au(au: int, X: np.ndarray, y: np.ndarray, weight: np.ndarray) -> Fitted:
+    """Non-negative ridge on standardised, sign-oriented candidate features.
+
+    Standardising first matters: some blendshapes (cheekSquint, noseSneer) live in 0-0.01, and
+    an unscaled ridge penalty would zero them. Coefficients come back in raw feature units with
+    their sign.
+    """
+    from sklearn.linear_model import Ridge
+
+    feats = tuple(f for f, _ in CANDIDATES[au])
+    sign = np.array([s for _, s in CANDIDATES[au]], dtype=np.float64)
+    idx = [BASELINE_FEATURES.index(f) for f in feats]
+    sd = X[:, idx].std(axis=0) + 1e-6
+    Z = X[:, idx] * sign / sd
+    m = Ridge(alpha=RIDGE_ALPHA, positive=True, random_state=SEED).fit(Z, y, sample_weight=weight)
+    coef = m.coef_ * sign / sd
+    keep = np.abs(coef) > 1e-6
+    if not keep.any():
+        keep[:] = True
+    return Fitted(tuple(f for f, k in zip(feats, keep, strict=True) if k), coef[keep], float(m.intercept_))
+
+
+def pearson(a: np.ndarray, b: np.ndarray) -> float:
+    if a.std() < 1e-9 or b.std() < 1e-9:
+        return float("nan")
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def metrics(pred: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    return {"r": round(pearson(pred, y), 3), "mae": round(float(np.abs(pred - y).mean()), 3)}
+
+
+def evaluate(train: list[Session], test: list[Session]) -> dict[int, dict[str, dict[str, float]]]:
+    """Per AU, held-out r/MAE of the raw and the baseline variant fitted on ``train``."""
+    neutral = population_neutral(train)
+    dtr, dte = design(train, neutral), design(test, neutral)
+    out = {}
+    for au in FITTED_AUS:
+        out[au] = {}
+        for variant, Xtr, Xte in (("raw", dtr.raw, dte.raw), ("baseline", dtr.based, dte.based)):
+            f = fit_au(au, Xtr, dtr.y[au], dtr.weight)
+            out[au][variant] = metrics(f.predict(Xte), dte.y[au])
+    return out
