@@ -125,14 +125,14 @@ def test_unplugged_camera_alarms_backs_off_and_reconnects(video: Path) -> None:
         assert plug.opens == opens_while_out + 1
         st = src.status
         assert st.reconnects == 1 and not st.alarm and "reconnected" in st.message
-        after = [src.read(timeout=2.0) for _ in range(5)]
+        after = [src.read(timeout=2.0) for _ in range(8)]  # the first ones may be queued before the loss
         assert all(f is not None for f in after)
         # One session clock and numbering across the outage.
         idx = [f.index for f in frames + after]
         ts = [f.timestamp for f in frames + after]
         assert idx == sorted(idx) and len(set(idx)) == len(idx)
         assert ts == sorted(ts)
-        assert after[0].timestamp - frames[-1].timestamp > 0.5  # the outage is a gap in time
+        assert max(b - a for a, b in zip(ts, ts[1:])) > 0.5  # the outage is a gap in time
     finally:
         src.close()
     assert src.status.state is SignalState.CLOSED
@@ -211,10 +211,13 @@ def test_session_log_survives_loss_and_records_after_reconnect(video: Path, tmp_
             return got
 
         rows_before = record(8)
-        writer.maybe_sync(force=True)
-        snapshot = csv_path.read_text()
         plug.unplug()
         assert wait_for(lambda: src.status.alarm, timeout=3.0)
+        while (f := src.read(timeout=0)) is not None:  # frames captured just before the loss
+            writer.write(pipe.process(f))
+            rows_before += 1
+        writer.maybe_sync(force=True)
+        snapshot = csv_path.read_text()
         # While the alarm is on, nothing comes in and nothing already written changes.
         assert src.read(timeout=0.3) is None
         assert csv_path.read_text() == snapshot

@@ -271,7 +271,7 @@ class Design:
     raw: np.ndarray  # (n, len(BASELINE_FEATURES))
     based: np.ndarray  # same, minus the person's neutral (population neutral while warming up)
     y: dict[int, np.ndarray]
-    weight: np.ndarray  # (n,) each recording counts the same in total; the stills together as one
+    weight: np.ndarray  # (n,) a recording of n rows weighs sqrt(n) in all (the stills are one group)
 
 
 def population_neutral(sessions: list[Session]) -> np.ndarray:
@@ -297,7 +297,7 @@ def design(sessions: list[Session], neutral: np.ndarray) -> Design:
         v = s.valid
         raws.append(raw[v])
         baseds.append((raw - b)[v])
-        ws.append(np.full(int(v.sum()), 1.0 / group_n[g]))
+        ws.append(np.full(int(v.sum()), group_n[g] ** -0.5))
         for au in FITTED_AUS:
             ys[au].append(s.ref[au][v])
     w = np.concatenate(ws)

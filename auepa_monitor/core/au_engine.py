@@ -11,7 +11,7 @@ OpenFace reference and are defined from geometry (:func:`au27_from_geometry`,
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +23,8 @@ from .errors import ModelFileError
 from .records import REPORTED_AUS, FaceFit
 
 CALIBRATION_FILE = "au_calibration.json"
+#: AUs defined from geometry alone (no OpenFace reference, so no calibration map).
+GEOMETRY_AUS = frozenset({27, 43})
 BASELINE_MIN_QUALITY = 0.5  # only fits at least this good update the neutral baseline
 
 # AU27 (mouth stretch): inner-lip gap in eye distances beyond what a jaw drop (AU26) reaches.
@@ -123,6 +125,24 @@ class AUMap:
     coef: tuple[float, ...]
     intercept: float
     baseline: tuple[str, ...] = ()  # features that have this person's neutral value subtracted
+    # Population neutral of each ``baseline`` feature, subtracted while the person's own
+    # baseline is still warming up (so the map means the same from the first frame on).
+    neutral: tuple[float, ...] = ()
+
+    def apply(self, feats: Mapping[str, float], person: Callable[[str], float | None] | None) -> float:
+        """Intensity 0-5 from features; ``person(name)`` gives the person's neutral value or None."""
+        val = self.intercept
+        pop = dict(zip(self.baseline, self.neutral, strict=False))
+        for name, c in zip(self.features, self.coef, strict=True):
+            x = feats.get(name, 0.0)
+            if person is not None and name in self.baseline:
+                b = person(name)
+                if b is None:
+                    b = pop.get(name)
+                if b is not None:
+                    x -= b
+            val += c * x
+        return float(np.clip(val, 0.0, 5.0))
 
 
 class NeutralBaseline:
@@ -190,20 +210,18 @@ class EmbeddedAUEngine:
 
     def estimate(self, fit: FaceFit, frame: object = None) -> dict[int, float]:
         """AU number -> intensity 0-5 for every AU in ``REPORTED_AUS`` (``frame`` is unused here)."""
-        feats = face_features(fit)
-        if self.use_baseline and fit.quality >= BASELINE_MIN_QUALITY:
+        return self.estimate_features(face_features(fit), fit.quality)
+
+    def estimate_features(self, feats: Mapping[str, float], quality: float) -> dict[int, float]:
+        """Same as :meth:`estimate` from precomputed :func:`face_features` and the fit quality 0-1.
+
+        The calibration script replays recorded features through this, so the figures in the
+        model card come from the engine itself.
+        """
+        if self.use_baseline and quality >= BASELINE_MIN_QUALITY:
             self.baseline.update(feats, self._baseline_feats & feats.keys())
-        out: dict[int, float] = {}
-        for au, m in self.maps.items():
-            val = m.intercept
-            for name, c in zip(m.features, m.coef, strict=True):
-                x = feats.get(name, 0.0)
-                if self.use_baseline and name in m.baseline:
-                    b = self.baseline.get(name)
-                    if b is not None:
-                        x -= b
-                val += c * x
-            out[au] = float(np.clip(val, 0.0, 5.0))
+        person = self.baseline.get if self.use_baseline else None
+        out = {au: m.apply(feats, person) for au, m in self.maps.items()}
         out[27] = au27_from_geometry(feats["mouth_gap"])
         open_ear = self.baseline.open_ear() if self.use_baseline else None
         out[43] = au43_from_geometry(feats["ear"], open_ear)
@@ -221,8 +239,21 @@ def load_calibration(path: Path) -> dict[int, AUMap]:
         for k, v in data["aus"].items():
             if len(v["features"]) != len(v["coef"]):
                 raise ValueError(f"AU{k}: features and coef differ in length")
-            maps[int(k)] = AUMap(tuple(v["features"]), tuple(float(c) for c in v["coef"]),
-                                 float(v["intercept"]), tuple(v.get("baseline", ())))
+            base = tuple(v.get("baseline", ()))
+            neutral = tuple(float(x) for x in v.get("neutral", ()))
+            if neutral and len(neutral) != len(base):
+                raise ValueError(f"AU{k}: baseline and neutral differ in length")
+            unknown = set(base) - set(v["features"])
+            if unknown:
+                raise ValueError(f"AU{k}: baseline names features the map does not use: {sorted(unknown)}")
+            m = AUMap(tuple(str(f) for f in v["features"]), tuple(float(c) for c in v["coef"]),
+                      float(v["intercept"]), base, neutral)
+            if not np.all(np.isfinite([*m.coef, m.intercept, *m.neutral])):
+                raise ValueError(f"AU{k}: non-finite number")
+            maps[int(k)] = m
+        missing = sorted(set(REPORTED_AUS) - GEOMETRY_AUS - maps.keys())
+        if missing:
+            raise ValueError(f"no map for AU {', '.join(map(str, missing))}")
         return maps
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError, AttributeError) as e:
         raise ModelFileError(f"AU calibration {path.name} is not valid: {e}") from e

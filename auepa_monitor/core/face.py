@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.metadata
 import math
 import os
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,6 +173,8 @@ class FaceTracker:
         self._target: Box | None = None
         self._missed = 0
         self._last_score = 0.0
+        #: Milliseconds of the last ``process`` call per stage (for benchmarks and the status bar).
+        self.last_timing: dict[str, float] = {}
 
     # -- public API -----------------------------------------------------------------------
     def set_target(self, roi: Box | None) -> None:
@@ -226,6 +229,7 @@ class FaceTracker:
         """
         rgb = np.ascontiguousarray(bgr[:, :, ::-1]) if bgr.ndim == 3 else cv2.cvtColor(bgr, cv2.COLOR_GRAY2RGB)
         h, w = rgb.shape[:2]
+        t0 = time.perf_counter()
         # Without a target, look harder (tiled) so a small face can be acquired.
         dets = self.detect(rgb, tiles=2 if self._target is None and max(h, w) <= 960 else None)
         confident = [d for d in dets if d.score >= self.detect_threshold]
@@ -243,7 +247,9 @@ class FaceTracker:
             target = self.roi
         if target is None:
             return None, len(confident)
+        t1 = time.perf_counter()
         fit = self._fit(rgb, target, w, h)
+        self.last_timing = {"detect_ms": (t1 - t0) * 1000, "landmarks_ms": (time.perf_counter() - t1) * 1000}
         faces_seen = len(confident)
         if fit is None:
             self._missed += 1

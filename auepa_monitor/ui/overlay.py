@@ -1,0 +1,136 @@
+"""Drawing the video overlays with QPainter in *frame pixel* coordinates.
+
+The same function draws on the widget (through a scale/offset transform, so overlays stay on
+the face at any window size) and on a frame-sized image for screenshots.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
+
+from ..core import landmarks as L
+from ..core.au_regions import CROP_SIZE, EYE_DIST, REGION_SIZE, region_au
+from ..core.records import FrameResult
+
+LEVEL_COLORS = ("#43a047", "#fdd835", "#fb8c00", "#e53935")  # no / weak / mid / strong pain
+
+
+@dataclass
+class OverlayOptions:
+    """Which overlays to draw; ``heat_opacity`` 0-1."""
+
+    face_box: bool = True
+    landmarks: bool = True
+    au_regions: bool = True
+    heatmap: bool = True
+    heat_opacity: float = 0.45
+
+
+def bgr_to_qimage(bgr: np.ndarray) -> QImage:
+    """(H, W, 3) uint8 BGR -> QImage (a deep copy, safe after the array goes)."""
+    h, w = bgr.shape[:2]
+    rgb = np.ascontiguousarray(bgr[:, :, ::-1])
+    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+def heat_to_qimage(heat: np.ndarray) -> QImage:
+    """(H, W) float 0-1 heatmap -> RGBA QImage (JET colours; alpha grows with the value)."""
+    h8 = (np.clip(heat, 0, 1) * 255).astype(np.uint8)
+    rgb = cv2.applyColorMap(h8, cv2.COLORMAP_JET)[:, :, ::-1]
+    # Cold areas stay see-through so the face remains readable under the map.
+    alpha = np.clip(h8.astype(np.float32) * 1.6, 0, 255).astype(np.uint8)
+    rgba = np.ascontiguousarray(np.dstack([rgb, alpha]))
+    return QImage(rgba.data, rgba.shape[1], rgba.shape[0], 4 * rgba.shape[1],
+                  QImage.Format.Format_RGBA8888).copy()
+
+
+def eye_distance(landmarks: np.ndarray) -> float:
+    """Distance between the eye centers in frame pixels."""
+    re, le = L.eye_centers(np.asarray(landmarks)[:, :2])
+    return float(np.hypot(*(le - re)))
+
+
+def region_side(result: FrameResult) -> float:
+    """Side in frame pixels of an AU region (10 px in the 224 crop, where eyes are 0.30*224 apart)."""
+    if result.face is None:
+        return 0.0
+    return REGION_SIZE * eye_distance(result.face.landmarks) / (EYE_DIST * CROP_SIZE)
+
+
+def paint_overlays(p: QPainter, r: FrameResult, opts: OverlayOptions, *, heat: QImage | None = None,
+                   region_weights: Mapping[str, float] | None = None, px: float = 1.0) -> None:
+    """Draw the overlays of ``r`` in frame pixel coordinates.
+
+    ``px``: frame pixels per screen pixel, so lines and labels keep a readable on-screen size.
+    ``heat``: a frame-sized RGBA heatmap (Grad-CAM); ``region_weights``: region -> 0-1 shading
+    (regressor weights), drawn when ``heat`` is None.
+    """
+    w, h = r.size
+    p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    if opts.heatmap and heat is not None:
+        p.setOpacity(opts.heat_opacity)
+        p.drawImage(QRectF(0, 0, w, h), heat)
+        p.setOpacity(1.0)
+    if r.face is None:
+        return
+    side = max(region_side(r), 3 * px)
+    if opts.heatmap and heat is None and region_weights:
+        p.setPen(Qt.PenStyle.NoPen)
+        for name, (x, y) in r.au_regions.items():
+            wgt = float(region_weights.get(name, 0.0))
+            if wgt <= 0:
+                continue
+            c = QColor(255, 120, 0)
+            c.setAlphaF(max(0.0, min(1.0, opts.heat_opacity * 1.6 * wgt)))
+            p.setBrush(c)
+            s = side * 1.6  # a little larger than the region so the shading reads at a glance
+            p.drawRect(QRectF(x - s / 2, y - s / 2, s, s))
+        p.setBrush(Qt.BrushStyle.NoBrush)
+    if opts.face_box:
+        x, y, bw, bh = r.face.box
+        col = QColor(LEVEL_COLORS[int(r.pain_level)] if r.pain_level is not None else "#4fc3f7")
+        p.setPen(QPen(col, 2.5 * px))
+        p.drawRect(QRectF(x, y, bw, bh))
+    if opts.landmarks:
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(QColor(0, 255, 180, 170))
+        rad = max(0.8 * px, 0.004 * eye_distance(r.face.landmarks))
+        for lx, ly in np.asarray(r.face.landmarks)[:, :2]:
+            p.drawEllipse(QPointF(float(lx), float(ly)), rad, rad)
+        p.setBrush(Qt.BrushStyle.NoBrush)
+    if opts.au_regions and r.au_regions:
+        font = QFont()
+        font.setPixelSize(max(6, int(round(11 * px))))
+        font.setBold(True)
+        p.setFont(font)
+        for name, (x, y) in r.au_regions.items():
+            p.setPen(QPen(QColor(255, 255, 255), 1.5 * px))
+            rect = QRectF(x - side / 2, y - side / 2, side, side)
+            p.drawRect(rect)
+            label = str(region_au(name))
+            # Dark outline under the white label keeps it readable on light skin and dark hair.
+            tx, ty = x + side / 2 + 1.5 * px, y + 4 * px
+            p.setPen(QPen(QColor(0, 0, 0, 200), 3 * px))
+            p.drawText(QPointF(tx + px, ty + px), label)
+            p.setPen(QColor(255, 255, 120))
+            p.drawText(QPointF(tx, ty), label)
+
+
+def render_annotated(image_bgr: np.ndarray, r: FrameResult, opts: OverlayOptions, *,
+                     heat: QImage | None = None, region_weights: Mapping[str, float] | None = None) -> QImage:
+    """The frame with its overlays at the frame's own size (for screenshots)."""
+    img = bgr_to_qimage(image_bgr).convertToFormat(QImage.Format.Format_ARGB32)
+    p = QPainter(img)
+    try:
+        # Labels at frame resolution sized as on a ~900 px wide view.
+        paint_overlays(p, r, opts, heat=heat, region_weights=region_weights,
+                       px=max(1.0, img.width() / 900.0))
+    finally:
+        p.end()
+    return img

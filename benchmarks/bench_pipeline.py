@@ -1,0 +1,106 @@
+"""Per-stage milliseconds and end-to-end fps of the per-frame pipeline on the sample videos.
+
+Baseline measured in the same run: decoding the video alone. Usage:
+
+    python benchmarks/bench_pipeline.py [VIDEO ...] [--frames N]
+
+Defaults to ../shared/data/faces/2015-10-15-15-14.avi and default.wmv (relative to the repo).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("GLOG_minloglevel", "2")
+
+REPO = Path(__file__).resolve().parent.parent
+FACES = REPO.parent / "shared" / "data" / "faces"
+
+
+def decode_only(path: Path, n: int) -> tuple[int, float]:
+    from auepa_monitor.core.sources import VideoFileSource
+
+    src = VideoFileSource(path)
+    t0 = time.perf_counter()
+    k = 0
+    while k < n and src.read() is not None:
+        k += 1
+    dt = time.perf_counter() - t0
+    src.close()
+    return k, dt
+
+
+def full(path: Path, n: int) -> dict[str, float]:
+    from auepa_monitor.core.pipeline import Pipeline
+    from auepa_monitor.core.sources import VideoFileSource
+
+    pipe = Pipeline()
+    src = VideoFileSource(path)
+    stages: dict[str, list[float]] = {"decode_ms": [], "detect_ms": [], "landmarks_ms": [], "au_score_ms": [],
+                                      "total_ms": []}
+    # Warm-up frame (model initialisation) is not counted.
+    pipe.process(src.read())
+    k, faces = 0, 0
+    t_start = time.perf_counter()
+    while k < n:
+        t0 = time.perf_counter()
+        fr = src.read()
+        if fr is None:
+            break
+        t1 = time.perf_counter()
+        r = pipe.process(fr)
+        t2 = time.perf_counter()
+        tim = pipe.tracker.last_timing
+        stages["decode_ms"].append((t1 - t0) * 1000)
+        stages["detect_ms"].append(tim.get("detect_ms", 0.0))
+        stages["landmarks_ms"].append(tim.get("landmarks_ms", 0.0))
+        stages["au_score_ms"].append((t2 - t1) * 1000 - tim.get("detect_ms", 0.0) - tim.get("landmarks_ms", 0.0))
+        stages["total_ms"].append((t2 - t0) * 1000)
+        faces += r.success
+        k += 1
+    wall = time.perf_counter() - t_start
+    src.close()
+    pipe.close()
+    out = {name: statistics.mean(v) for name, v in stages.items()}
+    out["fps"] = k / wall
+    out["frames"] = k
+    out["faces"] = faces
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("videos", nargs="*", type=Path)
+    ap.add_argument("--frames", type=int, default=10_000, help="at most this many frames per video")
+    args = ap.parse_args()
+    videos = args.videos or [FACES / "2015-10-15-15-14.avi", FACES / "default.wmv"]
+    missing = [v for v in videos if not v.exists()]
+    if missing:
+        print(f"sample media not found: {missing}", file=sys.stderr)
+        return 2
+    import torch
+
+    print(f"cpu cores: {os.cpu_count()}, torch threads: {torch.get_num_threads()}, "
+          f"cuda: {torch.cuda.is_available()}")
+    header = (f"{'video':<22}{'frames':>7}{'decode':>8}{'detect':>8}{'landmk':>8}{'AU+score':>9}"
+              f"{'total':>8}{'fps':>7}{'decode-only fps':>17}{'ratio':>7}")
+    print(header)
+    for v in videos:
+        k, dt = decode_only(v, args.frames)
+        base_fps = k / dt
+        r = full(v, args.frames)
+        print(f"{v.name[:21]:<22}{r['frames']:>7}{r['decode_ms']:>8.2f}{r['detect_ms']:>8.2f}"
+              f"{r['landmarks_ms']:>8.2f}{r['au_score_ms']:>9.2f}{r['total_ms']:>8.2f}{r['fps']:>7.1f}"
+              f"{base_fps:>17.1f}{r['fps'] / base_fps:>7.3f}")
+    print("stage columns are mean milliseconds per frame; ratio = end-to-end fps / decode-only fps")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
