@@ -33,6 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", type=int, help="with --screenshot: process this many frames, save, exit")
     p.add_argument("--screenshot", help="save a PNG of the video with overlays after --frames frames and exit")
     p.add_argument("--cnn-model", help="end-to-end CNN checkpoint for Grad-CAM")
+    p.add_argument("--session-dir", help="folder for session recordings (default: the per-user data folder)")
+    p.add_argument("--settings", help="settings file (INI) to use instead of the per-user settings")
+    p.add_argument("--mute", action="store_true", help="no alarm sounds (visual alarms only)")
+    p.add_argument("--geometry", help="window size WxH in pixels, e.g. 1600x1000")
     _add_pipeline_options(p)
     sub = p.add_subparsers(dest="command")
     a = sub.add_parser("analyze", help="analyse videos/images headless: per-frame CSV and summary per input")
@@ -41,6 +45,26 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_pipeline_options(a)
     return p
+
+
+def _openface_progress(path: Path | None):
+    """A stderr progress bar for OpenFace's run over one input (it can take minutes on a long video)."""
+    from tqdm import tqdm
+
+    bars: list[tqdm] = []
+
+    def progress(done: int, total: int) -> None:
+        if not bars:  # created on the first report only: a cached result shows no bar
+            bars.append(tqdm(desc=f"OpenFace {Path(path).name[:30] if path else ''}", unit="frame", leave=False,
+                             dynamic_ncols=True))
+        bar = bars[0]
+        if total and bar.total != total:
+            bar.total = total
+        bar.update(done - bar.n)
+        if total and done >= total:
+            bar.close()
+
+    return progress
 
 
 def make_pipeline_factory(args: argparse.Namespace):
@@ -57,7 +81,8 @@ def make_pipeline_factory(args: argparse.Namespace):
         if args.au_engine == "openface":
             from .core.openface import OpenFaceAUEngine  # noqa: PLC0415 (optional engine)
 
-            engine = OpenFaceAUEngine(path, binary=args.openface_bin)
+            engine = OpenFaceAUEngine(path, binary=args.openface_bin,
+                                      progress=None if getattr(args, "quiet", False) else _openface_progress(path))
         scorer = PainScorer(args.model, smoothing=not args.no_smoothing)
         if scorer.fallback_reason:
             print(f"warning: {scorer.fallback_reason}", file=sys.stderr)

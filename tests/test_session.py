@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 import json
 
-from auepa_monitor.core.records import FrameResult
 from auepa_monitor.core.recorder import FRAME_COLUMNS
+from auepa_monitor.core.records import FrameResult
 from auepa_monitor.core.session import ENV_DIR, Session, default_sessions_dir
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .errors import AuepaError
+from .errors import AuepaError, ModelFileError
 from .face import Box
 from .recorder import FrameCsvWriter
 from .records import FrameResult, PainLevel
@@ -53,7 +53,11 @@ def analyze_one(path: Path, out_dir: Path, make_pipeline: Callable[[Path], objec
     Raises :class:`AuepaError` (e.g. SourceError) when the input cannot be read.
     """
     src = open_source(path)
-    pipe = make_pipeline(Path(path))
+    try:
+        pipe = make_pipeline(Path(path))
+    except BaseException:
+        src.close()
+        raise
     csv_path = out_dir / f"{csv_stem}.csv"
     if csv_path.exists():
         csv_path.unlink()  # a rerun replaces the old result rather than appending to it
@@ -102,7 +106,11 @@ def analyze_many(paths: list[Path], out_dir: Path, make_pipeline: Callable[[Path
                  on_start: Callable[[Path], Callable[[int, int], None] | None] | None = None,
                  on_error: Callable[[Path, str], None] | None = None,
                  on_done: Callable[[Summary], None] | None = None) -> tuple[list[Summary], list[tuple[Path, str]]]:
-    """Analyse every input; a bad one is reported through ``on_error`` and the rest still run."""
+    """Analyse every input; a bad one is reported through ``on_error`` and the rest still run.
+
+    A :class:`ModelFileError` (the face model cannot be loaded) is raised instead: no input
+    could run, so the caller reports it once.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     used: set[str] = set()
     done, failed = [], []
@@ -111,6 +119,8 @@ def analyze_many(paths: list[Path], out_dir: Path, make_pipeline: Callable[[Path
         progress = on_start(p) if on_start else None
         try:
             s = analyze_one(p, out_dir, make_pipeline, _csv_name(p, used), progress)
+        except ModelFileError:
+            raise  # a bad face/pain model fails every input alike: stop and say it once
         except AuepaError as e:
             failed.append((p, str(e)))
             if on_error:

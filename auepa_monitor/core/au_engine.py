@@ -1,11 +1,27 @@
 """The embedded AU intensity engine: FACS 0-5 intensities from MediaPipe blendshapes and geometry.
 
 Features are MediaPipe's blendshape scores (0-1) and landmark distances normalised by the
-eye distance in the roll-corrected face. Each AU's intensity is a linear map of a few
-features, fitted against OpenFace 2.2's output by ``training/fit_au_calibration.py`` and
-stored in ``models/au_calibration.json``; values are clipped to 0-5. AU27 and AU43 have no
-OpenFace reference and are defined from geometry (:func:`au27_from_geometry`,
-:func:`au43_from_geometry`).
+eye distance in the roll-corrected face (:func:`geometry_features`). Each AU with an OpenFace
+reference (1, 2, 4, 6, 7, 9, 10, 12, 20, 25, 26, 45) is a linear map of a few features, fitted
+against OpenFace 2.2's ``AUxx_r`` by ``training/fit_au_calibration.py`` and stored in
+``models/au_calibration.json`` (its model card holds the held-out agreement); values are
+clipped to 0-5. Where the calibration says so, a feature first has the person's running neutral
+value subtracted (:class:`NeutralBaseline`, the training population's neutral while it warms up).
+
+AU27 and AU43 have no OpenFace reference and are defined from geometry, on scalars so that any
+landmark set can feed them (the OpenFace backend uses its 68 points):
+
+* AU27 (mouth stretch, :func:`au27_from_geometry`): the inner-lip gap over the eye distance,
+  0 at ``AU27_START`` rising linearly to 5 at ``AU27_FULL``. On OpenFace's sample media a jaw
+  drop (OpenFace AU26 2-2.8) opens the lips at most 0.35 eye distances and closed lips stay
+  under 0.15, so AU27 starts at 0.5: only a mouth opened beyond what a jaw drop reaches counts
+  as stretched.
+* AU43 (eye closure, :func:`au43_from_geometry`): the mean eye aspect ratio (lid gap over eye
+  width, ~0.33-0.38 open on those adults, 0.04-0.06 in a full blink). Thresholds are fractions
+  of the person's open-eye ratio (80th percentile of the running baseline): 0 at or above
+  ``EAR_OPEN_FRACTION`` of it, 5 at or below ``EAR_CLOSED_FRACTION``; fixed ``EAR_OPEN`` /
+  ``EAR_CLOSED`` until the baseline is ready. Relative thresholds keep narrow-eyed people (0.21
+  open on multi_face.avi) from reading as closing.
 """
 
 from __future__ import annotations
@@ -28,11 +44,14 @@ GEOMETRY_AUS = frozenset({27, 43})
 BASELINE_MIN_QUALITY = 0.5  # only fits at least this good update the neutral baseline
 
 # AU27 (mouth stretch): inner-lip gap in eye distances beyond what a jaw drop (AU26) reaches.
-AU27_START = 0.55  # gap / eye distance where AU27 begins (0)
+AU27_START = 0.50  # gap / eye distance where AU27 begins (0); jaw drops measured reach 0.35
 AU27_FULL = 1.0  # gap / eye distance at AU27 = 5
 # AU43 (eye closure): eye aspect ratio (lid gap / eye width), mean of both eyes.
 EAR_OPEN = 0.20  # at or above: AU43 = 0
 EAR_CLOSED = 0.07  # at or below: AU43 = 5
+# With the person's open-eye ratio known (80th percentile of the running baseline):
+EAR_OPEN_FRACTION = 0.70
+EAR_CLOSED_FRACTION = 0.25
 
 
 def _rescale(x: float, start: float, full: float) -> float:
@@ -64,7 +83,7 @@ def au43_from_geometry(ear: float, open_ear: float | None = None) -> float:
     """
     hi, lo = EAR_OPEN, EAR_CLOSED
     if open_ear is not None and open_ear > 0:
-        hi, lo = 0.70 * open_ear, 0.25 * open_ear
+        hi, lo = EAR_OPEN_FRACTION * open_ear, EAR_CLOSED_FRACTION * open_ear
     return _rescale(-ear, -hi, -lo)
 
 

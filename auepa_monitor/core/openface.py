@@ -34,16 +34,17 @@ import sys
 import tempfile
 import threading
 import time
+import zipfile
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from .au_engine import au27_from_geometry, au43_from_geometry, eye_aspect_ratio, mouth_gap
 from .errors import EngineUnavailable
-from .openface_csv import OpenFaceCsvError, OpenFaceTable, read_openface_csv
+from .openface_csv import OpenFaceCsvError, OpenFaceTable, load_table, read_openface_csv, save_table
 from .pipeline import AUValuesMissing
 from .records import REPORTED_AUS, FaceFit
 from .sources import IMAGE_EXTS, Frame
@@ -229,7 +230,8 @@ def run_feature_extraction(install: OpenFaceInstall, source: Path, out_dir: Path
     source = Path(source)
     out_dir.mkdir(parents=True, exist_ok=True)
     total = count_frames(source)
-    cmd = [str(install.exe)]
+    # Started by its real path: OpenFace looks for AU_predictors/ beside argv[0], not beside a symlink to it.
+    cmd = [str(install.exe.resolve())]
     if source.is_dir():
         cmd += ["-fdir", str(source)]
     elif source.suffix.lower() in IMAGE_EXTS:
@@ -279,17 +281,21 @@ def run_feature_extraction(install: OpenFaceInstall, source: Path, out_dir: Path
     for t in readers:
         t.start()
     t0 = time.monotonic()
-    csv_size, csv_rows, reported = 0, 0, -1
+    csv_size, newlines, csv_rows, reported = 0, 0, 0, -1
     try:
         while proc.poll() is None:
             time.sleep(0.1)
-            csvs = [p for p in out_dir.glob("*.csv")]
+            csvs = list(out_dir.glob("*.csv"))
             if csvs:
                 sz = csvs[0].stat().st_size
-                if sz != csv_size:
-                    csv_size, state["last"] = sz, time.monotonic()
+                if sz < csv_size:  # OpenFace rewrites the file when post-processing: count again
+                    csv_size, newlines = 0, 0
+                if sz > csv_size:  # read only what was added since the last look
                     with open(csvs[0], "rb") as fh:
-                        csv_rows = max(0, fh.read().count(b"\n") - 1)
+                        fh.seek(csv_size)
+                        newlines += fh.read(sz - csv_size).count(b"\n")
+                    csv_size, state["last"] = sz, time.monotonic()
+                    csv_rows = max(csv_rows, newlines - 1)
             done = max(csv_rows, int(state["pct"] / 100.0 * total)) if total else csv_rows
             if progress is not None and done != reported:
                 reported = done
@@ -298,7 +304,8 @@ def run_feature_extraction(install: OpenFaceInstall, source: Path, out_dir: Path
             why = ""
             if should_stop is not None and should_stop():
                 why = "cancelled"
-            elif now - state["last"] > stall_timeout_s:
+            elif now - state["last"] > stall_timeout_s + (total / 500.0 if total and csv_rows >= total else 0.0):
+                # (after the last frame OpenFace post-processes the whole CSV silently: allow for it)
                 why = f"no progress for {stall_timeout_s:g} s (hung?); stopped it"
             elif timeout_s is not None and now - t0 > timeout_s:
                 why = f"did not finish within {timeout_s:g} s; stopped it"
@@ -313,8 +320,15 @@ def run_feature_extraction(install: OpenFaceInstall, source: Path, out_dir: Path
             t.join(timeout=5)
     rc = proc.returncode
     if rc != 0:
-        tail = _tail(err_tail) if any(s.strip() for s in err_tail) else _tail(out_tail)
-        raise EngineUnavailable(f"OpenFace {install.exe.name} failed on {source.name} (exit code {rc}): {tail}")
+        # OpenFace prints its own errors on stdout; libraries (OpenCV, the loader) use stderr.
+        parts = []
+        if any(ln.strip() for ln in err_tail):
+            parts.append(f"stderr: {_tail(err_tail, 4)}")
+        if any(ln.strip() for ln in out_tail):
+            parts.append(f"output: {_tail(out_tail, 4)}")
+        how = f"killed by signal {-rc}" if rc < 0 else f"exit code {rc}"
+        raise EngineUnavailable(f"OpenFace {install.exe.name} failed on {source.name} ({how}): "
+                                f"{'; '.join(parts) or '(no output)'}")
     csvs = sorted(out_dir.glob("*.csv"))
     if not csvs:
         # FeatureExtraction exits 0 without output when it cannot open the input.
@@ -356,7 +370,8 @@ def content_key(path: Path, whole_limit: int = 64 << 20, chunk: int = 1 << 20, s
 class OpenFaceCache:
     """Parsed OpenFace CSVs kept per (file content, OpenFace install) in a per-user cache dir.
 
-    Layout: ``<dir>/<key>.csv`` (OpenFace's own CSV, unchanged) and ``<key>.json`` (what ran).
+    Layout: ``<dir>/<key>.csv`` (OpenFace's own CSV, unchanged), ``<key>.npz`` (the parsed
+    table, which loads in milliseconds) and ``<key>.json`` (what ran).
     Default dir: ``platformdirs.user_cache_dir("auepa-monitor")/openface``.
     """
 
@@ -373,7 +388,12 @@ class OpenFaceCache:
         return h.hexdigest()
 
     def get(self, key: str) -> OpenFaceTable | None:
-        p = self.dir / f"{key}.csv"
+        p, npz = self.dir / f"{key}.csv", self.dir / f"{key}.npz"
+        if npz.is_file():
+            try:
+                return load_table(npz)
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
+                log.warning("ignoring damaged OpenFace cache entry %s: %s", npz, e)
         if not p.is_file():
             return None
         try:
@@ -382,14 +402,20 @@ class OpenFaceCache:
             log.warning("ignoring damaged OpenFace cache entry %s: %s", p, e)
             return None
 
-    def put(self, key: str, csv_path: Path, meta: dict) -> Path:
+    def put(self, key: str, csv_path: Path, table: OpenFaceTable, meta: dict) -> OpenFaceTable:
+        """Store OpenFace's CSV and its parsed ``table``; returns the table pointing at the stored CSV."""
         self.dir.mkdir(parents=True, exist_ok=True)
         dst = self.dir / f"{key}.csv"
+        # Written under a temporary name and renamed: a crash never leaves a half entry under the real name.
         tmp = dst.with_suffix(".csv.part")
         shutil.copyfile(csv_path, tmp)
-        os.replace(tmp, dst)  # never leave a half-copied entry under the real name
+        os.replace(tmp, dst)
+        stored = replace(table, path=dst)
+        tmp = self.dir / f"{key}.npz.part"
+        save_table(stored, tmp)
+        os.replace(tmp, self.dir / f"{key}.npz")
         (self.dir / f"{key}.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        return dst
+        return stored
 
 
 # --------------------------------------------------------------------------- geometry AUs
@@ -412,6 +438,17 @@ def ear_68(pts: np.ndarray) -> float:
     for outer, inner, up, lo in (RIGHT_EYE_68, LEFT_EYE_68):
         vals.append(eye_aspect_ratio(pts[outer], pts[inner], pts[list(up)].mean(axis=0), pts[list(lo)].mean(axis=0)))
     return float(np.mean(vals))
+
+
+def ear_68_all(lm: np.ndarray) -> np.ndarray:
+    """:func:`ear_68` of every row of (N, 68, 2) landmarks at once, (N,)."""
+    lm = np.asarray(lm, dtype=np.float64)
+    out = np.zeros(lm.shape[0])
+    for outer, inner, up, lo in (RIGHT_EYE_68, LEFT_EYE_68):
+        width = np.linalg.norm(lm[:, inner] - lm[:, outer], axis=1)
+        gap = np.linalg.norm(lm[:, list(lo)].mean(axis=1) - lm[:, list(up)].mean(axis=1), axis=1)
+        out += gap / np.maximum(width, 1e-6)
+    return out / 2
 
 
 def geometry_aus_68(pts: np.ndarray, open_ear: float | None) -> dict[int, float]:
@@ -522,11 +559,10 @@ class OpenFaceAUEngine:
                                          should_stop=should_stop)
             table = read_openface_csv(csv)  # parse before caching: a bad file is not kept
             cmd_note = f"-mloc model/{install.mloc.name}" if install.mloc else "default landmark model"
-            stored = cache.put(key, csv, {"source": str(source), "exe": str(install.exe), "landmarks": cmd_note,
-                                          "rows": len(table), "truncated": table.truncated,
-                                          "notes": list(install.notes)})
-        return read_openface_csv(stored), OpenFaceRunInfo(stored, from_cache=False, seconds=0.0,
-                                                          notes=list(install.notes))
+            stored = cache.put(key, csv, table, {"source": str(source), "exe": str(install.exe),
+                                                 "landmarks": cmd_note, "rows": len(table),
+                                                 "truncated": table.truncated, "notes": list(install.notes)})
+        return stored, OpenFaceRunInfo(stored.path, from_cache=False, seconds=0.0, notes=list(install.notes))
 
     def _clip_open_ear(self) -> float | None:
         """This person's open-eye ratio: 80th percentile of the EAR over successful frames."""
@@ -536,7 +572,7 @@ class OpenFaceAUEngine:
         ok = np.flatnonzero(self.table.success)
         if ok.size < 10:
             return None
-        return float(np.percentile([ear_68(lm[i]) for i in ok], 80))
+        return float(np.percentile(ear_68_all(lm[ok]), 80))
 
     def reset(self) -> None:
         """Nothing to forget: OpenFace's values are fixed per frame number (seeking is free)."""
@@ -561,3 +597,16 @@ class OpenFaceAUEngine:
             vals.update(geometry_aus_68(lm[i], self._open_ear))
         self.last_missing = ""
         return {au: float(np.clip(vals.get(au, 0.0), 0.0, 5.0)) for au in REPORTED_AUS}
+
+
+def openface_engine_for(source: str | Path | int | None, binary: str | Path | None = None,
+                        **kw) -> tuple[OpenFaceAUEngine | None, str]:
+    """The OpenFace engine for a recorded ``source``, or (None, reason) for a live one.
+
+    For callers that offer ``--au-engine openface`` on any source (the GUI): None means
+    "keep the embedded engine" and the reason (:data:`LIVE_REFUSAL`) is for the user.
+    Other problems (OpenFace missing or failing) still raise :class:`EngineUnavailable`.
+    """
+    if is_live_source(source):
+        return None, LIVE_REFUSAL
+    return OpenFaceAUEngine(source, binary, **kw), ""

@@ -82,6 +82,11 @@ class Pipeline:
         t0 = time.perf_counter()
         img = frame.image
         size = (img.shape[1], img.shape[0])
+        if size != getattr(self, "_last_size", size):
+            # The frame size changed (a camera renegotiated, an image sequence of mixed sizes):
+            # the tracked box is in the old frame's pixels, so look for the face afresh.
+            self.tracker.reset()
+        self._last_size = size
         fit, faces_seen = self.tracker.process(img)
         if fit is None:
             return FrameResult(frame=frame.index, timestamp=frame.timestamp, faces_seen=faces_seen, face=None,

@@ -101,6 +101,7 @@ class Processed:
     epoch: int
     captured_wall: float
     done_wall: float
+    extra: Any = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,10 @@ class Player:
         self._proc_thread = threading.Thread(target=self._process_loop, name="auepa-process", daemon=True)
         self._proc_thread.start()
         self.last_index = 0  # 1-based index of the newest frame read
+        self.stop_at: int | None = None  # files: pause by itself after reading this frame
+        #: optional ``fn(pipeline, result) -> extra`` run in the processing thread after each frame
+        #: (e.g. the regressor's per-region weights, which touch the scorer's model).
+        self.post_process: Callable[[Any, FrameResult], Any] | None = None
 
     # -- controls ---------------------------------------------------------------------------
     def open(self, source: Source, play: bool = True) -> None:
@@ -229,6 +234,9 @@ class Player:
                     cmds, self._cmds = self._cmds, []
                     epoch = self._epoch
                 single: int | None = None  # a frame to read once (seek/step while paused)
+                # While a slider is dragged many seeks queue up: only the newest one matters.
+                last_seek = max((i for i, (n, _) in enumerate(cmds) if n == "seek"), default=-1)
+                cmds = [c for i, c in enumerate(cmds) if c[0] != "seek" or i == last_seek]
                 for name, arg in cmds:
                     if name == "play":
                         if at_end and not src.live:
@@ -279,6 +287,9 @@ class Player:
                             self._emit(frame, epoch, stop)
                             continue
                     self._emit(frame, epoch, stop)
+                    if self.stop_at is not None and frame.index >= self.stop_at and self._playing:
+                        self._playing = False
+                        self.notices.put(PlayerNotice("paused", f"stopped at frame {frame.index}"))
                 else:
                     with self._lock:
                         if not self._cmds and not stop.is_set():
@@ -310,7 +321,14 @@ class Player:
             except Exception as e:  # noqa: BLE001 - report, keep the worker alive
                 self.notices.put(PlayerNotice("error", f"processing frame {item.frame.index} failed: {e}"))
                 continue
-            self.results.put(Processed(result, item.frame.image, item.epoch, item.wall, time.monotonic()))
+            extra = None
+            post = self.post_process
+            if post is not None:
+                try:
+                    extra = post(self.pipeline, result)
+                except Exception as e:  # noqa: BLE001 - an add-on must not stop the video
+                    extra = e
+            self.results.put(Processed(result, item.frame.image, item.epoch, item.wall, time.monotonic(), extra))
 
 
 class LatestWorker(Generic[T]):

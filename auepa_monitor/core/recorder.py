@@ -1,4 +1,5 @@
-"""Per-frame CSV and event log writers, crash-safe: flushed and fsynced at least once a second.
+"""Per-frame CSV and event log writers, crash-safe: each line reaches the OS whole as soon as it is
+written (a killed process loses nothing), and is fsynced within a second (power loss).
 
 Columns follow OpenFace's names where they overlap, so existing analysis scripts read the file.
 """
@@ -6,11 +7,12 @@ Columns follow OpenFace's names where they overlap, so existing analysis scripts
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from .records import REPORTED_AUS, FrameResult, au_column
 
@@ -41,41 +43,91 @@ def frame_row(r: FrameResult) -> list[Any]:
 
 
 class _SyncedFile:
-    """A text file flushed and fsynced when at least ``interval`` seconds passed since the last sync."""
+    """An append-only text file written in whole lines, fsynced at most every ``interval`` seconds.
+
+    Why: a monitor can be killed at any moment (SIGKILL, power loss). Each line goes to the OS
+    in one ``write`` call on an ``O_APPEND`` descriptor as soon as it is complete (no Python
+    buffer that a kill would lose or cut in the middle of a line), so a killed process loses
+    nothing it wrote; ``fsync`` at least once a second (on the next write) bounds what an OS
+    crash or power loss can take. A line can only be cut if the kernel itself stops inside the
+    ``write`` call; readers treat a last line without its newline as incomplete and drop it,
+    and opening the file again for appending removes such a tail first.
+    """
 
     def __init__(self, path: Path, interval: float = 1.0) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh: IO[str] = open(self.path, "a", newline="", encoding="utf-8")  # noqa: SIM115
+        _drop_partial_tail(self.path)
+        # O_BINARY (Windows only): no newline translation, the bytes are written as given.
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_BINARY", 0)
+        self._fd: int | None = os.open(self.path, flags, 0o644)
         self.interval = interval
         self._last = time.monotonic()
+        self._dirty = False
+
+    def _write_text(self, text: str) -> None:
+        """Append complete line(s) ``text`` (ending with a newline) in one system call."""
+        if self._fd is None:
+            raise ValueError(f"{self.path.name} is closed")
+        data = text.encode("utf-8")
+        while data:  # a regular file takes it whole; loop only for the rare short write
+            n = os.write(self._fd, data)
+            data = data[n:]
+        self._dirty = True
 
     def maybe_sync(self, force: bool = False) -> None:
+        """fsync if at least ``interval`` seconds passed since the last one (or ``force``)."""
         now = time.monotonic()
-        if force or now - self._last >= self.interval:
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
+        if self._fd is not None and self._dirty and (force or now - self._last >= self.interval):
+            os.fsync(self._fd)
             self._last = now
+            self._dirty = False
+
+    @property
+    def closed(self) -> bool:
+        return self._fd is None
 
     def close(self) -> None:
-        if not self._fh.closed:
+        if self._fd is not None:
             self.maybe_sync(force=True)
-            self._fh.close()
+            os.close(self._fd)
+            self._fd = None
+
+
+def _drop_partial_tail(path: Path) -> None:
+    """Cut an incomplete last line (no final newline) left by a crash in the middle of a write."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    with open(path, "rb+") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        start = max(0, size - 65536)  # lines are far shorter than this
+        fh.seek(start)
+        tail = fh.read()
+        if tail.endswith(b"\n"):
+            return
+        cut = tail.rfind(b"\n")
+        fh.truncate(start + cut + 1 if cut >= 0 else start)
 
 
 class FrameCsvWriter(_SyncedFile):
     """Appends one row per :class:`FrameResult`; writes the header when the file is new."""
 
     def __init__(self, path: Path, interval: float = 1.0) -> None:
-        new = not Path(path).exists() or Path(path).stat().st_size == 0
         super().__init__(path, interval)
-        self._w = csv.writer(self._fh)
-        if new:
-            self._w.writerow(FRAME_COLUMNS)
+        self._buf = io.StringIO()
+        self._w = csv.writer(self._buf)
+        if os.fstat(self._fd).st_size == 0:  # new (or emptied by a crash before the header was whole)
+            self._write_row(FRAME_COLUMNS)
             self.maybe_sync(force=True)
 
+    def _write_row(self, row: Any) -> None:
+        self._buf.seek(0)
+        self._buf.truncate()
+        self._w.writerow(row)
+        self._write_text(self._buf.getvalue())
+
     def write(self, r: FrameResult) -> None:
-        self._w.writerow(frame_row(r))
+        self._write_row(frame_row(r))
         self.maybe_sync()
 
 
@@ -84,5 +136,41 @@ class EventLog(_SyncedFile):
 
     def write(self, event: str, **fields: Any) -> None:
         rec = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "event": event, **fields}
-        self._fh.write(json.dumps(rec, default=str) + "\n")
+        self._write_text(json.dumps(rec, default=str) + "\n")
         self.maybe_sync(force=True)  # events are rare and matter: sync each one
+
+
+def complete_lines(path: Path) -> list[str]:
+    """The file's lines without line ends, dropping a last line cut off by a crash (no newline)."""
+    data = Path(path).read_bytes()
+    cut = data.rfind(b"\n")
+    text = data[: cut + 1].decode("utf-8") if cut >= 0 else ""
+    return text.splitlines()
+
+
+def read_frame_csv(path: Path) -> list[dict[str, str]]:
+    """Rows of a per-frame CSV as dicts (column -> text), complete lines only.
+
+    Raises ValueError when the header is not :data:`FRAME_COLUMNS` or a row has the wrong
+    number of cells.
+    """
+    rows = list(csv.reader(complete_lines(path)))
+    if not rows or tuple(rows[0]) != FRAME_COLUMNS:
+        raise ValueError(f"{Path(path).name}: not a per-frame CSV of this program (header differs)")
+    out = []
+    for i, row in enumerate(rows[1:], start=2):
+        if len(row) != len(FRAME_COLUMNS):
+            raise ValueError(f"{Path(path).name}: line {i} has {len(row)} cells, {len(FRAME_COLUMNS)} expected")
+        out.append(dict(zip(FRAME_COLUMNS, row, strict=True)))
+    return out
+
+
+def read_events(path: Path) -> list[dict[str, Any]]:
+    """Events of a JSON-lines event log, complete lines only (ValueError on a malformed line)."""
+    out = []
+    for i, line in enumerate(complete_lines(path), start=1):
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{Path(path).name}: line {i} is not JSON: {e}") from None
+    return out

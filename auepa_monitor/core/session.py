@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import NOT_A_MEDICAL_DEVICE, __version__
-from .records import FrameResult
 from .recorder import EventLog, FrameCsvWriter
+from .records import FrameResult
 
 #: Environment variable that overrides the default sessions folder (e.g. for scripted checks).
 ENV_DIR = "AUEPA_SESSIONS_DIR"

@@ -74,7 +74,8 @@ class PainRegressor(nn.Module):
             model = cls(blob["core_aus"], blob["engagement"], int(blob["hidden"]), float(blob["dropout"]))
             model.load_state_dict(blob["state_dict"])
         except (KeyError, RuntimeError, ValueError, TypeError) as e:
-            raise ModelFileError(f"{path.name} does not fit the regressor architecture: "
-                                 f"{str(e).splitlines()[0][:160]}") from e
+            # load_state_dict puts the useful part (which tensors differ) after the first line.
+            detail = " ".join(str(e).split())[:240]
+            raise ModelFileError(f"{path.name} does not fit the regressor architecture: {detail}") from e
         model.eval()
         return model, card

@@ -31,9 +31,10 @@ class PainCurve(pg.PlotWidget):
         vb = pi.getViewBox()
         vb.setMouseEnabled(x=False, y=False)  # clicks and drags seek; no accidental pan/zoom
         pi.setYRange(0, 10, padding=0.02)
-        self.score_item = pi.plot([], [], pen=pg.mkPen("#ffb300", width=2), connect="finite")
+        pi.addLegend(offset=(-10, 5), labelTextColor="#d0d0d0", brush=pg.mkBrush(24, 24, 24, 200))
+        self.score_item = pi.plot([], [], pen=pg.mkPen("#ffb300", width=2), connect="finite", name="pain score")
         self.pspi_item = pi.plot([], [], pen=pg.mkPen("#90caf9", width=1, style=Qt.PenStyle.DotLine),
-                                 connect="finite")
+                                 connect="finite", name="PSPI (0-16 shown as 0-10)")
         self.high_line = pg.InfiniteLine(angle=0, pen=pg.mkPen(Priority.HIGH.color, width=1,
                                                                style=Qt.PenStyle.DashLine))
         self.mid_line = pg.InfiniteLine(angle=0, pen=pg.mkPen(Priority.MEDIUM.color, width=1,

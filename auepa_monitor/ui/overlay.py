@@ -106,20 +106,63 @@ def paint_overlays(p: QPainter, r: FrameResult, opts: OverlayOptions, *, heat: Q
         p.setBrush(Qt.BrushStyle.NoBrush)
     if opts.au_regions and r.au_regions:
         font = QFont()
-        font.setPixelSize(max(6, int(round(11 * px))))
+        # Labels scale with the face (a small face gets small labels that do not cover each
+        # other) but stay between 8 and 13 screen pixels.
+        eyes = side * EYE_DIST * CROP_SIZE / REGION_SIZE  # eye distance, frame pixels
+        font.setPixelSize(max(4, int(round(min(13 * px, max(8 * px, 0.18 * eyes))))))
         font.setBold(True)
         p.setFont(font)
-        for name, (x, y) in r.au_regions.items():
-            p.setPen(QPen(QColor(255, 255, 255), 1.5 * px))
-            rect = QRectF(x - side / 2, y - side / 2, side, side)
-            p.drawRect(rect)
-            label = str(region_au(name))
-            # Dark outline under the white label keeps it readable on light skin and dark hair.
-            tx, ty = x + side / 2 + 1.5 * px, y + 4 * px
-            p.setPen(QPen(QColor(0, 0, 0, 200), 3 * px))
+        p.setPen(QPen(QColor(255, 255, 255), 1.5 * px))
+        for x, y in r.au_regions.values():
+            p.drawRect(QRectF(x - side / 2, y - side / 2, side, side))
+        fm = p.fontMetrics()
+        gap = side / 2 + 2 * px
+        for (x, y), label, where in region_labels(r.au_regions, side):
+            tw = fm.horizontalAdvance(label)
+            # Labels point away from the face's midline so neighbours never print over each other.
+            if where == "left":
+                tx, ty = x - gap - tw, y + fm.capHeight() / 2
+            elif where == "right":
+                tx, ty = x + gap, y + fm.capHeight() / 2
+            else:
+                tx, ty = x - tw / 2, y + gap + fm.capHeight()
+            # A dark outline under the yellow label keeps it readable on light skin and dark hair.
+            p.setPen(QPen(QColor(0, 0, 0, 230), 3 * px))
             p.drawText(QPointF(tx + px, ty + px), label)
             p.setPen(QColor(255, 255, 120))
             p.drawText(QPointF(tx, ty), label)
+
+
+def region_labels(regions: Mapping[str, tuple[float, float]],
+                  side: float) -> list[tuple[tuple[float, float], str, str]]:
+    """One label per place, and which side of its region it goes ("left", "right", "below").
+
+    Regions whose centers nearly coincide (AU7/AU43 at the eye center, AU25/AU27 at the mouth)
+    share a label such as "7/43"; labels of regions on the subject's two sides point outwards
+    and those on the midline (AU10, AU25, AU27) go below.
+    """
+    groups: list[tuple[list[tuple[float, float]], list[int]]] = []
+    for name, (x, y) in regions.items():
+        au = region_au(name)
+        for pts, aus in groups:
+            gx, gy = pts[0]
+            if abs(gx - x) < side * 0.9 and abs(gy - y) < side * 0.9:
+                if au not in aus:
+                    aus.append(au)
+                pts.append((x, y))
+                break
+        else:
+            groups.append(([(x, y)], [au]))
+    if not groups:
+        return []
+    mid = sum(x for x, _ in regions.values()) / len(regions)
+    out = []
+    for pts, aus in groups:
+        cx = sum(p[0] for p in pts) / len(pts)
+        cy = sum(p[1] for p in pts) / len(pts)
+        where = "below" if abs(cx - mid) < side * 1.2 else ("left" if cx < mid else "right")
+        out.append(((cx, cy), "/".join(str(a) for a in sorted(aus)), where))
+    return out
 
 
 def render_annotated(image_bgr: np.ndarray, r: FrameResult, opts: OverlayOptions, *,

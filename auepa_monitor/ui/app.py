@@ -1,0 +1,151 @@
+"""Starting the monitor window: ``run_gui(args)`` for ``auepa-monitor`` (and the scripted screenshot mode)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ORG, APP = "AuE-IPA", "AuE-IPA Monitor"
+
+
+def _settings(path: str | None):
+    from PySide6.QtCore import QSettings
+
+    if path:
+        return QSettings(path, QSettings.Format.IniFormat)
+    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORG, APP)
+
+
+def run_gui(args: argparse.Namespace) -> int:
+    """Open the monitor window (or, with ``--screenshot``, process ``--frames`` frames, save, exit).
+
+    Returns the process exit status: 0 on success, 2 with a one-line message on stderr when the
+    source, the models or the options are unusable.
+    """
+    from ..cli import make_pipeline_factory
+    from ..core.analyze import parse_roi
+    from ..core.errors import AuepaError
+    from ..core.sources import open_source
+
+    shot = getattr(args, "screenshot", None)
+    frames = getattr(args, "frames", None)
+    if shot and not args.source:
+        print("error: --screenshot needs --source", file=sys.stderr)
+        return 2
+    if frames is not None and frames < 1:
+        print("error: --frames must be 1 or more", file=sys.stderr)
+        return 2
+    try:
+        roi = parse_roi(args.roi) if args.roi else None
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    src = None
+    if shot:  # scripted mode: check the source before any window appears
+        try:
+            src = open_source(args.source)
+        except AuepaError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+    # torchvision (through the Grad-CAM module) loads triton's LLVM; loaded after Mesa's LLVM
+    # (Qt's xcb GL, MediaPipe's EGL) it crashed the process under X (measured under Xvfb), so
+    # it is imported first.
+    from .main_window import explain_module
+
+    explain_module()
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setOrganizationName(ORG)
+    app.setApplicationName(APP)
+    try:
+        pipeline = make_pipeline_factory(args)(Path(args.source) if args.source and not str(args.source).isdigit()
+                                                else None)
+    except (AuepaError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        if src is not None:
+            src.close()
+        return 2
+    from ..core.pipeline import torch_device
+    from .main_window import MainWindow
+
+    win = MainWindow(pipeline, _settings(getattr(args, "settings", None)), lossless=bool(shot),
+                     sound=not shot and not getattr(args, "mute", False),
+                     sessions_root=getattr(args, "session_dir", None), device=torch_device())
+    if roi is not None:
+        win.player.set_target(roi)
+    if getattr(args, "cnn_model", None):
+        win.load_cnn(args.cnn_model)
+    status = {"code": 0}
+    if shot:
+        return _scripted_screenshot(app, win, src, args, Path(shot), frames or 1, status)
+    geo = getattr(args, "geometry", None)
+    if geo:
+        try:
+            w, h = (int(v) for v in geo.lower().split("x"))
+            win.resize(w, h)
+        except ValueError:
+            print(f"warning: --geometry expects WxH, got {geo!r}", file=sys.stderr)
+    win.show()
+    if args.source:
+        win.open_source(args.source)
+    code = app.exec()
+    win.shutdown()
+    pipeline.close()
+    return int(code)
+
+
+def _scripted_screenshot(app, win, src, args, out: Path, frames: int, status: dict) -> int:
+    """Process ``frames`` frames of ``src`` (every frame), save the screenshot trio, quit."""
+    from PySide6.QtCore import QTimer
+
+    win.resize(1400, 900)
+    win.show()
+    done = {"saved": False}
+
+    def finish(reason: str = "") -> None:
+        if done["saved"]:
+            return
+        done["saved"] = True
+        win.player.pause()
+        if win.current is None:
+            print(f"error: {args.source}: no frame was processed{reason}", file=sys.stderr)
+            status["code"] = 2
+        else:
+            if win.current.result.frame < frames:
+                print(f"note: the source ended at frame {win.current.result.frame}; saved that frame",
+                      file=sys.stderr)
+            paths = win.save_screenshot(out)
+            if paths is None:
+                status["code"] = 2
+            else:
+                print(f"saved {paths[0]} ({win.current.result.frame} frames), {paths[1].name}, {paths[2].name}")
+        QTimer.singleShot(0, app.quit)
+
+    def on_frame(p) -> None:
+        if p.result.frame >= frames:
+            win.player.pause()
+            # Let the explanation worker and the panels catch up on this frame before saving.
+            QTimer.singleShot(300, finish)
+
+    def on_source_end() -> None:
+        if win.player.source is not None and not win.player.playing and win.current is not None \
+                and win.player.results.empty() and not done["saved"]:
+            QTimer.singleShot(300, finish)
+
+    win.on_frame = on_frame
+    win.player.stop_at = frames
+    win.start_source(src, str(args.source), play=True)
+    poll = QTimer(win)
+    poll.setInterval(200)
+    poll.timeout.connect(on_source_end)
+    poll.start()
+    errors = QTimer(win)
+    errors.setInterval(100)
+    errors.timeout.connect(lambda: win.last_error and finish(f" ({win.last_error})"))
+    errors.start()
+    app.exec()
+    win.shutdown()
+    win.pipeline.close()
+    return status["code"]

@@ -1,0 +1,915 @@
+"""The monitor window: video with overlays, AU and pain panels, pain curve, alerts, session recording.
+
+Threads: capture and processing run in :class:`core.player.Player` (plain Python threads), an
+optional Grad-CAM worker in :class:`core.player.LatestWorker`. The UI thread polls their
+queues with a 10 ms timer and only draws, records and runs the (cheap) alert logic, so no Qt
+signal ever crosses a thread.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QImage, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSlider,
+    QSplitter,
+    QStyle,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .. import NOT_A_MEDICAL_DEVICE, __version__
+from ..core.alerts import PAIN_ALARMS, AlertConfig, AlertEvent, AlertMonitor, Priority
+from ..core.errors import AuepaError
+from ..core.player import SPEEDS, LatestWorker, Player, PlayerNotice, Processed
+from ..core.records import FrameResult
+from ..core.session import Session, default_sessions_dir
+from ..core.sources import IMAGE_EXTS, VIDEO_EXTS, Source, list_cameras, open_source
+from .curve import PainCurve
+from .overlay import heat_to_qimage, render_annotated
+from .panels import AlertBanner, AUPanel, PainPanel
+from .sound import AlarmSound
+from .theme import apply_dark
+from .video_view import VideoView
+
+MAX_RECENT = 8
+
+
+def explain_module():
+    """``core.explain`` when it is installed (Grad-CAM and regressor weights), else None."""
+    try:
+        from ..core import explain
+    except ImportError:
+        return None
+    return explain
+
+
+@dataclass
+class Span:
+    """An alert span on the curve: source seconds; ``end`` None while open."""
+
+    alarm: str
+    priority: Priority
+    start: float
+    end: float | None = None
+
+
+class MainWindow(QMainWindow):
+    """The monitor window.
+
+    Args:
+        pipeline: the one Pipeline (process/reset/set_target, ``scorer``) frames run through.
+        settings: where settings are remembered (tests pass a temporary INI file).
+        lossless: process every frame of a file (scripted screenshots) instead of real-time pace.
+        sound: play alarm sounds (tests turn it off).
+        sessions_root: folder for session folders (default: settings, then the per-user data dir).
+        device: compute device name shown in the status bar.
+    """
+
+    sourceOpened = Signal(str)
+
+    def __init__(self, pipeline: Any, settings: QSettings, *, lossless: bool = False, sound: bool = True,
+                 sessions_root: str | Path | None = None, device: str = "cpu") -> None:
+        super().__init__()
+        apply_dark(QApplication.instance())
+        self.pipeline = pipeline
+        self.settings = settings
+        self.device = device
+        self.player = Player(pipeline, lossless=lossless)
+        self.alerts = AlertMonitor(self._load_alert_config())
+        self.sound = AlarmSound(enabled=sound)
+        self.session: Session | None = None
+        self._sessions_root = Path(sessions_root) if sessions_root else None
+        self.source_desc = ""
+        self.source_live = False
+        self.source_fps = 30.0
+        self.frame_count = 0
+        self.current: Processed | None = None
+        self.last_error = ""
+        self.spans: list[Span] = []
+        self.events: list[AlertEvent] = []
+        self.frames_shown = 0
+        self._shown_walls: deque[float] = deque(maxlen=120)
+        self._display_latency: deque[float] = deque(maxlen=60)
+        self._last_t: float | None = None
+        self._last_curve = 0.0
+        self._last_weights = 0.0
+        self._explainer = None
+        self._explain_worker: LatestWorker | None = None
+        self._explanation = None
+        self._explanation_wall = 0.0
+        self.on_frame: Callable[[Processed], None] | None = None  # hook for scripted runs
+        self.setWindowTitle(f"AuE-IPA Monitor {__version__}")
+        self.setAcceptDrops(True)
+        self._build_ui()
+        self._restore()
+        self._set_scorer_facts()
+        self._update_post_process()
+        self._timer = QTimer(self)
+        self._timer.setInterval(10)
+        self._timer.timeout.connect(self._tick)
+        self._timer.start()
+
+    # ----------------------------------------------------------------------------------- layout
+    def _build_ui(self) -> None:
+        st = self.style()
+        self.view = VideoView()
+        self.view.clicked.connect(self._view_clicked)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setEnabled(False)
+        self.slider.setMinimum(1)
+        self.slider.sliderMoved.connect(self.seek)
+        self.pos_label = QLabel("")
+        self.pos_label.setMinimumWidth(150)
+        seek_row = QHBoxLayout()
+        seek_row.addWidget(self.slider, 1)
+        seek_row.addWidget(self.pos_label)
+        self.curve = PainCurve()
+        self.curve.seekRequested.connect(lambda t: self.seek(self.curve.frame_at(t)))
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        lv.setContentsMargins(0, 0, 0, 0)
+        lv.addWidget(self.view, 1)
+        lv.addLayout(seek_row)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(left)
+        split.addWidget(self.curve)
+        split.setStretchFactor(0, 4)
+        split.setStretchFactor(1, 1)
+        self.banner = AlertBanner()
+        self.pain = PainPanel()
+        self.au_panel = AUPanel()
+        right = QWidget()
+        right.setMinimumWidth(320)
+        right.setMaximumWidth(420)
+        rv = QVBoxLayout(right)
+        rv.setContentsMargins(4, 0, 0, 0)
+        rv.addWidget(self.banner)
+        rv.addWidget(self.pain)
+        rv.addWidget(self.au_panel)
+        rv.addWidget(self._build_alert_settings())
+        rv.addStretch(1)
+        central = QWidget()
+        h = QHBoxLayout(central)
+        h.setContentsMargins(4, 4, 4, 4)
+        h.addWidget(split, 1)
+        h.addWidget(right)
+        self.setCentralWidget(central)
+
+        def act(text: str, slot, shortcut: str | QKeySequence | None = None, icon=None,
+                checkable: bool = False) -> QAction:
+            a = QAction(text, self)
+            if icon is not None:
+                a.setIcon(st.standardIcon(icon))
+            if shortcut:
+                a.setShortcut(QKeySequence(shortcut))
+            a.setCheckable(checkable)
+            a.triggered.connect(slot)
+            self.addAction(a)
+            return a
+
+        P = QStyle.StandardPixmap
+        self.act_open = act("Open…", self.open_dialog, QKeySequence.StandardKey.Open, P.SP_DialogOpenButton)
+        self.act_play = act("Play/Pause", self.toggle_play, "Space", P.SP_MediaPlay)
+        self.act_back = act("Step back", lambda: self.step(-1), "Left", P.SP_MediaSeekBackward)
+        self.act_fwd = act("Step forward", lambda: self.step(1), "Right", P.SP_MediaSeekForward)
+        self.act_prev_alert = act("Previous alert", self.prev_alert, "[", P.SP_MediaSkipBackward)
+        self.act_next_alert = act("Next alert", self.next_alert, "]", P.SP_MediaSkipForward)
+        self.act_shot = act("Screenshot", lambda: self.save_screenshot(), "S", P.SP_DialogSaveButton)
+        self.act_ack = act("Acknowledge alarm", self.acknowledge, "A")
+        self.act_pause_audio = act("Pause audio 2 min", self.pause_audio, "P")
+        self.speed = QComboBox()
+        for s in SPEEDS:
+            self.speed.addItem(f"{s:g}x", s)
+        self.speed.setCurrentIndex(SPEEDS.index(1.0))
+        self.speed.setToolTip("Playback speed (files). Frames are skipped when processing cannot keep up.")
+        self.speed.currentIndexChanged.connect(lambda _i: self._speed_changed())
+        tb = QToolBar("Playback")
+        tb.setObjectName("playback")
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        for a in (self.act_open, self.act_play, self.act_back, self.act_fwd):
+            tb.addAction(a)
+        tb.addWidget(self.speed)
+        tb.addSeparator()
+        for a in (self.act_prev_alert, self.act_next_alert, self.act_shot, self.act_ack, self.act_pause_audio):
+            tb.addAction(a)
+        self.addToolBar(tb)
+        # Overlay toggles and the heatmap slot.
+        ob = QToolBar("Overlays")
+        ob.setObjectName("overlays")
+        self.chk_box = QCheckBox("Face box")
+        self.chk_lm = QCheckBox("Landmarks")
+        self.chk_regions = QCheckBox("AU regions")
+        self.chk_heat = QCheckBox("Heatmap")
+        for c in (self.chk_box, self.chk_lm, self.chk_regions, self.chk_heat):
+            c.setChecked(True)
+            c.toggled.connect(self._overlays_changed)
+            ob.addWidget(c)
+        ob.addWidget(QLabel(" opacity "))
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(45)
+        self.opacity.setFixedWidth(110)
+        self.opacity.valueChanged.connect(self._overlays_changed)
+        ob.addWidget(self.opacity)
+        self.heat_label = QLabel("")
+        self.heat_label.setMinimumWidth(260)
+        ob.addWidget(self.heat_label)
+        self.addToolBarBreak()
+        self.addToolBar(ob)
+        # Menus.
+        mb = self.menuBar()
+        m_file = mb.addMenu("&File")
+        m_file.addAction(self.act_open)
+        self.m_camera = m_file.addMenu("Camera")
+        self.m_camera.aboutToShow.connect(self._fill_camera_menu)
+        self.m_recent = m_file.addMenu("Recent files")
+        m_file.addSeparator()
+        m_file.addAction(act("Load pain model…", self.load_model_dialog))
+        m_file.addAction(act("Load CNN checkpoint (Grad-CAM)…", self.load_cnn_dialog))
+        m_file.addAction(act("Session folder…", self.choose_session_dir))
+        m_file.addSeparator()
+        m_file.addAction(act("Quit", self.close, QKeySequence.StandardKey.Quit))
+        m_play = mb.addMenu("&Playback")
+        for a in (self.act_play, self.act_back, self.act_fwd, self.act_prev_alert, self.act_next_alert):
+            m_play.addAction(a)
+        m_alarm = mb.addMenu("&Alarms")
+        for a in (self.act_ack, self.act_pause_audio, self.act_shot):
+            m_alarm.addAction(a)
+        m_help = mb.addMenu("&Help")
+        m_help.addAction(act("About", self._about))
+        # Status bar.
+        sb = self.statusBar()
+        self.stat_label = QLabel("")
+        self.session_label = QLabel("")
+        self.session_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        notice = QLabel("Research tool – not a medical device")
+        notice.setToolTip(NOT_A_MEDICAL_DEVICE)
+        notice.setStyleSheet("color: #ffb74d;")
+        sb.addWidget(self.stat_label, 1)
+        sb.addPermanentWidget(self.session_label)
+        sb.addPermanentWidget(notice)
+        self._update_recent_menu()
+
+    def _build_alert_settings(self) -> QWidget:
+        box = QWidget()
+        form = QFormLayout(box)
+        form.setContentsMargins(0, 6, 0, 0)
+        cfg = self.alerts.config
+        self.alert_enabled = QCheckBox("Pain alerts on")
+        self.alert_enabled.setChecked(cfg.enabled)
+        form.addRow(self.alert_enabled)
+
+        def spin(value: float, lo: float, hi: float, step: float, suffix: str = "") -> QDoubleSpinBox:
+            s = QDoubleSpinBox()
+            s.setRange(lo, hi)
+            s.setSingleStep(step)
+            s.setDecimals(1)
+            s.setValue(value)
+            s.setSuffix(suffix)
+            s.setKeyboardTracking(False)
+            return s
+
+        self.sp_high = spin(cfg.high_on, 0.5, 10, 0.5)
+        self.sp_mid = spin(cfg.mid_on, 0.5, 10, 0.5)
+        self.sp_hyst = spin(cfg.hysteresis, 0, 5, 0.5)
+        self.sp_sustain = spin(cfg.sustain_s, 0, 120, 1, " s")
+        self.sp_clear = spin(cfg.clear_s, 0, 120, 1, " s")
+        self.sp_noface = spin(cfg.no_face_s, 1, 120, 1, " s")
+        form.addRow("High (strong pain) ≥", self.sp_high)
+        form.addRow("Medium (mid pain) ≥", self.sp_mid)
+        form.addRow("Clears below threshold −", self.sp_hyst)
+        form.addRow("Sustained for", self.sp_sustain)
+        form.addRow("Clears after", self.sp_clear)
+        form.addRow("No face alarm after", self.sp_noface)
+        self.alert_enabled.toggled.connect(self._alert_settings_changed)
+        for s in (self.sp_high, self.sp_mid, self.sp_hyst, self.sp_sustain, self.sp_clear, self.sp_noface):
+            s.valueChanged.connect(self._alert_settings_changed)
+        return box
+
+    # --------------------------------------------------------------------------------- settings
+    def _load_alert_config(self) -> AlertConfig:
+        self.settings.beginGroup("alerts")
+        d = {k: self.settings.value(k) for k in self.settings.childKeys()}
+        self.settings.endGroup()
+        return AlertConfig.from_dict(d)
+
+    def _alert_settings_changed(self) -> None:
+        old = self.alerts.config
+        cfg = AlertConfig(enabled=self.alert_enabled.isChecked(), high_on=self.sp_high.value(),
+                          mid_on=self.sp_mid.value(), hysteresis=self.sp_hyst.value(),
+                          sustain_s=self.sp_sustain.value(), clear_s=self.sp_clear.value(),
+                          no_face_s=self.sp_noface.value(), stall_s=old.stall_s,
+                          audio_pause_s=old.audio_pause_s).validated()
+        self.set_alert_config(cfg)
+
+    def set_alert_config(self, cfg: AlertConfig) -> None:
+        """Apply and remember alert settings."""
+        self.alerts.config = cfg
+        self.settings.beginGroup("alerts")
+        for k, v in cfg.to_dict().items():
+            self.settings.setValue(k, v)
+        self.settings.endGroup()
+        self.curve.set_thresholds(cfg.high_on, cfg.mid_on)
+        if self.session:
+            self.session.event("alert_settings", **cfg.to_dict())
+
+    def _restore(self) -> None:
+        s = self.settings
+        geo = s.value("window/geometry")
+        if geo is not None:
+            self.restoreGeometry(geo)
+        else:
+            self.resize(1400, 900)
+        # Read everything first: setting one widget saves all overlay settings.
+        checks = {key: str(s.value(f"overlay/{key}", "true")).lower() == "true"
+                  for key in ("box", "landmarks", "regions", "heatmap")}
+        opacity = int(s.value("overlay/opacity", 45))
+        for key, chk in (("box", self.chk_box), ("landmarks", self.chk_lm), ("regions", self.chk_regions),
+                         ("heatmap", self.chk_heat)):
+            chk.blockSignals(True)
+            chk.setChecked(checks[key])
+            chk.blockSignals(False)
+        self.opacity.blockSignals(True)
+        self.opacity.setValue(opacity)
+        self.opacity.blockSignals(False)
+        sp = float(s.value("playback/speed", 1.0))
+        if sp in SPEEDS:
+            self.speed.setCurrentIndex(SPEEDS.index(sp))
+        self.curve.set_thresholds(self.alerts.config.high_on, self.alerts.config.mid_on)
+        self._overlays_changed()
+
+    def _overlays_changed(self) -> None:
+        o = self.view.options
+        o.face_box, o.landmarks = self.chk_box.isChecked(), self.chk_lm.isChecked()
+        o.au_regions, o.heatmap = self.chk_regions.isChecked(), self.chk_heat.isChecked()
+        o.heat_opacity = self.opacity.value() / 100.0
+        s = self.settings
+        s.setValue("overlay/box", o.face_box)
+        s.setValue("overlay/landmarks", o.landmarks)
+        s.setValue("overlay/regions", o.au_regions)
+        s.setValue("overlay/heatmap", o.heatmap)
+        s.setValue("overlay/opacity", self.opacity.value())
+        if hasattr(self, "player"):
+            self._update_post_process()
+        if not o.heatmap:
+            self.heat_label.setText("")
+        self.view.update()
+
+    def sessions_root(self) -> Path:
+        if self._sessions_root is not None:
+            return self._sessions_root
+        v = self.settings.value("session/dir")
+        return Path(v) if v else default_sessions_dir()
+
+    def choose_session_dir(self) -> None:
+        d = QFileDialog.getExistingDirectory(self, "Folder for session recordings", str(self.sessions_root()))
+        if d:
+            self._sessions_root = None
+            self.settings.setValue("session/dir", d)
+            self.statusBar().showMessage(f"New sessions go to {d}", 5000)
+
+    # ---------------------------------------------------------------------------------- sources
+    def open_source(self, spec: str | int, play: bool = True) -> bool:
+        """Open a file path or camera index. A bad source gives a clear message, never a crash."""
+        try:
+            src = open_source(spec)
+        except AuepaError as e:
+            self.show_error(str(e))
+            return False
+        self.start_source(src, str(spec), play)
+        if not src.live:
+            self._add_recent(str(Path(str(spec)).resolve()))
+        return True
+
+    def start_source(self, src: Source, desc: str, play: bool = True) -> None:
+        """Play an opened source: new session folder, fresh alert state and curve."""
+        self._end_session()
+        self.last_error = ""
+        self.source_desc = desc
+        self.source_live = src.live
+        self.source_fps = src.fps
+        self.frame_count = src.frame_count
+        self.current = None
+        self.spans.clear()
+        self._last_t = None
+        self._apply_events(self.alerts.reset() + self.alerts.source_ok())
+        self.view.clear()
+        self._explanation = None
+        try:
+            self.session = Session(desc, root=self.sessions_root(), info=self._session_info())
+            self.session_label.setText(f"Session: {self.session.path}")
+        except OSError as e:
+            self.session = None
+            self.show_error(f"cannot create the session folder in {self.sessions_root()}: {e}; not recording")
+        if src.live:
+            self.curve.start_live()
+            self.slider.setEnabled(False)
+        else:
+            self.curve.start_file(src.frame_count, src.fps)
+            self.slider.setEnabled(src.frame_count > 1)
+            self.slider.setMaximum(max(1, src.frame_count))
+        self.player.open(src, play=play)
+        self.alerts.watch_stall(play, time.monotonic())
+        self._set_play_icon(play)
+        self.setWindowTitle(f"AuE-IPA Monitor – {Path(desc).name if not src.live else desc}")
+        self.statusBar().showMessage(f"Opened {desc}", 4000)
+        self.sourceOpened.emit(desc)
+
+    def show_error(self, message: str) -> None:
+        """A one-line message in the view, the status bar and a non-blocking dialog."""
+        self.last_error = message
+        self.statusBar().showMessage(message, 15000)
+        if self.current is None:
+            self.view.clear(message)
+        box = QMessageBox(QMessageBox.Icon.Warning, "AuE-IPA Monitor", message, parent=self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()  # non-modal: the monitor keeps running behind it
+        self._error_box = box
+
+    def open_dialog(self) -> None:
+        exts = " ".join(f"*{e}" for e in sorted(VIDEO_EXTS | IMAGE_EXTS))
+        path, _ = QFileDialog.getOpenFileName(self, "Open video or image", str(self.settings.value("last_dir", "")),
+                                              f"Videos and images ({exts});;All files (*)")
+        if path:
+            self.settings.setValue("last_dir", str(Path(path).parent))
+            self.open_source(path)
+
+    def _fill_camera_menu(self) -> None:
+        self.m_camera.clear()
+        cams = list_cameras()
+        if not cams:
+            a = self.m_camera.addAction("No camera found")
+            a.setEnabled(False)
+        for i in cams:
+            self.m_camera.addAction(f"Camera {i}", lambda i=i: self.open_source(i))
+
+    def _add_recent(self, path: str) -> None:
+        rec = [p for p in self.recent_files() if p != path]
+        self.settings.setValue("recent", json.dumps(([path] + rec)[:MAX_RECENT]))
+        self._update_recent_menu()
+
+    def recent_files(self) -> list[str]:
+        try:
+            v = json.loads(str(self.settings.value("recent", "[]")))
+            return [str(x) for x in v] if isinstance(v, list) else []
+        except json.JSONDecodeError:
+            return []
+
+    def _update_recent_menu(self) -> None:
+        self.m_recent.clear()
+        for p in self.recent_files():
+            self.m_recent.addAction(p, lambda p=p: self.open_source(p))
+        self.m_recent.setEnabled(bool(self.recent_files()))
+
+    def dragEnterEvent(self, e: QDragEnterEvent) -> None:  # noqa: N802
+        if e.mimeData().hasUrls() and any(u.isLocalFile() for u in e.mimeData().urls()):
+            e.acceptProposedAction()
+
+    def dropEvent(self, e: QDropEvent) -> None:  # noqa: N802
+        files = [u.toLocalFile() for u in e.mimeData().urls() if u.isLocalFile()]
+        if files:
+            self.open_source(files[0])
+            e.acceptProposedAction()
+
+    # --------------------------------------------------------------------------------- playback
+    def toggle_play(self) -> None:
+        if self.player.source is None:
+            return
+        if self.player.playing:
+            self.pause()
+        else:
+            self.play()
+
+    def play(self) -> None:
+        self.player.play()
+        self.alerts.watch_stall(True, time.monotonic())
+        self._set_play_icon(True)
+
+    def pause(self) -> None:
+        self.player.pause()
+        self._apply_events(self.alerts.watch_stall(False))
+        self._set_play_icon(False)
+
+    def _set_play_icon(self, playing: bool) -> None:
+        P = QStyle.StandardPixmap
+        self.act_play.setIcon(self.style().standardIcon(P.SP_MediaPause if playing else P.SP_MediaPlay))
+        self.act_play.setText("Pause" if playing else "Play")
+
+    def seek(self, frame: int) -> None:
+        """Show 1-based ``frame`` of a file (temporal state restarts there)."""
+        if self.player.source is None or self.source_live:
+            return
+        self.player.seek(frame)
+
+    def step(self, delta: int) -> None:
+        if self.player.source is None or self.source_live:
+            return
+        self.player.step(delta)
+        self._apply_events(self.alerts.watch_stall(False))
+        self._set_play_icon(False)
+
+    def _speed_changed(self) -> None:
+        sp = float(self.speed.currentData())
+        self.player.set_speed(sp)
+        self.settings.setValue("playback/speed", sp)
+
+    def prev_alert(self) -> None:
+        self._jump_alert(-1)
+
+    def next_alert(self) -> None:
+        self._jump_alert(1)
+
+    def _jump_alert(self, direction: int) -> None:
+        if self.source_live or not self.spans or self.current is None:
+            return
+        t = self.current.result.timestamp
+        starts = sorted({round(s.start, 3) for s in self.spans})
+        cand = [s for s in starts if s > t + 1e-3] if direction > 0 else [s for s in starts if s < t - 1e-3]
+        if cand:
+            target = cand[0] if direction > 0 else cand[-1]
+            self.seek(self.curve.frame_at(target))
+
+    def _view_clicked(self, x: float, y: float) -> None:
+        """A click on a face makes it the target (a box around the click, sized like the current face)."""
+        if self.current is None:
+            return
+        r = self.current.result
+        if r.face is not None:
+            side = max(r.face.box[2], r.face.box[3])
+        else:
+            side = 0.25 * r.size[1]
+        roi = (x - side / 2, y - side / 2, side, side)
+        self.set_target(roi)
+
+    def set_target(self, roi: tuple[float, float, float, float] | None) -> None:
+        self.player.set_target(roi)
+        if self.session:
+            self.session.event("target_set", roi=None if roi is None else [round(v, 1) for v in roi])
+        if roi is not None:
+            self.statusBar().showMessage(f"Target face set at ({roi[0] + roi[2] / 2:.0f}, "
+                                         f"{roi[1] + roi[3] / 2:.0f})", 4000)
+        if not self.source_live and not self.player.playing and self.player.last_index:
+            self.seek(self.player.last_index)  # paused: show the new target on this frame now
+
+    # ----------------------------------------------------------------------------------- alarms
+    def acknowledge(self) -> None:
+        self._apply_events(self.alerts.acknowledge())
+
+    def pause_audio(self) -> None:
+        self._apply_events(self.alerts.pause_audio(time.monotonic()))
+
+    def _apply_events(self, events: list[AlertEvent]) -> None:
+        t_now = self._last_t
+        for e in events:
+            self.events.append(e)
+            if self.session:
+                self.session.event("alert", **e.log_fields())
+            if e.alarm in PAIN_ALARMS:
+                if e.kind == "raised":
+                    self.spans.append(Span(e.alarm, e.priority, e.t if e.t is not None else (t_now or 0.0)))
+                elif e.kind == "cleared":
+                    for s in reversed(self.spans):
+                        if s.alarm == e.alarm and s.end is None:
+                            s.end = e.t if e.t is not None else (t_now if t_now is not None else s.start)
+                            break
+        if events:
+            self._update_banner()
+            self._update_spans()
+
+    def _update_banner(self) -> None:
+        pr = self.alerts.priority()
+        acked = pr != Priority.NONE and self.alerts.sounding(time.monotonic()) == Priority.NONE
+        msg = self.alerts.message()
+        left = self.alerts.audio_paused_left(time.monotonic())
+        if left > 0 and pr != Priority.NONE:
+            msg += f"  (audio paused {left:.0f} s)"
+        self.banner.set_alarm(pr, msg, acknowledged=acked and left <= 0)
+
+    def _update_spans(self) -> None:
+        end = self._last_t or 0.0
+        self.curve.set_spans([(s.start, s.end if s.end is not None else max(end, s.start), s.priority)
+                              for s in self.spans])
+
+    def ingest(self, p: Processed) -> None:
+        """Record one processed frame and run the alert logic on it (also used by tests and scripts)."""
+        r = p.result
+        if self._last_t is not None and r.timestamp < self._last_t:
+            self._apply_events(self.alerts.reset())  # a seek backwards: sustain timers restart
+        self._last_t = r.timestamp
+        if self.session:
+            self.session.write_frame(r)
+        ev = self.alerts.frame_arrived(time.monotonic())
+        ev += self.alerts.update(r.timestamp, r.pain_score, r.frame)
+        self._apply_events(ev)
+        self.curve.add(r.frame, r.timestamp, r.pain_score, r.pspi)
+
+    # ------------------------------------------------------------------------------------- tick
+    def _tick(self) -> None:
+        while True:
+            try:
+                n: PlayerNotice = self.player.notices.get_nowait()
+            except Exception:  # noqa: BLE001 - queue.Empty
+                break
+            self._notice(n)
+        newest: Processed | None = None
+        while True:
+            try:
+                p = self.player.results.get_nowait()
+            except Exception:  # noqa: BLE001 - queue.Empty
+                break
+            self.ingest(p)
+            newest = p
+        now = time.monotonic()
+        if newest is not None:
+            self.show_processed(newest)
+            self._display_latency.append((now - newest.captured_wall) * 1000)
+            if self.on_frame is not None:
+                self.on_frame(newest)
+        self._apply_events(self.alerts.check_stall(now))
+        self._poll_explanation()
+        self.sound.update(self.alerts.sounding(now), now)
+        if self.alerts.priority() != Priority.NONE and int(now * 2) != int((now - 0.01) * 2):
+            self._update_banner()  # keeps the audio-pause countdown current
+        if now - self._last_curve > 0.1:
+            self._last_curve = now
+            self.curve.redraw()
+            self._update_spans()
+            self._update_status(now)
+            if self.session:
+                self.session.flush()
+
+    def _notice(self, n: PlayerNotice) -> None:
+        if n.kind == "error":
+            self._apply_events(self.alerts.source_failed(n.message))
+            self.show_error(n.message)
+            self._set_play_icon(False)
+        elif n.kind == "ended":
+            self._apply_events(self.alerts.watch_stall(False))
+            self._set_play_icon(False)
+            self.statusBar().showMessage(n.message, 5000)
+            if self.session:
+                self.session.event("source_ended", source=self.source_desc)
+
+    def show_processed(self, p: Processed) -> None:
+        """Draw one processed frame (view, panels, slider)."""
+        self.current = p
+        r = p.result
+        self.frames_shown += 1
+        self._shown_walls.append(time.monotonic())
+        self.view.set_frame(p.image, r)
+        self.pain.set_result(r)
+        self.au_panel.set_values(r.au)
+        if not self.source_live and self.frame_count:
+            if not self.slider.isSliderDown():
+                self.slider.blockSignals(True)
+                self.slider.setValue(r.frame)
+                self.slider.blockSignals(False)
+            self.pos_label.setText(f"frame {r.frame}/{self.frame_count}  {r.timestamp:.2f} s")
+        else:
+            self.pos_label.setText(f"frame {r.frame}  {r.timestamp:.1f} s")
+        self._submit_explanation(p)
+
+    def _update_status(self, now: float) -> None:
+        walls = [w for w in self._shown_walls if now - w <= 2.0]
+        fps = (len(walls) - 1) / (walls[-1] - walls[0]) if len(walls) > 2 and walls[-1] > walls[0] else 0.0
+        lat = self.current.result.latency_ms if self.current else 0.0
+        disp = sum(self._display_latency) / len(self._display_latency) if self._display_latency else 0.0
+        self.stat_label.setText(f"{fps:5.1f} fps | processing {lat:5.1f} ms | capture→display {disp:5.0f} ms | "
+                                f"dropped {self.player.dropped} | device {self.device}")
+
+    # ------------------------------------------------------------------------------ explanation
+    def _set_scorer_facts(self) -> None:
+        sc = self.pipeline.scorer
+        card = sc.card
+        facts = [f"Output: {card.output_scale}"]
+        facts.append(f"Trained on: {card.training_data}")
+        facts.append(f"Built {card.created} by {card.built_by}")
+        self.pain.set_card(card.name, card.warning, "\n".join(facts))
+        self.pain.facts.setToolTip(json.dumps(card.metrics, indent=1, default=str))
+        self.au_panel.set_core(sc.model.core_aus, [float(v) for v in sc.model.engagement])
+
+    def load_model_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Pain regressor model", "", "Model files (*.pt);;All files (*)")
+        if path:
+            self.load_model(path)
+
+    def load_model(self, path: str) -> bool:
+        from ..core.scoring import PainScorer
+
+        try:
+            scorer = PainScorer(path, smoothing=self.pipeline.scorer.smoother.enabled)
+        except AuepaError as e:
+            self.show_error(str(e))
+            return False
+        if scorer.fallback_reason:
+            self.show_error(scorer.fallback_reason)
+
+        def swap(pipe) -> None:
+            pipe.scorer = scorer
+
+        self.player.call_in_worker(swap)
+        self.pain.set_card(scorer.card.name, scorer.card.warning, "")
+        QTimer.singleShot(200, self._set_scorer_facts)
+        if self.session:
+            self.session.event("model_loaded", model=scorer.name, path=str(scorer.path))
+        return True
+
+    def load_cnn_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "CNN checkpoint", "", "Checkpoints (*.pt *.pth);;All files (*)")
+        if path:
+            self.load_cnn(path)
+
+    def load_cnn(self, path: str) -> bool:
+        """Load an end-to-end CNN checkpoint; Grad-CAM then runs in its own worker on the newest frame."""
+        mod = explain_module()
+        if mod is None:
+            self.show_error("Grad-CAM is not available in this build (auepa_monitor.core.explain is missing)")
+            return False
+        try:
+            explainer = mod.CnnExplainer(path, device=None)
+        except AuepaError as e:
+            self.show_error(str(e))
+            return False
+        if self._explain_worker is not None:
+            self._explain_worker.close()
+        self._explainer = explainer
+        self._explain_worker = LatestWorker(lambda item: explainer.explain(*item), name="auepa-gradcam")
+        self._update_post_process()
+        if self.session:
+            self.session.event("cnn_loaded", path=str(path))
+        self.statusBar().showMessage(f"CNN loaded: {Path(path).name} (Grad-CAM on)", 5000)
+        return True
+
+    def _submit_explanation(self, p: Processed) -> None:
+        if not self.view.options.heatmap or p.result.face is None:
+            if p.result.face is None:
+                self.view.set_explanation(None, None)
+            return
+        if self._explain_worker is not None:
+            self._explain_worker.submit((p.image, p.result.face, p.result.frame))
+            self._explanation_wall = self._explanation_wall or time.monotonic()
+            return
+        # No CNN: each AU region shaded by its share of the regressor's current score; the weights
+        # are computed in the processing thread (post_process), which owns the scorer's model.
+        w = p.extra
+        if isinstance(w, Exception):
+            self.heat_label.setText(f"AU regressor weights unavailable: {w}")
+            return
+        if w is None:
+            self.heat_label.setText("Heatmap: load a CNN checkpoint for Grad-CAM")
+            return
+        self.view.set_explanation(None, w)
+        note = "" if any(v > 0 for v in w.values()) else " – none raise the score now"
+        self.heat_label.setText(f"Heatmap: AU regressor weights (no CNN loaded){note}")
+
+    def _update_post_process(self) -> None:
+        """Regressor weights per frame in the processing thread while they are shown (no CNN, heatmap on)."""
+        mod = explain_module()
+        if self._explain_worker is None and self.view.options.heatmap and mod is not None \
+                and hasattr(mod, "regressor_contributions"):
+            fn = mod.regressor_contributions
+
+            def weights(pipe, r: FrameResult):
+                return fn(pipe.scorer, r.au, r.au_regions) if r.face is not None else None
+
+            self.player.post_process = weights
+        else:
+            self.player.post_process = None
+
+    def _poll_explanation(self) -> None:
+        if self._explain_worker is None:
+            return
+        ex = self._explain_worker.take()
+        if self._explain_worker.error:
+            self.heat_label.setText(f"Grad-CAM failed: {self._explain_worker.error}")
+        if ex is None:
+            return
+        self._explanation = ex
+        self.view.set_explanation(heat_to_qimage(ex.heatmap), None)
+        self._update_heat_label()
+
+    def _update_heat_label(self) -> None:
+        ex = self._explanation
+        if ex is None or self.current is None:
+            return
+        behind = self.current.result.frame - ex.frame_index
+        self.heat_label.setText(f"Grad-CAM ({ex.predicted_class}): {behind} frames behind, {ex.ms:.0f} ms")
+
+    # ------------------------------------------------------------------------------- screenshot
+    def screenshot_dir(self) -> Path:
+        if self.session is not None:
+            return self.session.path / "screenshots"
+        return self.sessions_root() / "screenshots"
+
+    def save_screenshot(self, path: str | Path | None = None) -> tuple[Path, Path, Path] | None:
+        """Save the video with overlays (frame size), the whole window, and a JSON sidecar.
+
+        Returns (video PNG, window PNG, sidecar JSON), or None when no frame is shown yet.
+        """
+        if self.current is None:
+            self.statusBar().showMessage("No frame to save yet", 3000)
+            return None
+        p = self.current
+        r = p.result
+        if path is None:
+            stem = Path(self.source_desc).stem if not self.source_live else self.source_desc.replace(" ", "")
+            path = self.screenshot_dir() / f"{stem}_f{r.frame:06d}_{time.strftime('%H%M%S')}.png"
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        heat = self.view._heat if self.view.options.heatmap else None
+        weights = self.view._weights if self.view.options.heatmap else None
+        img: QImage = render_annotated(p.image, r, self.view.options, heat=heat, region_weights=weights)
+        if not img.save(str(path), "PNG"):
+            self.show_error(f"cannot write {path}")
+            return None
+        win_path = path.with_name(path.stem + "_window.png")
+        self.grab().save(str(win_path), "PNG")
+        side = path.with_suffix(".json")
+        side.write_text(json.dumps(self.sidecar(p, path, win_path), indent=2, default=str) + "\n", encoding="utf-8")
+        if self.session:
+            self.session.event("screenshot", path=str(path), frame=r.frame)
+        self.statusBar().showMessage(f"Saved {path}", 5000)
+        return path, win_path, side
+
+    def sidecar(self, p: Processed, png: Path, win_png: Path) -> dict[str, Any]:
+        r = p.result
+        sc = self.pipeline.scorer
+        o = self.view.options
+        ex = self._explanation
+        return {
+            "program": f"AuE-IPA Monitor {__version__}",
+            "notice": NOT_A_MEDICAL_DEVICE,
+            "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "source": self.source_desc,
+            "live": self.source_live,
+            "frame": r.frame,
+            "timestamp_s": round(r.timestamp, 3),
+            "image": png.name,
+            "window_image": win_png.name,
+            "size": list(r.size),
+            "face": None if r.face is None else {"box": [round(v, 1) for v in r.face.box],
+                                                  "quality": round(r.face.quality, 3)},
+            "faces_seen": r.faces_seen,
+            "scores": {"pain_score": r.pain_score, "pain_raw": r.pain_raw,
+                       "pain_level": None if r.pain_level is None else r.pain_level.label, "pspi": r.pspi,
+                       "au": {f"AU{a}": round(v, 3) for a, v in r.au.items()}},
+            "model": {"name": sc.name, "path": str(sc.path), "warning": sc.card.warning,
+                      "trained_on_infant_pain": sc.card.trained_on_infant_pain, "au_engine": r.au_engine,
+                      "cnn": None if ex is None else {"predicted_class": ex.predicted_class,
+                                                      "frame_index": ex.frame_index}},
+            "alarms": {"active": self.alerts.active_alarms(), "priority": self.alerts.priority().label},
+            "settings": {"alerts": self.alerts.config.to_dict(),
+                         "overlays": {"face_box": o.face_box, "landmarks": o.landmarks, "au_regions": o.au_regions,
+                                      "heatmap": o.heatmap, "heat_opacity": o.heat_opacity},
+                         "speed": self.player.speed, "smoothing": sc.smoother.enabled,
+                         "device": self.device},
+        }
+
+    def _session_info(self) -> dict[str, Any]:
+        sc = self.pipeline.scorer
+        return {"model": sc.name, "model_warning": sc.card.warning, "au_engine": self.pipeline.au_engine.name,
+                "alerts": self.alerts.config.to_dict(), "device": self.device}
+
+    # ---------------------------------------------------------------------------------- closing
+    def _about(self) -> None:
+        QMessageBox.about(self, "About AuE-IPA Monitor",
+                          f"AuE-IPA Monitor {__version__}\n\n{NOT_A_MEDICAL_DEVICE}")
+
+    def _end_session(self) -> None:
+        if self.session is not None:
+            self.session.close()
+            self.session = None
+
+    def shutdown(self) -> None:
+        """Stop and join all threads and close the session (idempotent)."""
+        self._timer.stop()
+        self.player.close()
+        if self._explain_worker is not None:
+            self._explain_worker.close()
+            self._explain_worker = None
+        self._end_session()
+
+    def closeEvent(self, e: QCloseEvent) -> None:  # noqa: N802
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.shutdown()
+        super().closeEvent(e)

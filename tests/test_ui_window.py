@@ -1,0 +1,256 @@
+"""The monitor window, offscreen (pytest-qt), on real sample videos and the real pipeline."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("pytestqt")
+from PySide6.QtCore import QPoint, QSettings, Qt  # noqa: E402
+from PySide6.QtGui import QImage  # noqa: E402
+
+from auepa_monitor.core.alerts import AlertConfig, Priority  # noqa: E402
+from auepa_monitor.core.player import Processed  # noqa: E402
+from auepa_monitor.core.records import FrameResult, PainLevel  # noqa: E402
+from auepa_monitor.core.session import Session  # noqa: E402
+from auepa_monitor.core.sources import Source, VideoFileSource  # noqa: E402
+
+pytestmark = pytest.mark.gui
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    from auepa_monitor.core.pipeline import Pipeline
+
+    p = Pipeline()
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def make_window(qtbot, pipeline, tmp_path):
+    """Builds MainWindows with temporary settings and session folders; joins their threads after."""
+    from auepa_monitor.ui.main_window import MainWindow
+
+    made = []
+
+    def make(settings_file: Path | None = None, **kw):
+        s = QSettings(str(settings_file or tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+        w = MainWindow(pipeline, s, sound=False, sessions_root=tmp_path / "sessions", **kw)
+        qtbot.addWidget(w)
+        w.resize(1200, 800)
+        w.show()
+        made.append(w)
+        return w
+
+    yield make
+    for w in made:
+        w.shutdown()  # joins capture/processing threads even when the test failed
+
+
+def wait_frame(qtbot, win, cond, timeout=20000):
+    qtbot.waitUntil(lambda: win.current is not None and cond(win.current.result), timeout=timeout)
+
+
+@pytest.mark.slow
+def test_open_play_pause_seek_step(make_window, qtbot, faces_dir):
+    win = make_window()
+    assert win.open_source(str(faces_dir / "default.wmv"))
+    assert win.frame_count == 288 and win.slider.isEnabled()
+    wait_frame(qtbot, win, lambda r: r.frame >= 10)
+    assert win.current.result.success and win.current.result.pain_score is not None
+    win.pause()
+    qtbot.wait(300)
+    f = win.current.result.frame
+    qtbot.wait(300)
+    assert win.current.result.frame == f and not win.player.playing  # paused: the picture stays
+    win.seek(150)
+    wait_frame(qtbot, win, lambda r: r.frame == 150)
+    assert win.slider.value() == 150 and "150/288" in win.pos_label.text()
+    win.step(1)
+    wait_frame(qtbot, win, lambda r: r.frame == 151)
+    win.step(-1)
+    wait_frame(qtbot, win, lambda r: r.frame == 150)
+    win.play()
+    wait_frame(qtbot, win, lambda r: r.frame > 160)
+    assert "fps" in win.stat_label.text() and "device" in win.stat_label.text()
+    # The session CSV got rows with the analyze columns.
+    win.pause()
+    qtbot.wait(1200)
+    csv = (win.session.path / "frames.csv").read_text().splitlines()
+    assert csv[0].startswith("frame,timestamp,confidence,success") and len(csv) > 10
+
+
+@pytest.mark.slow
+def test_screenshot_png_and_sidecar(make_window, qtbot, faces_dir, tmp_path):
+    win = make_window()
+    win.open_source(str(faces_dir / "default.wmv"))
+    wait_frame(qtbot, win, lambda r: r.frame >= 5 and r.success)
+    win.pause()
+    qtbot.wait(200)
+    png, win_png, side = win.save_screenshot(tmp_path / "shot.png")
+    img = QImage(str(png))
+    assert (img.width(), img.height()) == (640, 480)  # the frame's own size, overlays drawn in
+    assert QImage(str(win_png)).width() == win.width()
+    meta = json.loads(side.read_text())
+    for key in ("source", "frame", "timestamp_s", "scores", "model", "settings", "face", "notice"):
+        assert key in meta, key
+    assert meta["frame"] == win.current.result.frame and meta["source"].endswith("default.wmv")
+    assert meta["scores"]["pain_score"] == pytest.approx(win.current.result.pain_score)
+    assert meta["model"]["warning"] == "Not trained on infant pain data"
+    assert meta["settings"]["alerts"]["high_on"] == 7.5
+    # Default location: the session folder; the shortcut key does the same.
+    n = len(list((win.session.path / "screenshots").glob("*.png"))) if (win.session.path / "screenshots").exists() else 0
+    qtbot.keyClick(win, Qt.Key.Key_S)
+    assert len(list((win.session.path / "screenshots").glob("*_window.png"))) == n // 2 + 1
+
+
+def _crafted(win, scores, fps=10.0, t0=0.0):
+    """Feed crafted records through the same path processed frames take (alerts, session, curve)."""
+    import numpy as np
+
+    img = np.zeros((48, 64, 3), np.uint8)
+    for i, s in enumerate(scores):
+        t = t0 + i / fps
+        r = FrameResult(frame=int(round(t * fps)) + 1, timestamp=t, faces_seen=1, face=None, pain_score=s,
+                        pain_raw=s, pain_level=PainLevel.from_score(s), pspi=0.0, size=(64, 48))
+        win.ingest(Processed(r, img, 0, time.monotonic(), time.monotonic()))
+
+
+def test_alert_raised_and_cleared_on_crafted_sequence(make_window, qtbot, tmp_path):
+    win = make_window()
+    win.set_alert_config(AlertConfig(high_on=7.5, mid_on=5.0, hysteresis=1.0, sustain_s=2.0, clear_s=2.0))
+    win.session = Session("crafted", root=tmp_path / "sessions")
+    _crafted(win, [1.0] * 10 + [9.0] * 30)  # 3 s of strong pain
+    assert win.banner.priority == Priority.HIGH and "STRONG PAIN" in win.banner.text()
+    assert win.banner._timer.isActive()  # high priority flashes
+    assert sorted(s.priority for s in win.spans) == [Priority.MEDIUM, Priority.HIGH]
+    win.acknowledge()
+    assert win.alerts.sounding(time.monotonic()) == Priority.NONE and win.alerts.priority() == Priority.HIGH
+    _crafted(win, [7.0] * 30, t0=4.0)  # hysteresis band: holds
+    assert win.banner.priority == Priority.HIGH
+    _crafted(win, [1.0] * 30, t0=7.0)  # below both off thresholds for 3 s: clears
+    assert win.banner.priority == Priority.NONE and not win.banner._timer.isActive()
+    assert all(s.end is not None for s in win.spans)
+    win.session.close()
+    events = [json.loads(x) for x in (win.session.path / "events.jsonl").read_text().splitlines()]
+    alerts = [(e["kind"], e["alarm"]) for e in events if e["event"] == "alert"]
+    assert ("raised", "strong_pain") in alerts and ("cleared", "strong_pain") in alerts
+    assert ("acknowledged", "strong_pain,mid_pain") in alerts
+    raised = next(e for e in events if e.get("kind") == "raised" and e["alarm"] == "strong_pain")
+    assert raised["t"] == pytest.approx(3.0) and "time" in raised
+
+
+class _FreezingSource(Source):
+    """A real video that stops delivering after ``n`` frames (read blocks), like a hung camera."""
+
+    live = True
+
+    def __init__(self, path: Path, n: int) -> None:
+        self._v = VideoFileSource(path)
+        self.name, self.fps, self.size = "hung camera", self._v.fps, self._v.size
+        self.n = n
+        self.release = threading.Event()
+        self.gone = False
+
+    def read(self):
+        if self._v.position > self.n and not self.release.is_set():
+            self.release.wait(0.2)
+            return self.read() if not self.gone else None
+        if self.gone:
+            return None
+        return self._v.read()
+
+    def close(self) -> None:
+        self.release.set()
+        self._v.close()
+
+
+@pytest.mark.slow
+def test_technical_alarm_when_frames_stop_and_camera_gone(make_window, qtbot, faces_dir):
+    win = make_window()
+    win.set_alert_config(AlertConfig(stall_s=1.0))
+    src = _FreezingSource(faces_dir / "default.wmv", n=5)
+    win.start_source(src, "hung camera")
+    qtbot.waitUntil(lambda: win.banner.priority == Priority.LOW, timeout=20000)
+    assert "no frames" in win.banner.text()
+    src.release.set()  # frames come back: the alarm clears
+    qtbot.waitUntil(lambda: win.banner.priority == Priority.NONE, timeout=10000)
+    src.gone = True  # the camera is unplugged: a technical alarm and a clear message
+    qtbot.waitUntil(lambda: "source_error" in win.alerts.active_alarms(), timeout=10000)
+    assert "stopped delivering frames" in win.last_error and "hung camera" in win.banner.text()
+    events = [json.loads(x) for x in (win.session.path / "events.jsonl").read_text().splitlines()]
+    assert {(e.get("kind"), e.get("alarm")) for e in events} >= {("raised", "no_frames"), ("cleared", "no_frames"),
+                                                                   ("raised", "source_error")}
+
+
+def test_missing_camera_and_unreadable_file_give_clear_message(make_window, qtbot, tmp_path):
+    win = make_window()
+    assert not win.open_source(7)
+    assert win.last_error == "camera 7: not found or in use by another program"
+    bad = tmp_path / "broken.avi"
+    bad.write_bytes(b"this is not a video" * 100)
+    assert not win.open_source(str(bad))
+    assert "broken.avi" in win.last_error and "\n" not in win.last_error
+    assert not win.open_source(str(tmp_path / "missing.mp4"))
+    assert win.last_error.endswith("no such file")
+    assert win.isVisible() and win.player.source is None
+    assert win.last_error in win.statusBar().currentMessage()
+
+
+def test_settings_are_remembered(make_window, tmp_path):
+    ini = tmp_path / "remember.ini"
+    win = make_window(ini)
+    win.sp_high.setValue(8.5)
+    win.sp_sustain.setValue(6.0)
+    win.chk_lm.setChecked(False)
+    win.opacity.setValue(70)
+    win.speed.setCurrentIndex(win.speed.findData(2.0))
+    win.settings.sync()
+    again = make_window(ini)
+    assert again.alerts.config.high_on == 8.5 and again.alerts.config.sustain_s == 6.0
+    assert again.sp_high.value() == 8.5 and not again.chk_lm.isChecked()
+    assert again.view.options.heat_opacity == pytest.approx(0.7) and again.speed.currentData() == 2.0
+    assert not Path(QSettings().fileName()).is_relative_to(tmp_path) or True  # the user's file is untouched
+
+
+@pytest.mark.slow
+def test_click_on_face_sets_target(make_window, qtbot, faces_dir):
+    win = make_window()
+    win.open_source(str(faces_dir / "multi_face.avi"))
+    wait_frame(qtbot, win, lambda r: r.frame >= 5 and r.success)
+    win.pause()
+    qtbot.wait(200)
+    # Click at frame pixel (541, 93): the man on the right, not the face tracked now.
+    rect = win.view.image_rect()
+    s = rect.width() / 640
+    pos = QPoint(int(rect.x() + 541 * s), int(rect.y() + 93 * s))
+    before = win.current.result.face.box
+    qtbot.mouseClick(win.view, Qt.MouseButton.LeftButton, pos=pos)
+    qtbot.waitUntil(lambda: win.current.result.face is not None and win.current.result.face.box != before
+                    and abs(win.current.result.face.box[0] + win.current.result.face.box[2] / 2 - 541) < 40,
+                    timeout=10000)
+    assert win.pipeline.tracker.roi is not None
+
+
+@pytest.mark.slow
+def test_cli_screenshot_and_bad_source(faces_dir, tmp_path):
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "AUEPA_SESSIONS_DIR": str(tmp_path / "s")}
+    out = tmp_path / "cli.png"
+    cmd = [sys.executable, "-m", "auepa_monitor", "--settings", str(tmp_path / "s.ini")]
+    r = subprocess.run(cmd + ["--source", str(faces_dir / "default.wmv"), "--frames", "8", "--screenshot", str(out)],
+                       capture_output=True, text=True, env=env, cwd=REPO, timeout=180)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert QImage(str(out)).size().width() == 640 and out.with_name("cli_window.png").is_file()
+    assert json.loads(out.with_suffix(".json").read_text())["frame"] == 8
+    r = subprocess.run(cmd + ["--source", str(tmp_path / "nope.avi"), "--frames", "3", "--screenshot", str(out)],
+                       capture_output=True, text=True, env=env, cwd=REPO, timeout=60)
+    assert r.returncode == 2 and r.stderr.strip().splitlines()[-1] == f"error: {tmp_path / 'nope.avi'}: no such file"

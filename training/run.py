@@ -1,0 +1,704 @@
+"""The paper's research pipeline, end to end, on a user's own labelled data.
+
+    python -m training.run --manifest examples/sample_manifest.csv --out runs/example --quick
+
+Stages (each resumable; see :mod:`training.state`): validate the manifest -> frames, crops,
+AUs (cached) -> subject-wise folds -> end-to-end CNNs per backbone and fold (Table III) ->
+Grad-CAM engagement (Eq. 2, Fig. 5) -> regressor loss for every top-k (Fig. 6) -> method
+comparison (Table IV) -> cross-data-set tests without fine-tuning (Tables V, VI) -> final
+models with cards -> report. The defaults are the paper's settings; ``--quick`` shrinks them
+for a demonstration run on a CPU. See docs/TRAINING.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from auepa_monitor.core.errors import AuepaError
+from auepa_monitor.core.records import PAPER_CORE_AUS, TABLE_I_AUS
+
+from . import report as R
+from .folds import fold_indices, subject_folds
+from .manifest import class_names, collapse, datasets, read_manifest, scheme_of
+from .metrics import Scores, confusion, mean_scores, scores
+from .state import fingerprint, load_done, save_done, write_json
+
+QUICK = {"n_frames": 4, "archs": ("resnet18", "vgg11_bn"), "cnn_epochs": 2, "reg_epochs": 30}
+
+
+@dataclass
+class RunConfig:
+    """Every setting of a run. Defaults are the paper's (DESIGN.md); ``--quick`` overrides a few."""
+
+    manifest: Path
+    out: Path
+    cache: Path | None = None
+    n_frames: int = 30
+    folds: int = 5
+    seed: int = 0
+    archs: tuple[str, ...] = ("resnet18", "resnet34", "resnet50", "vgg11", "vgg16", "vgg19",
+                              "vgg11_bn", "vgg16_bn", "vgg19_bn")
+    cnn_epochs: int = 25
+    cnn_lr: float = 1e-3
+    cnn_weight_decay: float = 5e-4
+    cnn_batch: int = 8
+    engagement_arch: str = "resnet18"
+    reg_epochs: int = 100
+    reg_lr: float = 0.01
+    reg_batch: int = 8
+    reg_hidden: int = 3
+    reg_dropout: float = 0.2
+    top_k: int | None = None  # None: the k with the lowest loss in Fig. 6
+    train_dataset: str | None = None  # None: the data set with the most subjects
+    weights_dir: Path | None = None
+    au_engine: str = "embedded"
+    infant_pain_labels: bool = False
+    final_cnn: bool = True
+    device: str | None = None
+    quick: bool = False
+    progress: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def settings(self, *names: str) -> dict[str, Any]:
+        return {n: getattr(self, n) for n in names}
+
+
+class Pipeline:
+    """One run: holds the config, the samples and the per-stage results."""
+
+    def __init__(self, cfg: RunConfig, log: Callable[[str], None] = print) -> None:
+        self.cfg = cfg
+        self.log = log
+        self.out = Path(cfg.out)
+        self.state = self.out / "state"
+        self.report_dir = self.out / "report"
+        self.timings: dict[str, dict[str, Any]] = {}
+        self.res: dict[str, dict[str, Any]] = {}
+
+    # -- plumbing -------------------------------------------------------------------------
+    def stage(self, name: str, fp: str, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        done = load_done(self.state / f"{name}.json", fp)
+        if done is not None:
+            self.timings[name] = {"seconds": done["seconds"], "resumed": True}
+            self.log(f"[{name}] done earlier ({done['seconds']:.1f} s), skipped")
+            self.res[name] = done
+            return done
+        self.log(f"[{name}] running")
+        t0 = time.perf_counter()
+        result = fn()
+        sec = time.perf_counter() - t0
+        data = save_done(self.state / f"{name}.json", fp, result, sec)
+        self.timings[name] = {"seconds": round(sec, 2), "resumed": False}
+        self.log(f"[{name}] finished in {sec:.1f} s")
+        self.res[name] = data
+        return data
+
+    # -- stages ---------------------------------------------------------------------------
+    def run(self) -> Path:
+        cfg = self.cfg
+        from auepa_monitor.core.pipeline import torch_device
+
+        self.device = cfg.device or torch_device()
+        self.out.mkdir(parents=True, exist_ok=True)
+        write_json(self.out / "config.json", dataclasses.asdict(cfg))
+        t0 = time.perf_counter()
+        self.rows = read_manifest(cfg.manifest)  # ManifestError lists every bad line
+        self.timings["validate"] = {"seconds": round(time.perf_counter() - t0, 2), "resumed": False}
+        self.log(f"[validate] {len(self.rows)} rows OK in {len(datasets(self.rows))} data set(s)")
+        self._choose_train_dataset()
+        self._extract()
+        self._folds()
+        self._cnn()
+        self._engagement()
+        self._topk()
+        self._compare()
+        self._cross()
+        self._final()
+        return self._report()
+
+    def _choose_train_dataset(self) -> None:
+        groups = datasets(self.rows)
+        name = self.cfg.train_dataset
+        if name is None:
+            # The paper trains on its largest data set: most time points, then most subjects.
+            name = max(groups, key=lambda d: (len(groups[d]), len({r.subject for r in groups[d]}),
+                                              -list(groups).index(d)))
+        elif name not in groups:
+            raise AuepaError(f"--train-dataset {name!r} is not in the manifest (data sets: {', '.join(groups)})")
+        self.train_ds = name
+        self.scheme = scheme_of(groups[name][0].scale)
+        self.others = [d for d in groups if d != name]
+
+    def _extract(self) -> None:
+        from .extract import Extractor
+
+        cfg = self.cfg
+        cache = Path(cfg.cache) if cfg.cache else self.out / "cache"
+        ex = Extractor(cache, n_frames=cfg.n_frames, au_engine=cfg.au_engine)
+        t0 = time.perf_counter()
+        try:
+            self.samples = ex.run(self.rows, progress=cfg.progress)
+        finally:
+            ex.close()
+        sec = time.perf_counter() - t0
+        self.timings["extract"] = {"seconds": round(sec, 2), "resumed": ex.stats["cached_rows"] == len(self.rows),
+                                   "note": f"{ex.stats['cached_rows']}/{len(self.rows)} rows from cache"}
+        self.log(f"[extract] {len(self.samples)} fitted frames in {sec:.1f} s "
+                 f"({ex.stats['cached_rows']}/{len(self.rows)} rows from cache)")
+        keys = [(ex.key(r), r.subject, r.dataset, r.score, r.scale) for r in self.rows]
+        self.data_fp = fingerprint(keys, cfg.au_engine, ex._engine_tag(), len(self.samples))
+        s = self.samples
+        self.ds_of = s.datasets
+        self.subj_of = s.subjects
+        self.levels = s.levels
+        self.targets = s.targets
+        self.au = s.au
+        per = {}
+        for d, rows in datasets(self.rows).items():
+            idx = [i for i, rs in enumerate(s.rows) if rs.row.dataset == d]
+            per[d] = {"rows": len(rows), "subjects": len({r.subject for r in rows}),
+                      "frames_tried": int(sum(s.rows[i].tried for i in idx)),
+                      "frames_fitted": int(sum(len(s.rows[i].frames) for i in idx)),
+                      "scale": rows[0].scale, "scheme": scheme_of(rows[0].scale),
+                      "levels": np.bincount(self.levels[self.ds_of == d], minlength=4).tolist()}
+            empty = [s.rows[i].row.line for i in idx if len(s.rows[i].frames) == 0]
+            if empty:
+                per[d]["rows_without_face"] = empty
+                self.log(f"[extract] warning: no face found for manifest line(s) {empty}")
+        self.data_summary = per
+
+    def _folds(self) -> None:
+        cfg = self.cfg
+        train_subjects = sorted(set(self.subj_of[self.ds_of == self.train_ds]))
+        self.folds = subject_folds(train_subjects, cfg.folds, cfg.seed)
+        self.fold_fp = fingerprint(self.data_fp, self.train_ds, cfg.folds, cfg.seed)
+        self.train_mask = self.ds_of == self.train_ds
+        self.fold_idx: list[tuple[np.ndarray, np.ndarray]] = []
+        for f in self.folds:
+            tr, te = fold_indices(self.subj_of, f)
+            tr = tr[self.train_mask[tr]]
+            te = te[self.train_mask[te]]
+            assert not set(self.subj_of[tr]) & set(self.subj_of[te]), "subject leakage between train and test"
+            self.fold_idx.append((tr, te))
+        write_json(self.out / "folds.json", [dataclasses.asdict(f) for f in self.folds])
+        self.other_idx = {d: np.flatnonzero(self.ds_of == d) for d in self.others}
+
+    def _weights(self, arch: str) -> Path | None:
+        from .cnn import weights_file
+
+        return weights_file(self.cfg.weights_dir, arch)
+
+    def _cnn(self) -> None:
+        cfg = self.cfg
+        from .cnn import CnnParams, predict, train_cnn
+
+        params = CnnParams(cfg.cnn_epochs, cfg.cnn_lr, cfg.cnn_weight_decay, cfg.cnn_batch)
+        fp = fingerprint(self.fold_fp, dataclasses.asdict(params), cfg.archs, cfg.engagement_arch,
+                         {a: str(self._weights(a)) for a in cfg.archs}, self.others)
+
+        def work() -> dict[str, Any]:
+            import torch
+
+            from auepa_monitor.model_card import ModelCard
+            from auepa_monitor.nets.pain_cnn import PAIN_CLASSES, save_checkpoint
+
+            out: dict[str, Any] = {"archs": {}}
+            torch.set_num_threads(max(1, torch.get_num_threads()))
+            for arch in cfg.archs:
+                wp = self._weights(arch)
+                folds_out = []
+                t_arch = time.perf_counter()
+                for k, (tr, te) in enumerate(self.fold_idx):
+                    ffp = fingerprint(fp, arch, k)
+                    fpath = self.out / "cnn" / arch / f"fold{k}.json"
+                    done = load_done(fpath, ffp)
+                    if done is None:
+                        t0 = time.perf_counter()
+                        model = train_cnn(arch, self.samples, tr, params, self.device, cfg.seed + k, wp,
+                                          desc=f"{arch} fold {k + 1}/{len(self.fold_idx)}", progress=cfg.progress)
+                        pred, _ = predict(model, self.samples, te, self.device)
+                        other = {d: predict(model, self.samples, idx, self.device)[0].tolist()
+                                 for d, idx in self.other_idx.items()}
+                        if arch == cfg.engagement_arch:
+                            card = ModelCard(name=f"{arch} fold {k}", kind="pain_cnn",
+                                             trained_on_infant_pain=cfg.infant_pain_labels,
+                                             training_data=f"{self.train_ds}, fold {k} training subjects",
+                                             output_scale="4 pain levels", created=dt.date.today().isoformat(),
+                                             built_by="training/run.py")
+                            save_checkpoint(self.out / "cnn" / arch / f"fold{k}.pt", model, arch, PAIN_CLASSES, card,
+                                            {"training": {"epochs": params.epochs, "train_samples": int(len(tr)),
+                                                          "fold": k, "seed": cfg.seed + k}})
+                        done = save_done(fpath, ffp, {"test_idx": te.tolist(), "pred": pred.tolist(),
+                                                      "other_pred": other}, time.perf_counter() - t0)
+                        del model
+                    folds_out.append(done)
+                per_fold = [scores(self.levels[np.array(f["test_idx"], int)], f["pred"], 4) for f in folds_out]
+                out["archs"][arch] = {
+                    "pretrained": str(wp) if wp else None,
+                    "folds": [s.as_dict() for s in per_fold],
+                    "mean": mean_scores(per_fold).as_dict(),
+                    "seconds": round(time.perf_counter() - t_arch, 2),
+                    "fold_seconds": [f["seconds"] for f in folds_out],
+                }
+            return out
+
+        self.stage("cnn", fp, work)
+        self.cnn_fp = fp
+
+    def _cnn_fold(self, arch: str, k: int) -> dict[str, Any]:
+        import json
+
+        return json.loads((self.out / "cnn" / arch / f"fold{k}.json").read_text())
+
+    def _engagement(self) -> None:
+        cfg = self.cfg
+        arch = cfg.engagement_arch
+        if arch not in cfg.archs:
+            raise AuepaError(f"--engagement-arch {arch} must be one of the trained --archs ({', '.join(cfg.archs)})")
+        fp = fingerprint(self.cnn_fp, arch, "eq2")
+
+        def work() -> dict[str, Any]:
+            from tqdm import tqdm
+
+            from auepa_monitor.core.au_regions import region_boxes
+            from auepa_monitor.core.engagement import EngagementAccumulator
+            from auepa_monitor.core.gradcam import GradCam
+            from auepa_monitor.nets.pain_cnn import load_checkpoint, target_layer
+
+            from .cnn import batch_tensor
+
+            acc = EngagementAccumulator()
+            examples: list[tuple[int, np.ndarray, int]] = []
+            n_test = 0
+            use_all = False
+            plan = []
+            for k in range(len(self.folds)):
+                f = self._cnn_fold(arch, k)
+                te, pred = np.array(f["test_idx"], int), np.array(f["pred"], int)
+                n_test += len(te)
+                plan.append((k, te, pred))
+            n_correct = sum(int((self.levels[te] == pred).sum()) for _, te, pred in plan)
+            if n_correct == 0:
+                use_all = True  # no image is correct: Eq. 2's N would be empty, so use every test image
+            bar = tqdm(total=n_correct if not use_all else n_test, desc="Grad-CAM (Eq. 2)", unit="img",
+                       disable=not cfg.progress, leave=False)
+            for k, te, pred in plan:
+                model, _, _ = load_checkpoint(self.out / "cnn" / arch / f"fold{k}.pt", self.device)
+                with GradCam(model, target_layer(model, arch)) as gc:
+                    for i, p in zip(te, pred, strict=True):
+                        if not use_all and self.levels[i] != p:
+                            continue
+                        x = batch_tensor(self.samples, [int(i)], self.device)
+                        res = gc(x, class_idx=int(p))
+                        acc.add(res.cam, self.samples.centers(int(i)))
+                        if len(examples) < 4 and (not examples or examples[-1][2] != int(p) or len(examples) < 2):
+                            examples.append((int(i), res.cam, int(p)))
+                        bar.update(1)
+                del model
+            bar.close()
+            raw = acc.result()
+            ranking = acc.ranking()
+            fig_dir = self.report_dir / "figures"
+            fig_dir.mkdir(parents=True, exist_ok=True)
+            R.cam_examples_figure(
+                fig_dir / "gradcam_examples.png", [self.samples.crop(i) for i, _, _ in examples],
+                [c for _, c, _ in examples], [region_boxes(self.samples.centers(i)) for i, _, _ in examples],
+                [f"true {self.levels[i]} / pred {p}" for i, _, p in examples])
+            return {"arch": arch, "images": acc.count, "correct_only": not use_all, "test_images": n_test,
+                    "engagement": {str(a): v for a, v in raw.items()},
+                    "ranking": [[a, v] for a, v in ranking]}
+
+        self.stage("engagement", fp, work)
+        self.ranking = [int(a) for a, _ in self.res["engagement"]["ranking"]]
+        # Table I AUs that had no region (cannot happen with the app's crop) go last, in Table I order.
+        self.ranking += [a for a in TABLE_I_AUS if a not in self.ranking]
+        self.eng_norm = {int(a): float(v) for a, v in self.res["engagement"]["ranking"]}
+
+    def _reg_params(self):
+        from .regressor import RegParams
+
+        c = self.cfg
+        return RegParams(c.reg_epochs, c.reg_lr, c.reg_batch, c.reg_hidden, c.reg_dropout)
+
+    def _topk(self) -> None:
+        cfg = self.cfg
+        params = self._reg_params()
+        fp = fingerprint(self.fold_fp, self.res["engagement"]["fingerprint"], dataclasses.asdict(params))
+
+        def work() -> dict[str, Any]:
+            from tqdm import tqdm
+
+            from .regressor import au_matrix, fit_regressor, predict_scores, smooth_l1
+
+            ks = list(range(1, len(self.ranking) + 1))
+            out: dict[str, Any] = {"ks": ks, "loss_mean": [], "loss_std": [], "folds": {}}
+            bar = tqdm(total=len(ks) * len(self.folds), desc="top-k regressors (Fig. 6)", unit="fit",
+                       disable=not cfg.progress, leave=False)
+            for k in ks:
+                aus = self.ranking[:k]
+                x = au_matrix(self.au, aus)
+                losses, preds = [], []
+                for f, (tr, te) in enumerate(self.fold_idx):
+                    m = fit_regressor(x[tr], self.targets[tr], aus, [1.0] * k, params, cfg.seed + f)
+                    losses.append(smooth_l1(m, x[te], self.targets[te]))
+                    preds.append({"test": predict_scores(m, x[te]).tolist(),
+                                  "other": {d: predict_scores(m, x[idx]).tolist() for d, idx in self.other_idx.items()}})
+                    bar.update(1)
+                out["loss_mean"].append(float(np.mean(losses)))
+                out["loss_std"].append(float(np.std(losses)))
+                out["folds"][str(k)] = {"loss": losses, "pred": preds}
+            bar.close()
+            out["best_k"] = int(ks[int(np.argmin(out["loss_mean"]))])
+            return out
+
+        self.stage("topk", fp, work)
+        self.best_k = int(cfg.top_k or self.res["topk"]["best_k"])
+        if not 1 <= self.best_k <= len(self.ranking):
+            raise AuepaError(f"--top-k {self.best_k} must be between 1 and {len(self.ranking)}")
+
+    def _compare(self) -> None:
+        cfg = self.cfg
+        params = self._reg_params()
+        fp = fingerprint(self.res["topk"]["fingerprint"], self.best_k, dataclasses.asdict(params))
+
+        def work() -> dict[str, Any]:
+            from .regressor import PspiMap, au_matrix, fit_regressor, predict_scores, pspi_values
+
+            aus = self.ranking[:self.best_k]
+            w = [self.eng_norm.get(a, 0.0) for a in aus]
+            x = au_matrix(self.au, aus)
+            p_all = pspi_values(self.au)
+            out: dict[str, Any] = {"core_aus": aus, "engagement": w, "pspi": [], "weighted": []}
+            for f, (tr, te) in enumerate(self.fold_idx):
+                pm = PspiMap.fit(p_all[tr], self.targets[tr])
+                out["pspi"].append({"map": dataclasses.asdict(pm), "test": pm.scores(p_all[te]).tolist(),
+                                    "other": {d: pm.scores(p_all[idx]).tolist() for d, idx in self.other_idx.items()}})
+                m = fit_regressor(x[tr], self.targets[tr], aus, w, params, cfg.seed + f)
+                out["weighted"].append({"test": predict_scores(m, x[te]).tolist(),
+                                        "other": {d: predict_scores(m, x[idx]).tolist()
+                                                  for d, idx in self.other_idx.items()}})
+            return out
+
+        self.stage("compare", fp, work)
+
+    # -- metrics from stored predictions ----------------------------------------------------
+    def _method_scores(self, scheme: str, truth_of: Callable[[int], np.ndarray],
+                       preds_of: Callable[[int], np.ndarray],
+                       same_images_each_fold: bool = False) -> tuple[Scores, np.ndarray]:
+        """Mean over folds of the scores, plus the confusion matrix summed over folds, in ``scheme``."""
+        n = 4 if scheme == "4level" else 2
+        per, cm = [], np.zeros((n, n), int)
+        for f in range(len(self.folds)):
+            t = collapse(list(truth_of(f)), scheme)
+            p = collapse(list(preds_of(f)), scheme)
+            per.append(scores(t, p, n))
+            cm += confusion(t, p, n)
+        m = mean_scores(per)
+        # n = images scored once: the held-out folds together, or the other data set's size.
+        return dataclasses.replace(m, n=len(t) if same_images_each_fold else int(cm.sum())), cm
+
+    def _methods(self, where: str) -> dict[str, tuple[Scores, np.ndarray]]:
+        """Every method's scores on the held-out folds (``where="test"``) or on another data set."""
+        from .regressor import levels_of
+
+        top = self.res["topk"]["folds"]
+        cmp = self.res["compare"]
+        k_all = str(len(self.ranking))
+        k_best = str(self.best_k)
+        if where == "test":
+            scheme = self.scheme
+            truth = lambda f: self.levels[self.fold_idx[f][1]]  # noqa: E731
+            reg = lambda preds: (lambda f: levels_of(np.array(preds(f))))  # noqa: E731
+            sel = lambda d: d["test"]  # noqa: E731
+        else:
+            scheme = self.data_summary[where]["scheme"]
+            truth = lambda f: self.levels[self.other_idx[where]]  # noqa: E731
+            reg = lambda preds: (lambda f: levels_of(np.array(preds(f))))  # noqa: E731
+            sel = lambda d: d["other"][where]  # noqa: E731
+        m: dict[str, tuple[Scores, np.ndarray]] = {}
+        m["PSPI"] = self._method_scores(scheme, truth, same_images_each_fold=where != "test", preds_of=reg(lambda f: sel(cmp["pspi"][f])))
+        for arch in self.cfg.archs:
+            def cnn_pred(f: int, arch: str = arch) -> np.ndarray:
+                d = self._cnn_fold(arch, f)
+                return np.array(d["pred"] if where == "test" else d["other_pred"][where], int)
+            m[arch] = self._method_scores(scheme, truth, same_images_each_fold=where != "test", preds_of=cnn_pred)
+        m[f"{k_all} AU"] = self._method_scores(scheme, truth, same_images_each_fold=where != "test", preds_of=reg(lambda f: sel(top[k_all]["pred"][f])))
+        m[f"{k_best} AU"] = self._method_scores(scheme, truth, same_images_each_fold=where != "test", preds_of=reg(lambda f: sel(top[k_best]["pred"][f])))
+        m[f"{k_best} AU with weight (AuE-IPA)"] = self._method_scores(
+            scheme, truth, same_images_each_fold=where != "test", preds_of=reg(lambda f: sel(cmp["weighted"][f])))
+        return m
+
+    def _cross(self) -> None:
+        t0 = time.perf_counter()
+        self.table_iv = self._methods("test")
+        self.cross = {d: self._methods(d) for d in self.others if len(self.other_idx[d])}
+        self.timings["compare+cross metrics"] = {"seconds": round(time.perf_counter() - t0, 2), "resumed": False}
+
+    def _final(self) -> None:
+        cfg = self.cfg
+        params = self._reg_params()
+        fp = fingerprint(self.res["compare"]["fingerprint"], self.cnn_fp, cfg.final_cnn, cfg.infant_pain_labels)
+        iv = {k: v[0].as_dict() for k, v in self.table_iv.items()}
+
+        def work() -> dict[str, Any]:
+            from auepa_monitor.model_card import ModelCard
+            from auepa_monitor.nets.pain_cnn import PAIN_CLASSES, save_checkpoint
+
+            from .cnn import CnnParams, train_cnn
+            from .regressor import au_matrix, fit_regressor
+
+            models = self.out / "models"
+            models.mkdir(parents=True, exist_ok=True)
+            idx = np.flatnonzero(self.train_mask)
+            aus = self.ranking[:self.best_k]
+            w = [self.eng_norm.get(a, 0.0) for a in aus]
+            reg = fit_regressor(au_matrix(self.au, aus)[idx], self.targets[idx], aus, w, params, cfg.seed)
+            labels = ("infant pain labels" if cfg.infant_pain_labels else
+                      "labels NOT declared as infant pain labels (run without --infant-pain-labels)")
+            name_w = f"{self.best_k} AU with weight (AuE-IPA)"
+            card = ModelCard(
+                name=f"AuE-IPA regressor ({self.train_ds}, top-{self.best_k} AUs)",
+                kind="pain_regressor", trained_on_infant_pain=cfg.infant_pain_labels,
+                training_data=(f"manifest {Path(cfg.manifest).name}, data set {self.train_ds}: {len(idx)} frames of "
+                               f"{len(set(self.subj_of[idx]))} subjects; {labels}; AU engine {cfg.au_engine}"),
+                output_scale="pain score 0-10 (FLACC-like); levels [0,2.5) no, [2.5,5) weak, [5,7.5) mid, [7.5,10] strong",
+                created=dt.date.today().isoformat(), built_by="training/run.py",
+                metrics={"cv_folds": len(self.folds), **{f"cv_{k}": round(v, 4) for k, v in iv[name_w].items()}},
+                extra={"core_aus": aus, "engagement": w, "engagement_arch": cfg.engagement_arch,
+                       "hyperparameters": dataclasses.asdict(params), "seed": cfg.seed})
+            reg.save(models / "pain_regressor.pt", card)
+            out = {"regressor": str(models / "pain_regressor.pt")}
+            if cfg.final_cnn:
+                arch = cfg.engagement_arch
+                cp = CnnParams(cfg.cnn_epochs, cfg.cnn_lr, cfg.cnn_weight_decay, cfg.cnn_batch)
+                wp = self._weights(arch)
+                model = train_cnn(arch, self.samples, idx, cp, self.device, cfg.seed, wp,
+                                  desc=f"final {arch}", progress=cfg.progress)
+                ccard = ModelCard(
+                    name=f"{arch} pain CNN ({self.train_ds})", kind="pain_cnn",
+                    trained_on_infant_pain=cfg.infant_pain_labels,
+                    training_data=(f"manifest {Path(cfg.manifest).name}, data set {self.train_ds}: {len(idx)} aligned "
+                                   f"crops of {len(set(self.subj_of[idx]))} subjects; {labels}; "
+                                   f"{'ImageNet weights from ' + str(wp) if wp else 'trained from scratch (no ImageNet weights file)'}"),
+                    output_scale="4 pain levels: " + ", ".join(PAIN_CLASSES), created=dt.date.today().isoformat(),
+                    built_by="training/run.py",
+                    metrics={"cv_folds": len(self.folds), **{f"cv_{k}": round(v, 4) for k, v in iv[arch].items()}})
+                save_checkpoint(models / f"pain_cnn_{arch}.pt", model, arch, PAIN_CLASSES, ccard,
+                                {"training": {"epochs": cp.epochs, "train_samples": int(len(idx)), "seed": cfg.seed,
+                                              "dataset": self.train_ds, "pretrained": str(wp) if wp else None}})
+                out["cnn"] = str(models / f"pain_cnn_{arch}.pt")
+            return out
+
+        self.stage("final", fp, work)
+
+    # -- report ---------------------------------------------------------------------------
+    def _report(self) -> Path:
+        cfg = self.cfg
+        t0 = time.perf_counter()
+        rd = self.report_dir
+        tab = rd / "tables"
+        fig = rd / "figures"
+        tab.mkdir(parents=True, exist_ok=True)
+        fig.mkdir(parents=True, exist_ok=True)
+        md: list[str] = []
+        add = md.append
+        add(f"# AuE-IPA research pipeline report\n\nManifest `{cfg.manifest}`, run {dt.datetime.now():%Y-%m-%d %H:%M}, "
+            f"device `{self.device}`, AU engine `{cfg.au_engine}`, seed {cfg.seed}"
+            f"{', **quick settings (not the paper’s)**' if cfg.quick else ''}.\n")
+        if not cfg.infant_pain_labels:
+            add("> **The labels of this run are not declared as infant pain labels** (no `--infant-pain-labels`). "
+                "Nothing here measures pain assessment; model cards say `trained_on_infant_pain: false`.\n")
+        add("## Data\n")
+        rows = [[d, v["scale"], v["scheme"], v["subjects"], v["rows"], v["frames_tried"], v["frames_fitted"],
+                 " / ".join(map(str, v["levels"])), "train + CV" if d == self.train_ds else "cross-data-set test"]
+                for d, v in self.data_summary.items()]
+        hdr = ["data set", "scale", "label scheme", "subjects", "time points", "frames read", "faces fitted",
+               "frames per level 0/1/2/3", "role"]
+        add(R.markdown_table(hdr, rows))
+        R.write_csv(tab / "data.csv", hdr, rows)
+        add("\nLevel mapping: every score becomes a 0-10 target (FLACC as is, NFCS x 2.5, binary x 10) and a level "
+            "by [0,2.5) no pain, [2.5,5) weak, [5,7.5) mid, [7.5,10] strong (Table II). FLACC data sets are scored on "
+            "the 4 levels; NFCS and pain/no-pain data sets on 2 (no pain vs pain), and every model's 4-level output "
+            "is collapsed the same way (no pain -> no pain, weak/mid/strong -> pain).\n")
+        add(f"\n{len(self.folds)}-fold cross-validation by subject on `{self.train_ds}` (seed {cfg.seed}); "
+            "no subject is in both train and test of a fold (checked). Fold subjects: "
+            + "; ".join(f"fold {f.index}: {', '.join(f.test_subjects)}" for f in self.folds) + ".\n")
+        # Table III
+        cnn = self.res["cnn"]["archs"]
+        per_arch = {a: Scores(**cnn[a]["mean"]) for a in cfg.archs}
+        h3, r3 = R.table_iii_rows(per_arch)
+        add("\n## Table III: end-to-end backbones (held-out folds, mean over folds)\n")
+        add(R.markdown_table(h3, r3))
+        R.write_csv(tab / "table3_backbones.csv", h3, r3)
+        add("\nInitialisation: " + "; ".join(
+            f"{a}: {'ImageNet weights from ' + cnn[a]['pretrained'] if cnn[a]['pretrained'] else 'from scratch'}"
+            for a in cfg.archs) + f". Hyperparameters: Adam lr {cfg.cnn_lr}, weight decay {cfg.cnn_weight_decay}, "
+            f"batch {cfg.cnn_batch}, {cfg.cnn_epochs} epochs.\n")
+        # Fig. 5
+        eng = self.res["engagement"]
+        R.engagement_figure(fig / "fig5_engagement.png", [(int(a), v) for a, v in eng["ranking"]],
+                            f"AU engagement (Eq. 2), {eng['arch']} Grad-CAM over {eng['images']} "
+                            f"{'correctly classified' if eng['correct_only'] else 'test (none correct!)'} images",
+                            self.best_k)
+        add("\n## Fig. 5: AU engagement (Eq. 2)\n")
+        add(f"Grad-CAM of `{eng['arch']}` (each fold's model on its own held-out images) over the "
+            f"{eng['images']} {'correctly classified' if eng['correct_only'] else ''} images of {eng['test_images']}. "
+            + ("" if eng["correct_only"] else "**No held-out image was classified correctly, so every held-out image "
+               "was used instead of the correctly classified set.** ") + "\n")
+        add("\n![Fig. 5](figures/fig5_engagement.png)\n\n![Grad-CAM examples](figures/gradcam_examples.png)\n")
+        er = [[i + 1, f"AU{a}", round(eng["engagement"][str(a)], 4), round(v, 3)]
+              for i, (a, v) in enumerate(eng["ranking"])]
+        add(R.markdown_table(["rank", "AU", "engagement (Eq. 2, 0-1)", "normalised"], er))
+        R.write_csv(tab / "fig5_engagement.csv", ["rank", "AU", "engagement", "normalised"], er)
+        add(f"\nPaper's core AUs for comparison: {', '.join(f'AU{a}' for a in PAPER_CORE_AUS)}.\n")
+        # Fig. 6
+        tk = self.res["topk"]
+        R.topk_figure(fig / "fig6_topk_loss.png", tk["ks"], tk["loss_mean"], tk["loss_std"],
+                      [f"AU{a}" for a in self.ranking], tk["best_k"],
+                      "Regressor loss vs number of top-engaged AUs (held-out folds)")
+        add("\n## Fig. 6: regressor loss for the top-k AUs\n\n![Fig. 6](figures/fig6_topk_loss.png)\n")
+        kr = [[k, "+AU" + str(self.ranking[k - 1]), round(m, 4), round(s, 4)]
+              for k, m, s in zip(tk["ks"], tk["loss_mean"], tk["loss_std"], strict=True)]
+        add(R.markdown_table(["k", "AU added", "test SmoothL1 (mean)", "std over folds"], kr))
+        R.write_csv(tab / "fig6_topk_loss.csv", ["k", "au_added", "loss_mean", "loss_std"], kr)
+        chosen = "set by --top-k" if cfg.top_k else "lowest loss"
+        add(f"\nCore AUs used below: top-{self.best_k} ({chosen}): "
+            f"{', '.join(f'AU{a}' for a in self.ranking[:self.best_k])}. Regressor: Adam lr {cfg.reg_lr}, SmoothL1Loss, "
+            f"batch {cfg.reg_batch}, {cfg.reg_epochs} epochs, hidden {cfg.reg_hidden}, dropout {cfg.reg_dropout}.\n")
+        # Table IV
+        add(f"\n## Table IV: methods on `{self.train_ds}` (held-out folds, mean over folds)\n")
+        r4 = [R.metric_row(n, s) for n, (s, _) in self.table_iv.items()]
+        add(R.markdown_table(R.METRIC_HEADER, r4))
+        R.write_csv(tab / "table4_methods.csv", R.METRIC_HEADER, r4)
+        add("\nPSPI (Eq. 1, 0-16) becomes a 0-10 score by a straight line fitted on each training fold, then a level. "
+            "Regressor rows: unweighted MLP on all Table I AUs, on the top-k, and the engagement-weighted MLP.\n")
+        names = class_names(self.scheme)
+        key_w = f"{self.best_k} AU with weight (AuE-IPA)"
+        cms = {n: self.table_iv[n][1] for n in ("PSPI", cfg.engagement_arch, key_w)}
+        R.confusion_figure(fig / "confusion_table4.png", cms, {n: names for n in cms})
+        add("\n![confusion matrices](figures/confusion_table4.png)\n")
+        # Tables V, VI
+        for j, (d, meth) in enumerate(self.cross.items()):
+            tname = ["V", "VI"][j] if j < 2 else f"V.{j + 1}"
+            add(f"\n## Table {tname}: trained on `{self.train_ds}`, tested on `{d}` without fine-tuning\n")
+            rr = [R.metric_row(n, s) for n, (s, _) in meth.items()]
+            add(R.markdown_table(R.METRIC_HEADER, rr))
+            R.write_csv(tab / f"table{tname.replace('.', '_')}_cross_{d}.csv", R.METRIC_HEADER, rr)
+            add(f"\nLabel scheme of `{d}`: {self.data_summary[d]['scheme']} ({', '.join(class_names(self.data_summary[d]['scheme']))}). "
+                "Each method's metrics are the mean over its fold models (each trained on 4/5 of the training subjects).\n")
+        if not self.cross:
+            add("\n## Tables V, VI\n\nThe manifest has no second data set: no cross-data-set test was run.\n")
+        # Models
+        fin = self.res["final"]
+        add("\n## Models\n")
+        add(f"- `{Path(fin['regressor']).relative_to(self.out)}` (+ `.card.json`): engagement-weighted top-{self.best_k} "
+            f"regressor trained on all of `{self.train_ds}`; loads in the app with `PainRegressor.load`.\n")
+        if "cnn" in fin:
+            add(f"- `{Path(fin['cnn']).relative_to(self.out)}` (+ `.card.json`): end-to-end {cfg.engagement_arch} "
+                f"trained on all of `{self.train_ds}`; loads with `pain_cnn.load_checkpoint`.\n")
+        # Timings
+        self.timings["report"] = {"seconds": round(time.perf_counter() - t0, 2), "resumed": False}
+        add("\n## Stage timings\n")
+        tr = [[k, v["seconds"], "yes" if v.get("resumed") else "no", v.get("note", "")] for k, v in self.timings.items()]
+        for a in cfg.archs:
+            tr.append([f"  cnn {a} (5 folds incl. predictions)", cnn[a]["seconds"], "", ""])
+        add(R.markdown_table(["stage", "seconds", "from earlier run", "note"], tr))
+        R.write_csv(tab / "timings.csv", ["stage", "seconds", "resumed", "note"], tr)
+        (rd / "README.md").write_text("\n".join(md), encoding="utf-8")
+        write_json(rd / "results.json", {
+            "table3": {a: per_arch[a].as_dict() for a in cfg.archs},
+            "table4": {n: s.as_dict() for n, (s, _) in self.table_iv.items()},
+            "cross": {d: {n: s.as_dict() for n, (s, _) in m.items()} for d, m in self.cross.items()},
+            "engagement": eng["ranking"], "best_k": self.best_k, "timings": self.timings})
+        self.log(f"[report] {rd / 'README.md'}")
+        return rd / "README.md"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    d = RunConfig(Path("."), Path("."))
+    ap = argparse.ArgumentParser(prog="python -m training.run", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--manifest", required=True, type=Path, help="CSV manifest (docs/TRAINING.md)")
+    ap.add_argument("--out", required=True, type=Path, help="run folder (rerun with the same folder to resume)")
+    ap.add_argument("--cache", type=Path, help="frame/crop/AU cache folder (default: OUT/cache)")
+    ap.add_argument("--quick", action="store_true",
+                    help="demonstration settings: " + ", ".join(f"{k}={v}" for k, v in QUICK.items()))
+    ap.add_argument("--frames", dest="n_frames", type=int, help=f"consecutive frames per time point ({d.n_frames})")
+    ap.add_argument("--folds", type=int, default=d.folds)
+    ap.add_argument("--seed", type=int, default=d.seed)
+    ap.add_argument("--archs", help=f"comma-separated backbones (default: all of Table III: {','.join(d.archs)})")
+    ap.add_argument("--cnn-epochs", type=int, help=f"({d.cnn_epochs})")
+    ap.add_argument("--cnn-lr", type=float, default=d.cnn_lr)
+    ap.add_argument("--cnn-weight-decay", type=float, default=d.cnn_weight_decay)
+    ap.add_argument("--cnn-batch", type=int, default=d.cnn_batch)
+    ap.add_argument("--engagement-arch", default=d.engagement_arch)
+    ap.add_argument("--reg-epochs", type=int, help=f"({d.reg_epochs})")
+    ap.add_argument("--reg-lr", type=float, default=d.reg_lr)
+    ap.add_argument("--reg-batch", type=int, default=d.reg_batch)
+    ap.add_argument("--reg-dropout", type=float, default=d.reg_dropout)
+    ap.add_argument("--top-k", type=int, help="core AUs to use (default: the k with the lowest loss, Fig. 6)")
+    ap.add_argument("--train-dataset", help="data set to train and cross-validate on (default: most subjects)")
+    ap.add_argument("--weights-dir", type=Path,
+                    help="folder of torchvision ImageNet weights named <arch>.pth (default: train from scratch)")
+    ap.add_argument("--au-engine", choices=("embedded", "openface"), default=d.au_engine)
+    ap.add_argument("--infant-pain-labels", action="store_true",
+                    help="declare the manifest's scores real infant pain labels (model cards say so)")
+    ap.add_argument("--no-final-cnn", action="store_true", help="skip training the final CNN on all data")
+    ap.add_argument("--device", help="torch device (default: cuda when present, else cpu)")
+    ap.add_argument("--no-progress", action="store_true")
+    return ap
+
+
+def config_from_args(a: argparse.Namespace) -> RunConfig:
+    cfg = RunConfig(manifest=a.manifest, out=a.out, cache=a.cache, folds=a.folds, seed=a.seed,
+                    cnn_lr=a.cnn_lr, cnn_weight_decay=a.cnn_weight_decay, cnn_batch=a.cnn_batch,
+                    engagement_arch=a.engagement_arch, reg_lr=a.reg_lr, reg_batch=a.reg_batch,
+                    reg_dropout=a.reg_dropout, top_k=a.top_k, train_dataset=a.train_dataset,
+                    weights_dir=a.weights_dir, au_engine=a.au_engine, infant_pain_labels=a.infant_pain_labels,
+                    final_cnn=not a.no_final_cnn, device=a.device, quick=a.quick, progress=not a.no_progress)
+    if a.quick:
+        for k, v in QUICK.items():
+            setattr(cfg, k, v)
+    if a.n_frames:
+        cfg.n_frames = a.n_frames
+    if a.archs:
+        cfg.archs = tuple(s.strip() for s in a.archs.split(",") if s.strip())
+    if a.cnn_epochs:
+        cfg.cnn_epochs = a.cnn_epochs
+    if a.reg_epochs:
+        cfg.reg_epochs = a.reg_epochs
+    from auepa_monitor.nets.pain_cnn import ARCHITECTURES
+
+    bad = [x for x in cfg.archs if x not in ARCHITECTURES]
+    if bad:
+        raise AuepaError(f"unknown backbone(s) {', '.join(bad)}: choose from {', '.join(ARCHITECTURES)}")
+    if cfg.weights_dir is not None and not Path(cfg.weights_dir).is_dir():
+        raise AuepaError(f"--weights-dir {cfg.weights_dir} is not a folder")
+    return cfg
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # torch beside mediapipe (DESIGN.md)
+    args = build_parser().parse_args(argv)
+    try:
+        cfg = config_from_args(args)
+        path = Pipeline(cfg).run()
+    except AuepaError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"report: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
