@@ -127,3 +127,14 @@ def test_same_face_rule(openface_ref_dir):
     assert same_face(pts, (x0 - 0.1 * w, y0 - 0.4 * h, 1.2 * w, 1.5 * h))  # tracker box incl. forehead
     assert not same_face(pts, (x1 + 10, y0, w, h))  # a face beside it
     assert not same_face(pts, (x0 + 0.6 * w, y0, w, h))  # center outside
+
+
+def test_engine_notes_for_a_mismatched_or_landmark_free_csv(faces_dir, openface_ref_dir):
+    from auepa_monitor.core.openface import OpenFaceAUEngine
+
+    ok = OpenFaceAUEngine(faces_dir / "default.wmv", reference_csv=openface_ref_dir / "default.csv")
+    assert ok.info.notes == ["OpenFace values read from default.csv"]
+    wrong = OpenFaceAUEngine(faces_dir / "multi_face.avi", reference_csv=openface_ref_dir / "default.csv")
+    assert "288 rows, the input's header says 702 frames" in wrong.info.notes[-1]
+    bare = OpenFaceAUEngine(faces_dir / "image_sequence", reference_csv=openface_ref_dir / "image_sequence.csv")
+    assert "no 2D landmarks" in bare.info.notes[-1]

@@ -267,13 +267,16 @@ def test_content_key_sampled_for_large_files(tmp_path):
 
 
 def test_live_sources_are_refused(install, video, tmp_path):
-    for src in (0, "1", None, "/dev/video0"):
+    for src in (0, "1", "/dev/video0"):
         with pytest.raises(EngineUnavailable) as e:
             OpenFaceAUEngine(src, binary=install)
         assert str(e.value) == LIVE_REFUSAL and "embedded engine" in LIVE_REFUSAL
         assert openface_engine_for(src, install) == (None, LIVE_REFUSAL)
+    with pytest.raises(EngineUnavailable, match="none was given"):
+        OpenFaceAUEngine(None, binary=install)
+    assert openface_engine_for(None, install)[0] is None
     eng, note = openface_engine_for(video, install, cache_dir=tmp_path / "c")
-    assert note == "" and eng.name == "openface" and len(eng.table) == 288
+    assert note == "" and eng.name == "openface" and len(eng.table) == 288 and eng.source == video
 
 
 def test_missing_input(install, tmp_path):
@@ -305,3 +308,16 @@ def test_image_folder_and_still_use_fdir(install, faces_dir, tmp_path, monkeypat
     argv = argv_file.read_text().splitlines()
     assert argv[0] == "-fdir" and "-au_static" in argv  # a still: one-image sequence, static AU models
     assert [p.name for p in Path(argv[1]).iterdir()] == ["sample1.jpg"]
+
+
+def test_compare_engines_without_openface_says_so_and_exits_0(tmp_path):
+    import subprocess
+
+    repo = Path(__file__).resolve().parent.parent
+    env = {k: v for k, v in os.environ.items() if k != BIN_ENV}
+    env["PATH"] = str(tmp_path)  # no FeatureExtraction anywhere
+    # Any existing file serves as the input: the script stops before reading it.
+    p = subprocess.run([sys.executable, str(repo / "benchmarks" / "compare_engines.py"), str(STANDIN)],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert "No real OpenFace FeatureExtraction available" in p.stdout and BIN_ENV in p.stdout

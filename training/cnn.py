@@ -83,7 +83,7 @@ def train_cnn(arch: str, samples: SampleSet, train_idx: np.ndarray, params: CnnP
             loss.backward()
             opt.step()
             bar.update(1)
-            bar.set_postfix(loss=f"{float(loss):.3f}")
+            bar.set_postfix(loss=f"{loss.item():.3f}")
     bar.close()
     model.eval()
     return model

@@ -57,23 +57,36 @@ HELD_OUT = "default"
 
 # Candidate features per AU with the sign they should take (+1: grows with the AU).
 # Non-negative fitting on sign-oriented features keeps each map physically plausible.
+# Left out on purpose: MediaPipe's cheekSquint*, noseSneer* and mouthClose blendshapes, which
+# stay below 1e-4 (noseSneer, cheekSquint) or 0.02 (mouthClose) on every sample frame: a fit
+# on them finds huge coefficients on noise that would explode on another face.
 CANDIDATES: dict[int, tuple[tuple[str, int], ...]] = {
     1: (("bs_browInnerUp", 1), ("brow_inner_h", 1)),
     2: (("bs_browOuterUpLeft", 1), ("bs_browOuterUpRight", 1), ("brow_outer_h", 1)),
     4: (("bs_browDownLeft", 1), ("bs_browDownRight", 1), ("brow_mid_h", -1), ("brow_inner_h", -1)),
-    6: (("bs_cheekSquintLeft", 1), ("bs_cheekSquintRight", 1), ("bs_mouthSmileLeft", 1),
-        ("bs_mouthSmileRight", 1), ("bs_eyeSquintLeft", 1), ("bs_eyeSquintRight", 1)),
-    7: (("bs_eyeSquintLeft", 1), ("bs_eyeSquintRight", 1), ("ear", -1),
-        ("bs_cheekSquintLeft", 1), ("bs_cheekSquintRight", 1)),
-    9: (("bs_noseSneerLeft", 1), ("bs_noseSneerRight", 1), ("upper_lip_nose", -1)),
-    10: (("bs_mouthUpperUpLeft", 1), ("bs_mouthUpperUpRight", 1), ("upper_lip_nose", -1),
-         ("bs_noseSneerLeft", 1), ("bs_noseSneerRight", 1)),
+    6: (("bs_mouthSmileLeft", 1), ("bs_mouthSmileRight", 1), ("bs_eyeSquintLeft", 1), ("bs_eyeSquintRight", 1)),
+    7: (("bs_eyeSquintLeft", 1), ("bs_eyeSquintRight", 1), ("ear", -1)),
+    9: (("upper_lip_nose", -1), ("bs_mouthUpperUpLeft", 1), ("bs_mouthUpperUpRight", 1),
+        ("bs_browDownLeft", 1), ("bs_browDownRight", 1)),
+    10: (("bs_mouthUpperUpLeft", 1), ("bs_mouthUpperUpRight", 1), ("upper_lip_nose", -1)),
     12: (("bs_mouthSmileLeft", 1), ("bs_mouthSmileRight", 1), ("corner_lift", 1), ("mouth_width", 1)),
     20: (("bs_mouthStretchLeft", 1), ("bs_mouthStretchRight", 1), ("mouth_width", 1)),
-    25: (("mouth_gap", 1), ("bs_jawOpen", 1), ("bs_mouthClose", -1)),
+    25: (("mouth_gap", 1), ("bs_jawOpen", 1)),
     26: (("bs_jawOpen", 1), ("mouth_gap", 1), ("chin_drop", 1)),
     45: (("bs_eyeBlinkLeft", 1), ("bs_eyeBlinkRight", 1), ("ear", -1)),
 }
+# References left out of one AU's fit, with the reason (recorded in the model card). In
+# multi_face.avi OpenFace's AU45 stays at or below 0.9 through frames where the eyes are visibly
+# shut (frames 311-313, inspected) and runs against the eye aspect ratio (r = +0.15 with it,
+# where a blink lowers it): its per-person offset absorbed this narrow-eyed, smiling person's
+# blinks. Fitted on it, AU45 learns a slope near zero.
+EXCLUDED: dict[int, tuple[str, str]] = {
+    45: ("multi_face", "OpenFace's AU45 misses the visible blinks of this narrow-eyed person (frames 311-313 "
+                       "inspected; r = +0.15 with the eye aspect ratio)"),
+}
+# Standardising divides by the feature's std, but never by less than this (feature units):
+# a nearly constant feature must not earn a huge coefficient.
+MIN_FEATURE_STD = 0.01
 RIDGE_ALPHA = 1.0  # in standardised units, with ~1000 weighted rows
 SEED = 0
 
@@ -271,6 +284,7 @@ class Design:
     raw: np.ndarray  # (n, len(BASELINE_FEATURES))
     based: np.ndarray  # same, minus the person's neutral (population neutral while warming up)
     y: dict[int, np.ndarray]
+    source: np.ndarray  # (n,) session name of each row
     weight: np.ndarray  # (n,) a recording of n rows weighs sqrt(n) in all (the stills are one group)
 
 
@@ -285,7 +299,7 @@ def population_neutral(sessions: list[Session]) -> np.ndarray:
 
 
 def design(sessions: list[Session], neutral: np.ndarray) -> Design:
-    raws, baseds, ws, ys = [], [], [], {au: [] for au in FITTED_AUS}
+    raws, baseds, ws, src, ys = [], [], [], [], {au: [] for au in FITTED_AUS}
     groups = [s.name if len(s.valid) > 1 else "stills" for s in sessions]
     group_n = {g: sum(int(s.valid.sum()) for s, gg in zip(sessions, groups, strict=True) if gg == g)
                for g in set(groups)}
@@ -298,11 +312,12 @@ def design(sessions: list[Session], neutral: np.ndarray) -> Design:
         raws.append(raw[v])
         baseds.append((raw - b)[v])
         ws.append(np.full(int(v.sum()), group_n[g] ** -0.5))
+        src.append(np.full(int(v.sum()), s.name))
         for au in FITTED_AUS:
             ys[au].append(s.ref[au][v])
     w = np.concatenate(ws)
     return Design(np.vstack(raws), np.vstack(baseds), {au: np.concatenate(y) for au, y in ys.items()},
-                  w * len(w) / w.sum())
+                  np.concatenate(src), w * len(w) / w.sum())
 
 
 @dataclass
@@ -316,19 +331,26 @@ class Fitted:
         return np.clip(self.intercept + X[:, idx] @ self.coef, 0.0, 5.0)
 
 
+def fit_design(au: int, d: Design, baseline: bool) -> Fitted:
+    """:func:`fit_au` on a design's rows, minus the references ``EXCLUDED`` for this AU."""
+    keep = ~np.isin(d.source, [EXCLUDED[au][0]] if au in EXCLUDED else [])
+    X = d.based if baseline else d.raw
+    return fit_au(au, X[keep], d.y[au][keep], d.weight[keep])
+
+
 def fit_au(au: int, X: np.ndarray, y: np.ndarray, weight: np.ndarray) -> Fitted:
     """Non-negative ridge on standardised, sign-oriented candidate features.
 
-    Standardising first matters: some blendshapes (cheekSquint, noseSneer) live in 0-0.01, and
-    an unscaled ridge penalty would zero them. Coefficients come back in raw feature units with
-    their sign.
+    Standardising first matters: blendshapes and geometry live on different scales (0-1 vs
+    eye distances), and an unscaled ridge penalty would favour the larger ones. The std is
+    floored at ``MIN_FEATURE_STD``. Coefficients come back in raw feature units with their sign.
     """
     from sklearn.linear_model import Ridge
 
     feats = tuple(f for f, _ in CANDIDATES[au])
     sign = np.array([s for _, s in CANDIDATES[au]], dtype=np.float64)
     idx = [BASELINE_FEATURES.index(f) for f in feats]
-    sd = X[:, idx].std(axis=0) + 1e-6
+    sd = np.maximum(X[:, idx].std(axis=0), MIN_FEATURE_STD)
     Z = X[:, idx] * sign / sd
     m = Ridge(alpha=RIDGE_ALPHA, positive=True, random_state=SEED).fit(Z, y, sample_weight=weight)
     coef = m.coef_ * sign / sd
@@ -355,8 +377,8 @@ def evaluate(train: list[Session], test: list[Session]) -> dict[int, dict[str, d
     out = {}
     for au in FITTED_AUS:
         out[au] = {}
-        for variant, Xtr, Xte in (("raw", dtr.raw, dte.raw), ("baseline", dtr.based, dte.based)):
-            f = fit_au(au, Xtr, dtr.y[au], dtr.weight)
+        for variant, Xte in (("raw", dte.raw), ("baseline", dte.based)):
+            f = fit_design(au, dtr, variant == "baseline")
             out[au][variant] = metrics(f.predict(Xte), dte.y[au])
     return out
 
@@ -378,7 +400,7 @@ def calibration_json(train: list[Session], use_base: dict[int, bool]) -> dict:
     d = design(train, neutral)
     aus = {}
     for au in FITTED_AUS:
-        f = fit_au(au, d.based if use_base[au] else d.raw, d.y[au], d.weight)
+        f = fit_design(au, d, use_base[au])
         entry: dict = {"features": list(f.features), "coef": [round(float(c), 6) for c in f.coef],
                        "intercept": round(f.intercept, 6)}
         if use_base[au]:
@@ -533,6 +555,10 @@ def main(argv: list[str] | None = None) -> int:
                                 "multi_face.avi by >= 0.02 without raising MAE by > 0.02; never chosen on the "
                                 "held-out video"),
             "baseline_used": [f"AU{au:02d}" for au, b in use_base.items() if b],
+            "excluded_references": {f"AU{au:02d}": {"left_out": name, "why": why}
+                                    for au, (name, why) in EXCLUDED.items()},
+            "dead_blendshapes_not_used": ("cheekSquintLeft/Right and noseSneerLeft/Right stay below 1e-4, "
+                                          "mouthClose below 0.02, on every sample frame"),
             "candidates": {f"AU{au:02d}": [f"{'+' if s > 0 else '-'}{f}" for f, s in c]
                            for au, c in CANDIDATES.items()},
             "no_agreement_note": ("AUs with held-out r < 0.3 barely vary in the held-out reference "

@@ -34,7 +34,7 @@ from .manifest import class_names, collapse, datasets, read_manifest, scheme_of
 from .metrics import Scores, confusion, mean_scores, scores
 from .state import fingerprint, load_done, save_done, write_json
 
-QUICK = {"n_frames": 4, "archs": ("resnet18", "vgg11_bn"), "cnn_epochs": 2, "reg_epochs": 30}
+QUICK = {"n_frames": 3, "archs": ("resnet18", "vgg11_bn"), "cnn_epochs": 1, "reg_epochs": 30}
 
 
 @dataclass
@@ -223,7 +223,8 @@ class Pipeline:
                     ffp = fingerprint(fp, arch, k)
                     fpath = self.out / "cnn" / arch / f"fold{k}.json"
                     done = load_done(fpath, ffp)
-                    if done is None:
+                    ckpt = self.out / "cnn" / arch / f"fold{k}.pt"
+                    if done is None or (arch == cfg.engagement_arch and not ckpt.is_file()):
                         t0 = time.perf_counter()
                         model = train_cnn(arch, self.samples, tr, params, self.device, cfg.seed + k, wp,
                                           desc=f"{arch} fold {k + 1}/{len(self.fold_idx)}", progress=cfg.progress)
@@ -236,7 +237,7 @@ class Pipeline:
                                              training_data=f"{self.train_ds}, fold {k} training subjects",
                                              output_scale="4 pain levels", created=dt.date.today().isoformat(),
                                              built_by="training/run.py")
-                            save_checkpoint(self.out / "cnn" / arch / f"fold{k}.pt", model, arch, PAIN_CLASSES, card,
+                            save_checkpoint(ckpt, model, arch, PAIN_CLASSES, card,
                                             {"training": {"epochs": params.epochs, "train_samples": int(len(tr)),
                                                           "fold": k, "seed": cfg.seed + k}})
                         done = save_done(fpath, ffp, {"test_idx": te.tolist(), "pred": pred.tolist(),
@@ -272,16 +273,13 @@ class Pipeline:
             from tqdm import tqdm
 
             from auepa_monitor.core.au_regions import region_boxes
-            from auepa_monitor.core.engagement import EngagementAccumulator
             from auepa_monitor.core.gradcam import GradCam
             from auepa_monitor.nets.pain_cnn import load_checkpoint, target_layer
 
             from .cnn import batch_tensor
+            from .engagement import eq2_engagement
 
-            acc = EngagementAccumulator()
-            examples: list[tuple[int, np.ndarray, int]] = []
             n_test = 0
-            use_all = False
             plan = []
             for k in range(len(self.folds)):
                 f = self._cnn_fold(arch, k)
@@ -289,23 +287,26 @@ class Pipeline:
                 n_test += len(te)
                 plan.append((k, te, pred))
             n_correct = sum(int((self.levels[te] == pred).sum()) for _, te, pred in plan)
-            if n_correct == 0:
-                use_all = True  # no image is correct: Eq. 2's N would be empty, so use every test image
-            bar = tqdm(total=n_correct if not use_all else n_test, desc="Grad-CAM (Eq. 2)", unit="img",
+            # No correct image would leave Eq. 2's N empty: then every held-out image is used (and said so).
+            use_all = n_correct == 0
+            examples: list[tuple[int, np.ndarray, int]] = []
+            bar = tqdm(total=n_test if use_all else n_correct, desc="Grad-CAM (Eq. 2)", unit="img",
                        disable=not cfg.progress, leave=False)
-            for k, te, pred in plan:
-                model, _, _ = load_checkpoint(self.out / "cnn" / arch / f"fold{k}.pt", self.device)
-                with GradCam(model, target_layer(model, arch)) as gc:
-                    for i, p in zip(te, pred, strict=True):
-                        if not use_all and self.levels[i] != p:
-                            continue
-                        x = batch_tensor(self.samples, [int(i)], self.device)
-                        res = gc(x, class_idx=int(p))
-                        acc.add(res.cam, self.samples.centers(int(i)))
-                        if len(examples) < 4 and (not examples or examples[-1][2] != int(p) or len(examples) < 2):
-                            examples.append((int(i), res.cam, int(p)))
-                        bar.update(1)
-                del model
+
+            def cams():
+                for k, te, pred in plan:
+                    model, _, _ = load_checkpoint(self.out / "cnn" / arch / f"fold{k}.pt", self.device)
+                    with GradCam(model, target_layer(model, arch)) as gc:
+                        for i, p in zip(te, pred, strict=True):
+                            if not use_all and self.levels[i] != p:
+                                continue  # skip the Grad-CAM of images Eq. 2 leaves out
+                            res = gc(batch_tensor(self.samples, [int(i)], self.device), class_idx=int(p))
+                            if len(examples) < 4 and int(p) not in [e[2] for e in examples[:2]]:
+                                examples.append((int(i), res.cam, int(p)))
+                            bar.update(1)
+                            yield res.cam, self.samples.centers(int(i)), int(self.levels[i]), int(p)
+
+            acc = eq2_engagement(cams(), correct_only=not use_all)
             bar.close()
             raw = acc.result()
             ranking = acc.ranking()

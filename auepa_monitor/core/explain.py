@@ -15,6 +15,7 @@ labelled as regressor weights.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,8 +36,8 @@ from .records import FaceFit, frozen_array
 if TYPE_CHECKING:
     from .scoring import PainScorer
 
-#: channels_last on the CPU: measured by benchmarks/bench_gradcam.py on the 2-core machine
-#: (ResNet18 Grad-CAM; see the figures in the module docstring of that script).
+#: channels_last on the CPU: benchmarks/bench_gradcam.py measured ResNet18 Grad-CAM at about
+#: 0.65-0.7x the time of the contiguous layout with 1 and 2 torch threads on the 2-core machine.
 CPU_CHANNELS_LAST = True
 
 
@@ -87,7 +88,7 @@ class CnnExplainer:
         channels_last: memory format; None = on for CUDA, :data:`CPU_CHANNELS_LAST` on the CPU.
         half: float16 weights and input; None = on for CUDA, off on the CPU.
 
-    One instance serves one thread at a time.
+    :meth:`explain` serves one thread at a time; :meth:`reset_session` may be called from another.
     """
 
     def __init__(self, checkpoint_path: str | Path, device: str | None = None,
@@ -110,6 +111,7 @@ class CnnExplainer:
         self._dtype = torch.float16 if self.half else torch.float32
         self._cam = GradCam(self.model, target_layer(self.model, self.arch))
         self.session = EngagementAccumulator()
+        self._session_lock = threading.Lock()
 
     @property
     def name(self) -> str:
@@ -117,7 +119,8 @@ class CnnExplainer:
 
     def reset_session(self) -> None:
         """Start a new running engagement ranking (new source, seek)."""
-        self.session.reset()
+        with self._session_lock:
+            self.session.reset()
 
     def explain(self, image_bgr: np.ndarray, fit: FaceFit, frame_index: int, class_idx: int | None = None,
                 accumulate: bool = True) -> Explanation:
@@ -134,8 +137,10 @@ class CnnExplainer:
         res = self._cam(x, class_idx)
         centers = au_centers(aligned.landmarks)
         raw = region_engagement(res.cam, centers)
-        if accumulate:
-            self.session.add_values(raw)
+        with self._session_lock:
+            if accumulate:
+                self.session.add_values(raw)
+            session, session_frames = self.session.normalized(), self.session.count
         h, w = image_bgr.shape[:2]
         # WARP_INVERSE_MAP: each frame pixel samples the crop at matrix @ (x, y); outside the crop -> 0.
         heat = cv2.warpAffine(res.cam, aligned.matrix, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
@@ -145,8 +150,8 @@ class CnnExplainer:
             frame_index=int(frame_index), heatmap=frozen_array(np.clip(heat, 0.0, 1.0).astype(np.float32)),
             crop_cam=frozen_array(res.cam), predicted_class=self.classes[pred], class_idx=res.class_idx,
             probs=frozen_array(res.probs), engagement=MappingProxyType(normalize(raw)),
-            engagement_raw=MappingProxyType(raw), session_engagement=MappingProxyType(self.session.normalized()),
-            session_frames=self.session.count, matrix=frozen_array(aligned.matrix),
+            engagement_raw=MappingProxyType(raw), session_engagement=MappingProxyType(session),
+            session_frames=session_frames, matrix=frozen_array(aligned.matrix),
             ms=(time.perf_counter() - t0) * 1000.0, explained_class=self.classes[res.class_idx],
         )
 

@@ -65,6 +65,9 @@ LIVE_REFUSAL = (
     "under 200 ms; live sources use the embedded engine"
 )
 
+NO_INPUT = ("OpenFace needs the recorded video, image folder or image to analyse and none was given; "
+            "live sources use the embedded engine")
+
 ProgressFn = Callable[[int, int], None]  # (frames done, frames in total or 0 when unknown)
 
 
@@ -521,8 +524,12 @@ class OpenFaceAUEngine:
                  progress: ProgressFn | None = None, stall_timeout_s: float = 120.0,
                  timeout_s: float | None = None, should_stop: Callable[[], bool] | None = None,
                  check_face: bool = True) -> None:
+        if reference_csv is None and source is None:
+            raise EngineUnavailable(NO_INPUT)
         if reference_csv is None and is_live_source(source):
             raise EngineUnavailable(LIVE_REFUSAL)
+        #: The input these values belong to: frames of any other input must not be looked up here.
+        self.source = None if source is None or is_live_source(source) else Path(source)
         self.check_face = check_face
         self.last_missing = ""
         t0 = time.perf_counter()
@@ -540,6 +547,16 @@ class OpenFaceAUEngine:
         if not self.table.aus:
             raise EngineUnavailable(f"OpenFace output {self.info.csv.name} has no AU intensity columns "
                                     "(was it run without -aus, or are its AU models missing?)")
+        if self.table.landmarks is None:
+            self.info.notes.append(f"OpenFace CSV {self.info.csv.name} has no 2D landmarks (-2Dfp): AU27 and AU43 "
+                                   "read 0 and the target-face check is off")
+            log.warning(self.info.notes[-1])
+        if not is_live_source(source):
+            expected = count_frames(Path(source)) if Path(source).exists() else 0
+            if expected and abs(expected - len(self.table)) > max(2, expected // 100):
+                # Frames still match by number; a large gap means the file or the decoder differs.
+                self.info.notes.append(f"OpenFace has {len(self.table)} rows, the input's header says {expected} frames")
+                log.warning(self.info.notes[-1])
         self._open_ear = self._clip_open_ear()
 
     @staticmethod
@@ -604,9 +621,12 @@ def openface_engine_for(source: str | Path | int | None, binary: str | Path | No
     """The OpenFace engine for a recorded ``source``, or (None, reason) for a live one.
 
     For callers that offer ``--au-engine openface`` on any source (the GUI): None means
-    "keep the embedded engine" and the reason (:data:`LIVE_REFUSAL`) is for the user.
+    "keep the embedded engine" and the reason (:data:`LIVE_REFUSAL`, :data:`NO_INPUT`) is for
+    the user. An engine belongs to one input (``engine.source``): make a new one per file.
     Other problems (OpenFace missing or failing) still raise :class:`EngineUnavailable`.
     """
+    if source is None:
+        return None, NO_INPUT
     if is_live_source(source):
         return None, LIVE_REFUSAL
     return OpenFaceAUEngine(source, binary, **kw), ""

@@ -13,18 +13,23 @@ reads it on a background thread, and
 * renumbers frames and keeps one clock for the whole session, so the per-frame record and
   the log stay monotonic across reconnects (the outage shows as a gap in time).
 
-Usage (e.g. in the monitor's capture loop)::
+Usage::
 
-    src = ReconnectingSource(lambda: open_source(0), name="camera 0", on_status=show_status)
+    src = ReconnectingSource(lambda: CameraSource(0), on_status=show_status)
+    # Either as any Source: read() waits through outages and returns None only after close(),
+    # so an existing capture loop keeps running and resumes by itself when the camera returns;
+    # or polling, so the loop stays responsive during an outage:
     while running:
         frame = src.read(timeout=0.1)  # Frame, or None when no new frame came in time
         st = src.status                # SignalStatus: state, message, attempt, retry_in ...
         if st.alarm: ...               # show the technical alarm (signal lost)
-    src.close()
+    src.close()                        # makes a waiting read() return None at once
 
 ``on_status`` is called on the wrapper's supervisor thread with a :class:`SignalStatus` at
 every state change and every failed reopen attempt; a Qt UI must hand it to the GUI thread
-(e.g. emit a signal) or simply poll :attr:`ReconnectingSource.status` from a timer.
+(e.g. through a queue or a queued signal) or poll :attr:`ReconnectingSource.status` from a
+timer. After a reconnect the camera may come back at another size; the pipeline resets its
+face tracking on a size change by itself.
 """
 
 from __future__ import annotations
@@ -140,17 +145,22 @@ class ReconnectingSource(Source):
         return st
 
     def read(self, timeout: float | None = None) -> Frame | None:
-        """The next frame, waiting at most ``timeout`` seconds (default ``stall_timeout``).
+        """The next frame.
 
-        Returns None when no frame came in time (the signal may be lost: see :attr:`status`)
-        or after :meth:`close`; None does *not* mean the end of the stream here.
+        ``timeout=None`` (the :class:`Source` contract, what a plain capture loop calls): wait
+        until a frame comes, across outages and reconnects; None only after :meth:`close`.
+        ``timeout=seconds``: wait at most that long; None then means "no frame in time" (the
+        signal may be lost: see :attr:`status`), not the end of the stream.
         """
-        if self._stop.is_set():
-            return None
-        try:
-            return self._frames.get(timeout=self.stall_timeout if timeout is None else max(0.0, timeout))
-        except queue.Empty:
-            return None
+        end = None if timeout is None else time.monotonic() + max(0.0, timeout)
+        while not self._stop.is_set():
+            wait = 0.1 if end is None else min(0.1, end - time.monotonic())
+            try:
+                return self._frames.get(timeout=max(0.0, wait))
+            except queue.Empty:
+                if end is not None and time.monotonic() >= end:
+                    return None
+        return None
 
     def close(self) -> None:
         """Stop reading and reconnecting, close the underlying source (waits up to 2 s)."""

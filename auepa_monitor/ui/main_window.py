@@ -47,6 +47,7 @@ from ..core.sources import IMAGE_EXTS, VIDEO_EXTS, Source, list_cameras, open_so
 from .curve import PainCurve
 from .overlay import heat_to_qimage, render_annotated
 from .panels import AlertBanner, AUPanel, PainPanel
+from .pyside_fix import protect_none
 from .sound import AlarmSound
 from .theme import apply_dark
 from .video_view import VideoView
@@ -90,6 +91,7 @@ class MainWindow(QMainWindow):
     def __init__(self, pipeline: Any, settings: QSettings, *, lossless: bool = False, sound: bool = True,
                  sessions_root: str | Path | None = None, device: str = "cpu") -> None:
         super().__init__()
+        protect_none()  # PySide6 6.12 + Python 3.11 refcount bug: see pyside_fix
         apply_dark(QApplication.instance())
         self.pipeline = pipeline
         self.settings = settings
@@ -655,6 +657,7 @@ class MainWindow(QMainWindow):
             self.curve.redraw()
             self._update_spans()
             self._update_status(now)
+            protect_none()
             if self.session:
                 self.session.flush()
 

@@ -1,0 +1,74 @@
+"""End to end: the example manifest through every stage, every table and figure written, models
+that the app loads as they are, and a rerun that resumes from the finished stages and the cache."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from auepa_monitor.nets.pain_cnn import PAIN_CLASSES, load_checkpoint
+from auepa_monitor.nets.pain_regressor import PainRegressor
+from training.run import main
+
+REPO = Path(__file__).resolve().parent.parent
+MANIFEST = REPO / "examples" / "sample_manifest.csv"
+
+
+@pytest.fixture(scope="module")
+def example_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.conftest import FACES
+
+    if not FACES.is_dir():
+        pytest.skip(f"sample media not available: {FACES} is absent")
+    out = tmp_path_factory.mktemp("example_run")
+    assert main(["--manifest", str(MANIFEST), "--out", str(out), "--quick", "--no-progress"]) == 0
+    return out
+
+
+@pytest.mark.slow
+def test_every_table_figure_and_model(example_run: Path) -> None:
+    rep = example_run / "report"
+    text = (rep / "README.md").read_text()
+    for heading in ("## Data", "## Table III", "## Fig. 5", "## Fig. 6", "## Table IV", "## Table V:", "## Table VI:",
+                    "## Models", "## Stage timings", "not declared as infant pain labels"):
+        assert heading in text, heading
+    for name in ("data.csv", "table3_backbones.csv", "fig5_engagement.csv", "fig6_topk_loss.csv",
+                 "table4_methods.csv", "tableV_cross_demo_nfcs.csv", "tableVI_cross_demo_binary.csv", "timings.csv"):
+        assert (rep / "tables" / name).stat().st_size > 0, name
+    for name in ("fig5_engagement.png", "fig6_topk_loss.png", "confusion_table4.png", "gradcam_examples.png"):
+        assert (rep / "figures" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+    res = json.loads((rep / "results.json").read_text())
+    assert set(res["table3"]) == {"resnet18", "vgg11_bn"}
+    t4 = res["table4"]
+    assert {"PSPI", "resnet18", "vgg11_bn", "12 AU"} <= set(t4)
+    assert any(k.endswith("with weight (AuE-IPA)") for k in t4)
+    for s in t4.values():
+        assert 0 <= s["wa"] <= 100 and 0 <= s["ua"] <= 100 and 0 <= s["f1"] <= 1
+    assert set(res["cross"]) == {"demo_nfcs", "demo_binary"}
+    assert len(res["engagement"]) == 12  # every Table I AU ranked
+    assert 1 <= res["best_k"] <= 12
+    # Models load with the app's own loaders and say they were not trained on pain labels.
+    reg, card = PainRegressor.load(example_run / "models" / "pain_regressor.pt")
+    assert len(reg.core_aus) == res["best_k"] and card.trained_on_infant_pain is False
+    model, meta, ccard = load_checkpoint(example_run / "models" / "pain_cnn_resnet18.pt", "cpu")
+    assert meta["arch"] == "resnet18" and meta["classes"] == list(PAIN_CLASSES)
+    assert ccard.trained_on_infant_pain is False and "from scratch" in ccard.training_data
+    folds = json.loads((example_run / "folds.json").read_text())
+    tested = [s for f in folds for s in f["test_subjects"]]
+    assert sorted(tested) == ["s01", "s02", "s03", "s04", "s05"]
+
+
+@pytest.mark.slow
+def test_rerun_resumes_and_reuses_cache(example_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "rerun"
+    shutil.copytree(example_run, out)
+    (out / "state" / "final.json").unlink()  # as if the run had been killed before the last stage
+    assert main(["--manifest", str(MANIFEST), "--out", str(out), "--quick", "--no-progress"]) == 0
+    timings = json.loads((out / "report" / "results.json").read_text())["timings"]
+    for stage in ("cnn", "engagement", "topk", "compare"):
+        assert timings[stage]["resumed"] is True, stage
+    assert timings["final"]["resumed"] is False
+    assert timings["extract"]["resumed"] is True  # every row from the cache
