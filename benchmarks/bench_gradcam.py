@@ -232,7 +232,7 @@ def live_child(video: Path, seconds: float, threads: int, ckpt: Path, with_cnn: 
         t.join()
     wall = time.perf_counter() - t_start
     out = {"video_fps": fps, "pipeline_fps": done["frames"] / wall, "skipped": done["skipped"],
-           "overlay_hz": len(overlay) / wall if explainer else 0.0}
+           "overlay_hz": len(overlay) / wall if explainer else 0.0, "load": os.getloadavg()[0]}
     if overlay:
         out["explain_ms_median"] = statistics.median(o[3] for o in overlay)
         out["overlay_age_frames_median"] = statistics.median(o[2] - o[1] for o in overlay)
@@ -249,7 +249,7 @@ def part2(video: Path, seconds: float) -> None:
         ckpt = Path(d) / "bench_resnet18.pt"
         _make_checkpoint(ckpt)
         print(f"{'OMP_WAIT_POLICY':16s} {'threads':>7s} {'CNN':>4s} {'pipeline fps':>12s} {'skipped':>8s} "
-              f"{'overlay Hz':>10s} {'explain ms':>10s} {'age (frames)':>12s}")
+              f"{'overlay Hz':>10s} {'explain ms':>10s} {'age (frames)':>12s} {'load':>5s}")
         for policy in ("PASSIVE", "(unset)"):
             for threads in (1, 2):
                 for with_cnn in (False, True):
@@ -269,7 +269,7 @@ def part2(video: Path, seconds: float) -> None:
                     r = json.loads(lines[-1])
                     print(f"{policy:16s} {threads:7d} {'yes' if with_cnn else 'no':>4s} {r['pipeline_fps']:12.1f} "
                           f"{r['skipped']:8d} {r['overlay_hz']:10.1f} {r.get('explain_ms_median', 0):10.1f} "
-                          f"{r.get('overlay_age_frames_median', 0):12.1f}")
+                          f"{r.get('overlay_age_frames_median', 0):12.1f} {r['load']:5.1f}")
         print(f"(video plays at {r['video_fps']:.0f} fps; target: overlay >= 15 Hz with pipeline fps ~ video fps)")
 
 
@@ -289,7 +289,8 @@ def main() -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import torch
 
-    print(f"torch {torch.__version__}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
+    print(f"torch {torch.__version__}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (other work skews every figure)")
     part1(a.reps, [int(t) for t in a.threads.split(",")], "cpu")
     if torch.cuda.is_available():
         part1(a.reps, [torch.get_num_threads()], "cuda")

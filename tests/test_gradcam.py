@@ -169,3 +169,20 @@ def test_resnet18_layer4_cam_finds_the_patch():
             r = cam(patch_image(cx, cy, gen, patch=24), class_idx=1)
             py, px = np.unravel_index(int(r.cam.argmax()), r.cam.shape)
             assert np.hypot(px - (cx + 12), py - (cy + 12)) < 32, ((cx + 12, cy + 12), (px, py))
+
+
+def test_batch_equals_one_by_one(tiny):
+    gen = torch.Generator().manual_seed(5)
+    xs = torch.cat([patch_image(30 + 40 * i, 50 + 30 * i, gen) for i in range(3)])
+    with GradCam(tiny, tiny.features) as cam:
+        many = cam.many(xs)
+        picked = cam.many(xs, [0, 1, 0])
+        for i in range(3):
+            one = cam(xs[i:i + 1])
+            assert many[i].class_idx == one.class_idx
+            np.testing.assert_allclose(many[i].cam, one.cam, atol=1e-5)
+            np.testing.assert_allclose(many[i].probs, one.probs, rtol=1e-5)
+        assert [r.class_idx for r in picked] == [0, 1, 0]
+        np.testing.assert_allclose(picked[0].cam, cam(xs[:1], 0).cam, atol=1e-5)
+        with pytest.raises(ValueError, match="one class index per image"):
+            cam.many(xs, [0, 1])

@@ -104,21 +104,25 @@ def test_bad_settings_rejected(video: Path) -> None:
 def test_unplugged_camera_alarms_backs_off_and_reconnects(video: Path) -> None:
     plug = Plug()
     seen: list[SignalStatus] = []
-    src = ReconnectingSource(lambda: LoopCamera(video, plug), stall_timeout=0.5, backoff_initial=0.1,
+    # Unplugging is noticed at once (read() returns None); the stall timeout only guards a
+    # hung driver, so it is generous here and a busy test machine causes no false loss.
+    src = ReconnectingSource(lambda: LoopCamera(video, plug), stall_timeout=2.0, backoff_initial=0.1,
                              backoff_factor=2.0, backoff_max=0.4, on_status=seen.append)
     try:
         frames = [src.read(timeout=2.0) for _ in range(10)]
         assert all(f is not None for f in frames)
         assert wait_for(lambda: src.status.state is SignalState.LIVE)
+        n_before = len(seen)
         plug.unplug()
         assert wait_for(lambda: src.status.alarm, timeout=3.0), src.status
-        assert "signal lost" in src.status.message
+        assert "signal lost" in src.status.message and "stopped delivering" in src.status.message
         # Let several reopen attempts fail: the delays must grow and stop at backoff_max.
         assert wait_for(lambda: src.status.attempt >= 5, timeout=5.0), src.status
-        delays = [s.retry_in for s in seen if s.state is SignalState.LOST and s.attempt > 0]
+        delays = [s.retry_in for s in seen[n_before:] if s.state is SignalState.LOST and s.attempt > 0]
         assert delays[:5] == pytest.approx([0.1, 0.2, 0.4, 0.4, 0.4])
         assert "not found" in src.status.message  # the reopen error is shown to the user
         assert src.status.lost_for > 0.5
+        assert all(s.alarm for s in seen[n_before:])  # no false "live" while unplugged
         opens_while_out = plug.opens
         plug.plug_in()
         assert wait_for(lambda: src.status.state is SignalState.LIVE, timeout=3.0), src.status
@@ -141,14 +145,14 @@ def test_unplugged_camera_alarms_backs_off_and_reconnects(video: Path) -> None:
 
 def test_hung_driver_counts_as_lost_after_stall_timeout(video: Path) -> None:
     plug = Plug()
-    src = ReconnectingSource(lambda: LoopCamera(video, plug), stall_timeout=0.4, backoff_initial=0.1,
+    src = ReconnectingSource(lambda: LoopCamera(video, plug), stall_timeout=1.0, backoff_initial=0.1,
                              backoff_max=0.2)
     try:
         assert src.read(timeout=2.0) is not None
         plug.freeze()
         t0 = time.monotonic()
         assert wait_for(lambda: src.status.alarm, timeout=3.0), src.status
-        assert time.monotonic() - t0 >= 0.3
+        assert time.monotonic() - t0 >= 0.8
         assert "no frame for" in src.status.message
         assert wait_for(lambda: plug.opens >= 3, timeout=3.0)  # reopened although the old read() hangs
         plug.plug_in()
@@ -194,7 +198,7 @@ def test_session_log_survives_loss_and_records_after_reconnect(video: Path, tmp_
             events.write("signal_" + st.state.value, message=st.message)
             last_state.append(st.state)
 
-    src = ReconnectingSource(lambda: LoopCamera(video, plug, fps=15), stall_timeout=0.5, backoff_initial=0.1,
+    src = ReconnectingSource(lambda: LoopCamera(video, plug, fps=15), stall_timeout=2.0, backoff_initial=0.1,
                              backoff_max=0.3, on_status=log_status)
     csv_path = tmp_path / "session.csv"
     writer = FrameCsvWriter(csv_path)
@@ -236,4 +240,4 @@ def test_session_log_survives_loss_and_records_after_reconnect(video: Path, tmp_
     assert frames == sorted(frames)
     assert sum(r["success"] == "1" for r in rows) >= 10  # real faces were scored on both sides
     kinds = [json.loads(line)["event"] for line in (tmp_path / "events.jsonl").read_text().splitlines()]
-    assert kinds == ["signal_live", "signal_lost", "signal_live", "signal_closed"]
+    assert kinds[:3] == ["signal_live", "signal_lost", "signal_live"] and kinds[-1] == "signal_closed"

@@ -84,3 +84,25 @@ def test_missing_columns_and_empty(tmp_path: Path) -> None:
         read_manifest(write(tmp_path, ""))
     with pytest.raises(ManifestError, match="does not exist"):
         read_manifest(tmp_path / "nope.csv")
+
+
+def test_cli_stops_before_any_work_on_a_bad_manifest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from training.run import main
+
+    p = write(tmp_path, "a,yt,nothere.mp4,0,5,flacc\nb,yt,clip.avi,0,12,flacc\n")
+    out = tmp_path / "run"
+    assert main(["--manifest", str(p), "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "line 2: media nothere.mp4 does not exist" in err
+    assert "line 3: score 12 is outside the flacc range 0-10" in err
+    assert not (out / "cache").exists()  # nothing was extracted or trained
+
+
+def test_cli_rejects_unknown_backbone_and_weights_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from training.run import main
+
+    p = write(tmp_path, "a,yt,clip.avi,0,5,flacc\n")
+    assert main(["--manifest", str(p), "--out", str(tmp_path / "r"), "--archs", "resnet18,alexnet"]) == 2
+    assert "unknown backbone(s) alexnet" in capsys.readouterr().err
+    assert main(["--manifest", str(p), "--out", str(tmp_path / "r"), "--weights-dir", str(tmp_path / "no")]) == 2
+    assert "is not a folder" in capsys.readouterr().err

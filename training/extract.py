@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from auepa_monitor.core.au_regions import AU_REGION_NAMES, CROP_SIZE, align_face, au_centers
 from auepa_monitor.core.errors import EngineUnavailable
+from auepa_monitor.core.pipeline import AUValuesMissing
 from auepa_monitor.core.records import REPORTED_AUS
 from auepa_monitor.core.sources import Frame, ImageSource, Source, VideoFileSource
 
@@ -67,6 +68,17 @@ class RowSamples:
     frames: np.ndarray  # (M,) int, 1-based frame numbers in the media
     au: np.ndarray  # (M, A) float32 AU intensities 0-5, columns = AU_ORDER
     tried: int
+    sel: np.ndarray | None = None  # (M,) rows of ``crops`` in use (frames the AU engine had values for)
+
+    @classmethod
+    def usable(cls, row: Row, crops: np.ndarray, centers: np.ndarray, frames: np.ndarray, au: np.ndarray,
+               tried: int) -> RowSamples:
+        """Keep the frames with AU values (an engine without values for a frame stores NaN)."""
+        keep = np.flatnonzero(~np.isnan(au).any(axis=1)) if len(au) else np.zeros(0, int)
+        return cls(row, crops, centers[keep], frames[keep], au[keep], tried, keep)
+
+    def crop(self, j: int) -> np.ndarray:
+        return np.asarray(self.crops[self.sel[j] if self.sel is not None else j])
 
 
 @dataclass
@@ -118,8 +130,7 @@ class SampleSet:
         return np.concatenate([r.au for r in self.rows]).astype(np.float32)
 
     def crop(self, i: int) -> np.ndarray:
-        r = self.rows[self.row_of[i]]
-        return np.asarray(r.crops[self.pos_in_row[i]])
+        return self.rows[self.row_of[i]].crop(int(self.pos_in_row[i]))
 
     def centers(self, i: int) -> dict[str, np.ndarray]:
         c = self.rows[self.row_of[i]].centers[self.pos_in_row[i]]
@@ -169,17 +180,13 @@ def make_au_engine(name: str, row: Row | None = None) -> object:
         return EmbeddedAUEngine(neutral_baseline=False)
     if name == "openface":
         try:
-            from auepa_monitor.core import openface
+            from auepa_monitor.core.openface import OpenFaceAUEngine, find_feature_extraction
         except ImportError as e:
             raise EngineUnavailable("--au-engine openface: this build has no OpenFace engine module "
                                     "(auepa_monitor/core/openface.py); use --au-engine embedded") from e
-        factory = getattr(openface, "OpenFaceEngine", None)
-        if factory is None:
-            raise EngineUnavailable("auepa_monitor.core.openface has no OpenFaceEngine class")
-        try:
-            return factory(source=str(row.media)) if row is not None else factory()
-        except TypeError:
-            return factory()
+        if row is None:
+            return find_feature_extraction()  # raises EngineUnavailable when OpenFace is not installed
+        return OpenFaceAUEngine(row.media)
     raise EngineUnavailable(f"unknown AU engine {name!r} (expected embedded or openface)")
 
 
@@ -219,7 +226,9 @@ class Extractor:
 
             cal = models_dir() / "au_calibration.json"
             return "embedded-" + file_digest(cal)[:8]
-        return self.engine_name
+        from auepa_monitor.core.openface import find_feature_extraction
+
+        return "openface-" + hashlib.sha1(find_feature_extraction().identity.encode()).hexdigest()[:8]
 
     def tracker(self):
         if self._tracker is None:
@@ -255,8 +264,8 @@ class Extractor:
         if crops_p.is_file() and meta_p.is_file() and au_p.is_file():
             self.stats["cached_rows"] += 1
             meta = np.load(meta_p)
-            return RowSamples(row, np.load(crops_p, mmap_mode="r"), meta["centers"], meta["frames"],
-                              np.load(au_p)["au"], int(meta["tried"]))
+            return RowSamples.usable(row, np.load(crops_p, mmap_mode="r"), meta["centers"], meta["frames"],
+                                     np.load(au_p)["au"], int(meta["tried"]))
         frames = read_frames(row, self.n_frames)
         tracker = self.tracker()
         tracker.reset()
@@ -268,11 +277,15 @@ class Extractor:
                 continue
             al = align_face(fr.image, fit.landmarks)
             c = au_centers(al.landmarks)
-            au = engine.estimate(fit, fr)
+            try:
+                au = engine.estimate(fit, fr)
+            except AUValuesMissing:
+                au = {}  # stored as NaN: the frame is left out (never zeros)
+                self.stats["frames_without_aus"] = self.stats.get("frames_without_aus", 0) + 1
             crops.append(al.image)
             centers.append(np.array([c[n] for n in REGION_NAMES], dtype=np.float32))
             nums.append(fr.index)
-            aus.append([float(au.get(a, 0.0)) for a in AU_ORDER])
+            aus.append([float(au[a]) if a in au else np.nan for a in AU_ORDER])
         self.stats["frames_tried"] += len(frames)
         self.stats["frames_fitted"] += len(crops)
         crops_a = np.stack(crops) if crops else np.zeros((0, CROP_SIZE, CROP_SIZE, 3), np.uint8)
@@ -283,7 +296,7 @@ class Extractor:
         _atomic_save(crops_p, lambda p: np.save(p, crops_a))
         _atomic_save(meta_p, lambda p: np.savez(p, centers=centers_a, frames=nums_a, tried=len(frames)))
         _atomic_save(au_p, lambda p: np.savez(p, au=au_a))
-        return RowSamples(row, np.load(crops_p, mmap_mode="r"), centers_a, nums_a, au_a, len(frames))
+        return RowSamples.usable(row, np.load(crops_p, mmap_mode="r"), centers_a, nums_a, au_a, len(frames))
 
 
 def _atomic_save(path: Path, write: Callable[[object], None]) -> None:

@@ -10,11 +10,12 @@ What it does:
    which face cannot be told. Features are cached under ``.cache/au_calibration/`` (gitignored),
    keyed by the media file and the tracker's source, so reruns take seconds.
 2. Per AU (1, 2, 4, 6, 7, 9, 10, 12, 20, 25, 26, 45) fits a small non-negative ridge map from a
-   few sign-oriented features (blendshapes ``bs_*`` and geometry) to OpenFace's ``AUxx_r``,
-   with and without the per-person neutral baseline (:class:`NeutralBaseline`, replayed
-   frame by frame exactly as the engine does online). Whether the baseline is used is decided
-   per AU by cross-validation inside the training data (the two halves of multi_face.avi as
-   two sessions), never on the held-out video.
+   few sign-oriented features (blendshapes ``bs_*`` and geometry, ``CANDIDATES``) to OpenFace's
+   ``AUxx_r``, with and without the per-person neutral baseline on the features that grow with
+   the AU (:class:`NeutralBaseline`, replayed frame by frame exactly as the engine does online).
+   Whether the baseline is used is decided per AU by a 2-fold cross-validation inside the
+   training data (the two halves of multi_face.avi as two sessions), never on the held-out
+   video. ``EXCLUDED`` lists a reference left out of one AU's fit, with the reason.
 3. Held out: ``default.wmv`` (288 frames) is never seen by the fit; the swap (fit on
    default + stills + image_sequence, test on multi_face) is reported too. Final figures come
    from replaying the held-out features through the real :class:`EmbeddedAUEngine` loaded from
@@ -243,6 +244,8 @@ def load_sessions(faces: Path, tracker_factory) -> tuple[dict[str, Session], dic
         frames = _frames_video(media[0]) if is_video else _frames_images(media)
         s = extract(name, frames, ref, tracker)
         secs[name] = time.perf_counter() - t0
+        for stale in CACHE_DIR.glob(f"{name}-*.npz"):
+            stale.unlink()  # features of an older tracker or media version
         np.savez(cp, names=np.array(s.names), X=s.X, quality=s.quality, valid=s.valid,
                  seconds=secs[name], **{f"ref{au}": s.ref[au] for au in FITTED_AUS})
         out[name] = s
@@ -331,10 +334,30 @@ class Fitted:
         return np.clip(self.intercept + X[:, idx] @ self.coef, 0.0, 5.0)
 
 
+def baseline_features(au: int) -> tuple[str, ...]:
+    """The AU's candidate features that get the neutral baseline subtracted in the baseline variant.
+
+    Only those that grow with the AU: the baseline is a low percentile, which is a person's
+    neutral only for such features.
+    """
+    return tuple(f for f, sign in CANDIDATES[au] if sign > 0)
+
+
+def variant_matrix(au: int, d: Design, baseline: bool) -> np.ndarray:
+    """Rows x BASELINE_FEATURES: raw, or with :func:`baseline_features` minus the neutral."""
+    if not baseline:
+        return d.raw
+    X = d.raw.copy()
+    for f in baseline_features(au):
+        j = BASELINE_FEATURES.index(f)
+        X[:, j] = d.based[:, j]
+    return X
+
+
 def fit_design(au: int, d: Design, baseline: bool) -> Fitted:
     """:func:`fit_au` on a design's rows, minus the references ``EXCLUDED`` for this AU."""
     keep = ~np.isin(d.source, [EXCLUDED[au][0]] if au in EXCLUDED else [])
-    X = d.based if baseline else d.raw
+    X = variant_matrix(au, d, baseline)
     return fit_au(au, X[keep], d.y[au][keep], d.weight[keep])
 
 
@@ -377,9 +400,9 @@ def evaluate(train: list[Session], test: list[Session]) -> dict[int, dict[str, d
     out = {}
     for au in FITTED_AUS:
         out[au] = {}
-        for variant, Xte in (("raw", dte.raw), ("baseline", dte.based)):
+        for variant in ("raw", "baseline"):
             f = fit_design(au, dtr, variant == "baseline")
-            out[au][variant] = metrics(f.predict(Xte), dte.y[au])
+            out[au][variant] = metrics(f.predict(variant_matrix(au, dte, variant == "baseline")), dte.y[au])
     return out
 
 
@@ -403,9 +426,10 @@ def calibration_json(train: list[Session], use_base: dict[int, bool]) -> dict:
         f = fit_design(au, d, use_base[au])
         entry: dict = {"features": list(f.features), "coef": [round(float(c), 6) for c in f.coef],
                        "intercept": round(f.intercept, 6)}
-        if use_base[au]:
-            entry["baseline"] = list(f.features)
-            entry["neutral"] = [round(float(neutral[BASELINE_FEATURES.index(x)]), 6) for x in f.features]
+        based = [x for x in f.features if x in baseline_features(au)] if use_base[au] else []
+        if based:
+            entry["baseline"] = based
+            entry["neutral"] = [round(float(neutral[BASELINE_FEATURES.index(x)]), 6) for x in based]
         aus[str(au)] = entry
     return {"version": 2, "note": "fitted by training/fit_au_calibration.py against OpenFace 2.2 AUxx_r; "
             "see au_calibration.card.json", "aus": aus}
@@ -572,7 +596,11 @@ def main(argv: list[str] | None = None) -> int:
                 "AU43": (f"eye closure: mean eye aspect ratio (lid gap over eye width); 0 at or above "
                          f"{E.EAR_OPEN_FRACTION} x the person's open-eye ratio (80th percentile of the running "
                          f"baseline), 5 at or below {E.EAR_CLOSED_FRACTION} x it; before the baseline is ready "
-                         f"fixed {E.EAR_OPEN} / {E.EAR_CLOSED}. PSPI uses it as 0/1 (eyes closed)."),
+                         f"fixed {E.EAR_OPEN} / {E.EAR_CLOSED}. PSPI uses it as 0/1 (eyes closed). Checked on "
+                         "default.wmv: the strongest OpenFace blink (AU45) reads AU43 >= 2.5, frames OpenFace "
+                         "calls open read ~0 (tests/test_au_engine.py). Fractions kept at 0.70/0.25: 0.65/0.30 "
+                         "and 0.55/0.25 changed nothing on default.wmv and only shifted which squinting "
+                         "frames of multi_face.avi count as closed, where OpenFace's AU45 cannot arbitrate."),
                 "measured": geo,
             },
             "timings_s": {"extraction": {k: round(v, 2) for k, v in secs.items()},

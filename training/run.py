@@ -208,13 +208,10 @@ class Pipeline:
                          {a: str(self._weights(a)) for a in cfg.archs}, self.others)
 
         def work() -> dict[str, Any]:
-            import torch
-
             from auepa_monitor.model_card import ModelCard
             from auepa_monitor.nets.pain_cnn import PAIN_CLASSES, save_checkpoint
 
             out: dict[str, Any] = {"archs": {}}
-            torch.set_num_threads(max(1, torch.get_num_threads()))
             for arch in cfg.archs:
                 wp = self._weights(arch)
                 folds_out = []

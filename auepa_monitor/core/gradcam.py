@@ -17,6 +17,7 @@ when the map is flat).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,6 +99,17 @@ class GradCam:
         """Explain ``class_idx`` (default: the predicted class) for ``x`` of shape (1, 3, H, W)."""
         if x.ndim != 4 or x.shape[0] != 1:
             raise ValueError(f"expected one image (1, 3, H, W), got shape {tuple(x.shape)}")
+        return self.many(x, None if class_idx is None else [class_idx])[0]
+
+    def many(self, x: torch.Tensor, class_idx: Sequence[int] | None = None) -> list[GradCamResult]:
+        """Grad-CAMs of a batch (B, 3, H, W) in one forward pass (e.g. engagement over a data set).
+
+        ``class_idx``: one class per image (default: each image's predicted class). The model
+        must treat images independently (eval mode: BatchNorm uses its running statistics),
+        so the summed score's gradient at each image is that image's own gradient.
+        """
+        if x.ndim != 4:
+            raise ValueError(f"expected images (B, 3, H, W), got shape {tuple(x.shape)}")
         self._capture = True
         try:
             with torch.enable_grad():
@@ -107,14 +119,24 @@ class GradCam:
         act, self._act = self._act, None
         if act is None:
             raise RuntimeError("the target layer was not run by the model's forward pass")
-        n = logits.shape[1]
-        idx = int(logits[0].argmax()) if class_idx is None else int(class_idx)
-        if not 0 <= idx < n:
-            raise ValueError(f"class index {idx} out of range (model has {n} classes)")
-        (grad,) = torch.autograd.grad(logits[0, idx], act)
-        cam, low = cam_from(act.detach(), grad, (x.shape[2], x.shape[3]))
-        probs = torch.softmax(logits[0].detach().float(), dim=0).cpu().numpy().astype(np.float32)
-        return GradCamResult(cam=cam, class_idx=idx, probs=probs, low_res=low)
+        b, n = logits.shape
+        if class_idx is None:
+            idx = logits.detach().argmax(dim=1)
+        else:
+            idx = torch.as_tensor(list(class_idx), dtype=torch.long, device=logits.device)
+            if idx.shape != (b,):
+                raise ValueError(f"need one class index per image ({b}), got {len(class_idx)}")
+            bad = [int(i) for i in idx if not 0 <= int(i) < n]
+            if bad:
+                raise ValueError(f"class index {bad[0]} out of range (model has {n} classes)")
+        score = logits.gather(1, idx.view(-1, 1)).sum()
+        (grad,) = torch.autograd.grad(score, act)
+        probs = torch.softmax(logits.detach().float(), dim=1).cpu().numpy().astype(np.float32)
+        out = []
+        for i in range(b):
+            cam, low = cam_from(act[i:i + 1].detach(), grad[i:i + 1], (x.shape[2], x.shape[3]))
+            out.append(GradCamResult(cam=cam, class_idx=int(idx[i]), probs=probs[i], low_res=low))
+        return out
 
     def remove(self) -> None:
         """Detach the forward hook from the layer."""

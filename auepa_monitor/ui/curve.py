@@ -25,7 +25,7 @@ class PainCurve(pg.PlotWidget):
         pi = self.getPlotItem()
         pi.setLabel("left", "pain 0-10")
         pi.setLabel("bottom", "time", units="s")
-        pi.showGrid(x=True, y=True, alpha=0.2)
+        # No grid: pyqtgraph replays the axes' QPicture (grid included) on every repaint, ~5 ms each.
         pi.setMenuEnabled(False)
         pi.hideButtons()
         vb = pi.getViewBox()
@@ -55,6 +55,7 @@ class PainCurve(pg.PlotWidget):
         self._p: deque[float] = deque()
         self._file_scores = np.zeros(0)
         self._file_pspi = np.zeros(0)
+        self._file_done = np.zeros(0, bool)
         self._dirty = False
 
     # -- setup ----------------------------------------------------------------------------------
@@ -78,6 +79,7 @@ class PainCurve(pg.PlotWidget):
         self._duration = n / self._fps
         self._file_scores = np.full(n, np.nan)
         self._file_pspi = np.full(n, np.nan)
+        self._file_done = np.zeros(n, bool)  # frames processed (skipped ones are not gaps)
         self.cursor.show()
         self.cursor.setBounds((0, self._duration))
         self.getPlotItem().setXRange(0, self._duration, padding=0.01)
@@ -100,6 +102,7 @@ class PainCurve(pg.PlotWidget):
         elif 1 <= frame <= len(self._file_scores):
             self._file_scores[frame - 1] = s
             self._file_pspi[frame - 1] = ps
+            self._file_done[frame - 1] = True
             if not self.cursor.moving:
                 self.cursor.setValue(t)
         self._dirty = True
@@ -134,9 +137,10 @@ class PainCurve(pg.PlotWidget):
                 self.getPlotItem().setXRange(max(0.0, t[-1] - self.window_s), max(t[-1], self.window_s * 0.1),
                                              padding=0)
         else:
-            t = np.arange(len(self._file_scores)) / self._fps
-            self.score_item.setData(t, self._file_scores)
-            self.pspi_item.setData(t, self._file_pspi)
+            idx = np.flatnonzero(self._file_done)
+            t = idx / self._fps
+            self.score_item.setData(t, self._file_scores[idx])
+            self.pspi_item.setData(t, self._file_pspi[idx])
 
     def frame_at(self, t: float) -> int:
         """1-based frame nearest to source time ``t`` (file mode)."""

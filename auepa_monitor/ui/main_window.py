@@ -29,9 +29,11 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
     QSlider,
     QSplitter,
     QStyle,
+    QTabWidget,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -118,7 +120,8 @@ class MainWindow(QMainWindow):
         self._explainer = None
         self._explain_worker: LatestWorker | None = None
         self._explanation = None
-        self._explanation_wall = 0.0
+        self._cam_walls: dict[int, float] = {}  # frame -> capture time, to show the heatmap's age
+        self.explanations = 0
         self.on_frame: Callable[[Processed], None] | None = None  # hook for scripted runs
         self.setWindowTitle(f"AuE-IPA Monitor {__version__}")
         self.setAcceptDrops(True)
@@ -167,8 +170,15 @@ class MainWindow(QMainWindow):
         rv.setContentsMargins(4, 0, 0, 0)
         rv.addWidget(self.banner)
         rv.addWidget(self.pain)
-        rv.addWidget(self.au_panel)
-        rv.addWidget(self._build_alert_settings())
+        # AU bars and alarm settings share a tab area so the column fits 800-pixel-high screens.
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.au_panel, "AU intensities")
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setWidget(self._build_alert_settings())
+        self.tabs.addTab(scroll, "Alarm settings")
+        rv.addWidget(self.tabs)
         rv.addStretch(1)
         central = QWidget()
         h = QHBoxLayout(central)
@@ -394,7 +404,15 @@ class MainWindow(QMainWindow):
     def open_source(self, spec: str | int, play: bool = True) -> bool:
         """Open a file path or camera index. A bad source gives a clear message, never a crash."""
         try:
-            src = open_source(spec)
+            if isinstance(spec, int) or str(spec).strip().isdigit():
+                # A camera reopens by itself after an unplug or a hang (technical alarm meanwhile).
+                from ..core.reconnect import ReconnectingSource
+                from ..core.sources import CameraSource
+
+                idx = int(spec)
+                src = ReconnectingSource(lambda: CameraSource(idx), name=f"camera {idx}")
+            else:
+                src = open_source(spec)
         except AuepaError as e:
             self.show_error(str(e))
             return False
@@ -648,6 +666,10 @@ class MainWindow(QMainWindow):
             if self.on_frame is not None:
                 self.on_frame(newest)
         self._apply_events(self.alerts.check_stall(now))
+        st = getattr(self.player.source, "status", None)  # ReconnectingSource: say what it is doing
+        if st is not None and getattr(st, "alarm", False) and st.message \
+                and self.statusBar().currentMessage() != st.message:
+            self.statusBar().showMessage(st.message, 3000)
         self._poll_explanation()
         self.sound.update(self.alerts.sounding(now), now)
         if self.alerts.priority() != Priority.NONE and int(now * 2) != int((now - 0.01) * 2):
@@ -691,6 +713,8 @@ class MainWindow(QMainWindow):
         else:
             self.pos_label.setText(f"frame {r.frame}  {r.timestamp:.1f} s")
         self._submit_explanation(p)
+        if self._explain_worker is not None and self._explanation is not None:
+            self._update_heat_label()
 
     def _update_status(self, now: float) -> None:
         walls = [w for w in self._shown_walls if now - w <= 2.0]
@@ -704,11 +728,12 @@ class MainWindow(QMainWindow):
     def _set_scorer_facts(self) -> None:
         sc = self.pipeline.scorer
         card = sc.card
-        facts = [f"Output: {card.output_scale}"]
-        facts.append(f"Trained on: {card.training_data}")
-        facts.append(f"Built {card.created} by {card.built_by}")
+        facts = [f"Output: {card.output_scale.split(';')[0]}", f"Built {card.created} by {card.built_by}"]
         self.pain.set_card(card.name, card.warning, "\n".join(facts))
-        self.pain.facts.setToolTip(json.dumps(card.metrics, indent=1, default=str))
+        tip = (f"Trained on: {card.training_data}\nOutput: {card.output_scale}\nIntended use: {card.intended_use}"
+               f"\nMetrics: {json.dumps(card.metrics, default=str)}")
+        for w in (self.pain.facts, self.pain.model, self.pain.warning):
+            w.setToolTip(tip)
         self.au_panel.set_core(sc.model.core_aus, [float(v) for v in sc.model.engagement])
 
     def load_model_dialog(self) -> None:
@@ -770,7 +795,9 @@ class MainWindow(QMainWindow):
             return
         if self._explain_worker is not None:
             self._explain_worker.submit((p.image, p.result.face, p.result.frame))
-            self._explanation_wall = self._explanation_wall or time.monotonic()
+            self._cam_walls[p.result.frame] = p.captured_wall
+            while len(self._cam_walls) > 300:
+                self._cam_walls.pop(next(iter(self._cam_walls)))
             return
         # No CNN: each AU region shaded by its share of the regressor's current score; the weights
         # are computed in the processing thread (post_process), which owns the scorer's model.
@@ -808,6 +835,7 @@ class MainWindow(QMainWindow):
         if ex is None:
             return
         self._explanation = ex
+        self.explanations += 1
         self.view.set_explanation(heat_to_qimage(ex.heatmap), None)
         self._update_heat_label()
 
@@ -815,8 +843,11 @@ class MainWindow(QMainWindow):
         ex = self._explanation
         if ex is None or self.current is None:
             return
-        behind = self.current.result.frame - ex.frame_index
-        self.heat_label.setText(f"Grad-CAM ({ex.predicted_class}): {behind} frames behind, {ex.ms:.0f} ms")
+        behind = max(0, self.current.result.frame - ex.frame_index)
+        wall = self._cam_walls.get(ex.frame_index)
+        age = f", {1000 * (time.monotonic() - wall):.0f} ms old" if wall is not None else ""
+        self.heat_label.setText(f"Grad-CAM ({ex.predicted_class}): {behind} frames behind{age} "
+                                f"(computed in {ex.ms:.0f} ms)")
 
     # ------------------------------------------------------------------------------- screenshot
     def screenshot_dir(self) -> Path:
