@@ -1,9 +1,9 @@
 """Soak test: run the per-frame pipeline on a looped sample video and watch memory and speed.
 
-Prints one line per sample interval (elapsed minutes, frames, RSS in MiB, fps in that
-interval) and a summary: RSS growth after warm-up in percent (the monitor must stay under
-5 % over 30 minutes) and fps drift (last interval's fps against the first interval after
-warm-up). Every frame is also written to a per-frame CSV through the real recorder, as a
+Prints one line per sample interval (elapsed minutes, frames, RSS in MiB, fps and process
+CPU ms per frame in that interval) and a summary: RSS growth after warm-up in percent (the
+monitor must stay under 5 % over 30 minutes) and the drift of fps and of CPU time per frame
+(median of the last third of the intervals after warm-up against the first third). Every frame is also written to a per-frame CSV through the real recorder, as a
 monitor session would.
 
     python benchmarks/soak.py                       # 30 minutes, default.wmv looped
@@ -48,12 +48,15 @@ def rss_mib() -> float:
 
 @dataclass
 class Sample:
-    """One measurement: minutes since start, frames so far, RSS MiB, fps over the interval."""
+    """One measurement: minutes since start, frames so far, RSS MiB, fps over the interval and
+    the process CPU time per frame over the interval (ms; less sensitive than fps to other
+    programs taking the CPU)."""
 
     minutes: float
     frames: int
     rss_mib: float
     fps: float
+    cpu_ms_per_frame: float
 
 
 @dataclass
@@ -72,12 +75,19 @@ class SoakReport:
     fps_first: float = 0.0
     fps_last: float = 0.0
     fps_drift_pct: float = 0.0
+    cpu_ms_first: float = 0.0
+    cpu_ms_last: float = 0.0
+    cpu_drift_pct: float = 0.0
+
+
+def _median(values: list[float]) -> float:
+    v = sorted(values)
+    return v[len(v) // 2] if v else 0.0
 
 
 def _end_value(values: list[float]) -> float:
     """Median of the last three samples: one GC-timed sample does not decide the figure."""
-    tail = sorted(values[-3:])
-    return tail[len(tail) // 2]
+    return _median(values[-3:])
 
 
 def summarize(rep: SoakReport) -> None:
@@ -92,10 +102,16 @@ def summarize(rep: SoakReport) -> None:
     rep.rss_end_mib = round(_end_value([s.rss_mib for s in post]), 1)
     rep.rss_peak_after_warmup_mib = round(max(s.rss_mib for s in post), 1)
     rep.growth_pct = round(100.0 * (rep.rss_end_mib - base.rss_mib) / base.rss_mib, 2)
-    fps_post = [s.fps for s in post[1:]] or [base.fps]
-    rep.fps_first = round(fps_post[0], 2)
-    rep.fps_last = round(fps_post[-1], 2)
+    # Drift: median of the first third of the intervals after warm-up against the last third.
+    intervals = post[1:] or [base]
+    k = max(1, len(intervals) // 3)
+    rep.fps_first = round(_median([s.fps for s in intervals[:k]]), 2)
+    rep.fps_last = round(_median([s.fps for s in intervals[-k:]]), 2)
     rep.fps_drift_pct = round(100.0 * (rep.fps_last - rep.fps_first) / rep.fps_first, 2) if rep.fps_first else 0.0
+    rep.cpu_ms_first = round(_median([s.cpu_ms_per_frame for s in intervals[:k]]), 2)
+    rep.cpu_ms_last = round(_median([s.cpu_ms_per_frame for s in intervals[-k:]]), 2)
+    if rep.cpu_ms_first:
+        rep.cpu_drift_pct = round(100.0 * (rep.cpu_ms_last - rep.cpu_ms_first) / rep.cpu_ms_first, 2)
 
 
 def run(video: Path, minutes: float, interval: float, warmup: float, out_csv: Path) -> SoakReport:
@@ -112,19 +128,24 @@ def run(video: Path, minutes: float, interval: float, warmup: float, out_csv: Pa
     next_sample = t_start + interval
     t_offset = 0.0  # media time carried across loops so the session's clock keeps running
     last_t = 0.0
-    last_frames, last_time = 0, t_start
+    last_frames, last_time, last_cpu = 0, t_start, time.process_time()
     print(f"soak: {video.name} for {minutes:g} min, sample every {interval:g} s, warm-up {warmup:g} min",
           flush=True)
-    print(f"{'min':>7} {'frames':>8} {'RSS MiB':>9} {'fps':>7}", flush=True)
+    print(f"{'min':>7} {'frames':>8} {'RSS MiB':>9} {'fps':>7} {'CPU ms/f':>9}", flush=True)
     try:
         while True:
             now = time.monotonic()
             if now >= next_sample or now >= deadline:
-                fps = (rep.frames - last_frames) / (now - last_time) if now > last_time else 0.0
-                s = Sample(round((now - t_start) / 60.0, 3), rep.frames, round(rss_mib(), 1), round(fps, 2))
+                n = rep.frames - last_frames
+                fps = n / (now - last_time) if now > last_time else 0.0
+                cpu = time.process_time()
+                cpu_ms = 1000.0 * (cpu - last_cpu) / n if n else 0.0
+                s = Sample(round((now - t_start) / 60.0, 3), rep.frames, round(rss_mib(), 1), round(fps, 2),
+                           round(cpu_ms, 2))
                 rep.samples.append(s)
-                print(f"{s.minutes:7.2f} {s.frames:8d} {s.rss_mib:9.1f} {s.fps:7.2f}", flush=True)
-                last_frames, last_time = rep.frames, now
+                print(f"{s.minutes:7.2f} {s.frames:8d} {s.rss_mib:9.1f} {s.fps:7.2f} {s.cpu_ms_per_frame:9.2f}",
+                      flush=True)
+                last_frames, last_time, last_cpu = rep.frames, now, cpu
                 next_sample += interval
                 if now >= deadline:
                     break
@@ -167,7 +188,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"frames {rep.frames} (face in {rep.faces}), loops {rep.loops}")
     print(f"RSS after warm-up {rep.rss_after_warmup_mib} MiB, at end {rep.rss_end_mib} MiB, "
           f"peak {rep.rss_peak_after_warmup_mib} MiB: growth {rep.growth_pct:+.2f} % (limit {a.max_growth} %)")
-    print(f"fps first interval after warm-up {rep.fps_first}, last {rep.fps_last}: drift {rep.fps_drift_pct:+.2f} %")
+    print(f"fps (median, first vs last third after warm-up) {rep.fps_first} -> {rep.fps_last}: "
+          f"drift {rep.fps_drift_pct:+.2f} %")
+    print(f"CPU ms/frame (same thirds) {rep.cpu_ms_first} -> {rep.cpu_ms_last}: drift {rep.cpu_drift_pct:+.2f} % "
+          "(fps depends on what else runs; CPU time per frame much less)")
     if a.json:
         a.json.write_text(json.dumps(asdict(rep), indent=2) + "\n")
     return 0 if rep.growth_pct < a.max_growth else 1

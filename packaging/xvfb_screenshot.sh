@@ -2,7 +2,7 @@
 # Start the monitor in a real X server (Xvfb) on a video, let it run, and save a screenshot of the
 # whole screen (imagemagick's `import -window root`), to look at what a user would see.
 #
-# usage: packaging/xvfb_screenshot.sh VIDEO OUT.png [SECONDS=8] [WxH=1600x1000]
+# usage: [SETTINGS=start.ini] packaging/xvfb_screenshot.sh VIDEO OUT.png [SECONDS=8] [WxH=1600x1000]
 # needs: apt-get install -y xvfb xauth libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 libxkbcommon-x11-0 imagemagick
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +33,8 @@ for _ in $(seq 50); do [ -e "/tmp/.X11-unix/X${N}" ] && break; sleep 0.1; done
 export DISPLAY=":$N" QT_QPA_PLATFORM=xcb OMP_WAIT_POLICY=PASSIVE
 W=${GEOM%x*}; H=${GEOM#*x}
 # Temporary settings and sessions: never the user's own.
-printf '[window]\n' >"$WORK/settings.ini"
+# SETTINGS=file.ini starts from a copy of those settings (e.g. low alarm thresholds to see alarms).
+if [ -n "${SETTINGS:-}" ]; then cp "$SETTINGS" "$WORK/settings.ini"; else printf '[window]\n' >"$WORK/settings.ini"; fi
 "$PY" -m auepa_monitor --source "$VIDEO" --settings "$WORK/settings.ini" --session-dir "$WORK/sessions" \
   --mute --geometry "${W}x${H}" >"$WORK/app.log" 2>&1 &
 APID=$!

@@ -30,6 +30,7 @@ class Plug:
         self.thawed = threading.Event()
         self.thawed.set()
         self.opens = 0
+        self.cameras: list[LoopCamera] = []
 
     def unplug(self) -> None:
         self.state = "out"
@@ -56,6 +57,8 @@ class LoopCamera(Source):
         self.name, self.fps, self.size = "camera 0", fps, self._video.size
         self._plug = plug
         self._next_at = time.monotonic()
+        self.closed = False
+        plug.cameras.append(self)
 
     def read(self) -> Frame | None:
         if self._plug.state == "frozen":
@@ -72,6 +75,7 @@ class LoopCamera(Source):
 
     def close(self) -> None:
         self._video.close()
+        self.closed = True
 
 
 def wait_for(pred, timeout: float = 10.0) -> bool:
@@ -161,6 +165,19 @@ def test_hung_driver_counts_as_lost_after_stall_timeout(video: Path) -> None:
     finally:
         plug.plug_in()
         src.close()
+
+
+def test_close_while_the_driver_hangs(video: Path) -> None:
+    plug = Plug()
+    src = ReconnectingSource(lambda: LoopCamera(video, plug), stall_timeout=5.0)
+    assert src.read(timeout=2.0) is not None
+    plug.freeze()
+    time.sleep(0.2)
+    src.close()  # returns although read() hangs in the driver
+    assert src.status.state is SignalState.CLOSED and src.read() is None
+    assert not plug.cameras[0].closed  # never released under a thread that is inside read()
+    plug.plug_in()
+    assert wait_for(lambda: plug.cameras[0].closed, timeout=3.0)  # released once read() returned
 
 
 def test_video_file_feed_disappears_and_returns(video: Path, tmp_path: Path) -> None:

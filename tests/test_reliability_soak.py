@@ -30,6 +30,8 @@ def test_short_soak_reports_memory_and_fps(faces_dir: Path, tmp_path: Path) -> N
     assert rep["frames"] > 88 and rep["loops"] >= 1  # the 88-frame video was looped
     assert rep["faces"] >= 0.9 * rep["frames"]
     assert all(x["rss_mib"] > 50 for x in s)
+    assert all(x["cpu_ms_per_frame"] > 0 for x in s[1:])
+    assert rep["cpu_ms_first"] > 0 and rep["cpu_ms_last"] > 0
     assert rep["growth_pct"] < 25  # a gross leak shows even in 24 s; the 5 % limit is for 30 min
     assert "growth" in p.stdout and "drift" in p.stdout
     # Every frame went through the real recorder too.

@@ -15,12 +15,11 @@ from training.run import main
 
 REPO = Path(__file__).resolve().parent.parent
 MANIFEST = REPO / "examples" / "sample_manifest.csv"
+FACES = REPO.parent / "shared" / "data" / "faces"  # what the example manifest points at
 
 
 @pytest.fixture(scope="module")
 def example_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.conftest import FACES
-
     if not FACES.is_dir():
         pytest.skip(f"sample media not available: {FACES} is absent")
     out = tmp_path_factory.mktemp("example_run")
@@ -43,7 +42,7 @@ def test_every_table_figure_and_model(example_run: Path) -> None:
     res = json.loads((rep / "results.json").read_text())
     assert set(res["table3"]) == {"resnet18", "vgg11_bn"}
     t4 = res["table4"]
-    assert {"PSPI", "resnet18", "vgg11_bn", "12 AU"} <= set(t4)
+    assert {"PSPI", "resnet18", "vgg11_bn", "all 12 AUs", f"top-{res['best_k']} AUs"} <= set(t4)
     assert any(k.endswith("with weight (AuE-IPA)") for k in t4)
     for s in t4.values():
         assert 0 <= s["wa"] <= 100 and 0 <= s["ua"] <= 100 and 0 <= s["f1"] <= 1
@@ -65,10 +64,20 @@ def test_every_table_figure_and_model(example_run: Path) -> None:
 def test_rerun_resumes_and_reuses_cache(example_run: Path, tmp_path: Path) -> None:
     out = tmp_path / "rerun"
     shutil.copytree(example_run, out)
-    (out / "state" / "final.json").unlink()  # as if the run had been killed before the last stage
+    # As if the run had been killed while training resnet18's third fold:
+    for p in (out / "state").glob("*.json"):
+        if p.name not in ("engagement.json", "topk.json", "final_cnn.json"):
+            p.unlink()
+    (out / "cnn" / "resnet18" / "fold2.json").unlink()
+    kept = {p: p.stat().st_mtime_ns for p in (out / "cnn").glob("*/fold*.json")}
     assert main(["--manifest", str(MANIFEST), "--out", str(out), "--quick", "--no-progress"]) == 0
     timings = json.loads((out / "report" / "results.json").read_text())["timings"]
-    for stage in ("cnn", "engagement", "topk", "compare"):
+    for stage in ("engagement", "topk", "final_cnn"):
         assert timings[stage]["resumed"] is True, stage
-    assert timings["final"]["resumed"] is False
+    for stage in ("cnn", "compare", "final_regressor"):
+        assert timings[stage]["resumed"] is False, stage
+    # Only the missing fold was trained again; the others were read back.
+    assert all(p.stat().st_mtime_ns == t for p, t in kept.items())
+    assert (out / "cnn" / "resnet18" / "fold2.json").is_file()
+    assert timings["final_regressor"]["resumed"] is False
     assert timings["extract"]["resumed"] is True  # every row from the cache

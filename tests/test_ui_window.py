@@ -254,3 +254,119 @@ def test_cli_screenshot_and_bad_source(faces_dir, tmp_path):
     r = subprocess.run(cmd + ["--source", str(tmp_path / "nope.avi"), "--frames", "3", "--screenshot", str(out)],
                        capture_output=True, text=True, env=env, cwd=REPO, timeout=60)
     assert r.returncode == 2 and r.stderr.strip().splitlines()[-1] == f"error: {tmp_path / 'nope.avi'}: no such file"
+
+
+@pytest.fixture(scope="module")
+def cnn_checkpoint(tmp_path_factory) -> Path:
+    """A ResNet18 really trained here for a few steps (bright square = strong pain), saved with its card."""
+    import torch
+    from torch import nn
+
+    from auepa_monitor.model_card import ModelCard
+    from auepa_monitor.nets.pain_cnn import PAIN_CLASSES, build_pain_cnn, save_checkpoint
+
+    torch.manual_seed(0)
+    model = build_pain_cnn("resnet18")
+    opt = torch.optim.Adam(model.parameters(), 1e-3)
+    for _ in range(3):
+        x = torch.randn(8, 3, 64, 64) * 0.5
+        y = torch.tensor([0, 3] * 4)
+        x[1::2, :, 20:44, 20:44] += 2.0
+        loss = nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    card = ModelCard(name="square ResNet18 (test)", kind="pain_cnn", trained_on_infant_pain=False,
+                     training_data="24 synthetic noise images (test)", output_scale="4 pain levels",
+                     created="2026-11-26", built_by="tests/test_ui_window.py")
+    path = tmp_path_factory.mktemp("cnn") / "square.pt"
+    save_checkpoint(path, model, "resnet18", PAIN_CLASSES, card, extra={"training": {"epochs": 1, "train_samples": 24,
+                                                                                     "steps": 3}})
+    return path
+
+
+@pytest.mark.slow
+def test_gradcam_runs_beside_the_video(make_window, qtbot, faces_dir, cnn_checkpoint, tmp_path):
+    win = make_window()
+    # Without a CNN the heatmap slot shows the regressor's weights, labelled as such.
+    win.open_source(str(faces_dir / "default.wmv"))
+    wait_frame(qtbot, win, lambda r: r.frame >= 5 and r.success)
+    qtbot.waitUntil(lambda: "AU regressor weights" in win.heat_label.text(), timeout=5000)
+    assert "Grad-CAM" not in win.heat_label.text()
+    assert win.load_cnn(str(cnn_checkpoint))
+    shown = win.frames_shown
+    qtbot.waitUntil(lambda: win.explanations >= 3, timeout=30000)
+    assert win.heat_label.text().startswith("Grad-CAM (") and "frames behind" in win.heat_label.text()
+    assert win.view._heat is not None and win.view._weights is None
+    # The video did not wait for Grad-CAM: more frames were shown than maps made.
+    assert win.frames_shown - shown > win.explanations
+    win.pause()
+    qtbot.wait(300)
+    png, _, side = win.save_screenshot(tmp_path / "cam.png")
+    assert json.loads(side.read_text())["model"]["cnn"]["predicted_class"]
+    assert not win.load_cnn(str(tmp_path / "missing.pt")) and "missing.pt" in win.last_error
+
+
+@pytest.mark.slow
+def test_alert_spans_navigation_and_curve_seek(make_window, qtbot, faces_dir):
+    win = make_window()
+    # Thresholds low enough that this adult's resting face (score ~1) raises alerts quickly.
+    win.set_alert_config(AlertConfig(high_on=0.5, mid_on=0.3, hysteresis=0.1, sustain_s=0.5, clear_s=0.5))
+    win.open_source(str(faces_dir / "default.wmv"))
+    qtbot.waitUntil(lambda: len(win.spans) >= 1, timeout=20000)
+    assert win.banner.priority == Priority.HIGH
+    wait_frame(qtbot, win, lambda r: r.frame >= 60)
+    win.pause()
+    qtbot.wait(300)
+    start = min(s.start for s in win.spans)
+    win.seek(1)
+    wait_frame(qtbot, win, lambda r: r.frame == 1)
+    win.next_alert()
+    target = win.curve.frame_at(start)
+    wait_frame(qtbot, win, lambda r: r.frame == target)
+    win.prev_alert()  # nothing earlier: stays
+    qtbot.wait(300)
+    assert win.current.result.frame == target
+    # A click on the curve at t = 10 s seeks there.
+    vb = win.curve.getPlotItem().getViewBox()
+    pt = vb.mapViewToScene(pg_point(10.0, 5.0))
+    pos = win.curve.mapFromScene(pt)
+    qtbot.mouseClick(win.curve.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    wait_frame(qtbot, win, lambda r: abs(r.timestamp - 10.0) < 0.2)
+
+
+def pg_point(x: float, y: float):
+    from PySide6.QtCore import QPointF
+
+    return QPointF(x, y)
+
+
+def _drop(win, path: Path) -> None:
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    ev = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                    Qt.KeyboardModifier.NoModifier)
+    win.dropEvent(ev)
+
+
+@pytest.mark.slow
+def test_drop_recent_files_and_space_key(make_window, qtbot, faces_dir, tmp_path):
+    win = make_window()
+    bad = tmp_path / "notes.txt"
+    bad.write_text("not a video")
+    _drop(win, bad)
+    assert "notes.txt" in win.last_error and win.player.source is None
+    win._error_box.close()  # the message is non-modal; close it so keys go to the window again
+    _drop(win, faces_dir / "default.wmv")
+    wait_frame(qtbot, win, lambda r: r.frame >= 3)
+    assert win.recent_files()[0] == str((faces_dir / "default.wmv").resolve())
+    assert [a.text() for a in win.m_recent.actions()][0].endswith("default.wmv")
+    win.activateWindow()
+    qtbot.waitUntil(win.isActiveWindow, timeout=3000)  # shortcuts go to the active window
+    qtbot.keyClick(win, Qt.Key.Key_Space)  # pause
+    qtbot.waitUntil(lambda: not win.player.playing, timeout=3000)
+    qtbot.keyClick(win, Qt.Key.Key_Space)  # play again
+    qtbot.waitUntil(lambda: win.player.playing, timeout=3000)

@@ -211,14 +211,21 @@ class Extractor:
         except (OSError, ValueError):
             self._index = {}
         self._tracker = None
+        self._face_model_digest: str | None = None
         self.stats = {"rows": 0, "cached_rows": 0, "frames_tried": 0, "frames_fitted": 0}
         if au_engine != "embedded":
             make_au_engine(au_engine)  # fail now, before any work, when the engine is missing
 
     def key(self, row: Row) -> str:
+        """Cache key of a row's crops: media content, time point, frame count, crop version, face model."""
+        if self._face_model_digest is None:
+            from auepa_monitor.core.face import find_face_model
+
+            self._face_model_digest = file_digest(find_face_model(), self._index)[:12]
         d = file_digest(row.media, self._index)
         n = 1 if row.kind == "image" else self.n_frames
-        return hashlib.sha1(f"{d}|{row.time_s:.4f}|{n}|{CROP_VERSION}".encode()).hexdigest()[:20]
+        text = f"{d}|{row.time_s:.4f}|{n}|{CROP_VERSION}|{self._face_model_digest}"
+        return hashlib.sha1(text.encode()).hexdigest()[:20]
 
     def _engine_tag(self) -> str:
         if self.engine_name == "embedded":

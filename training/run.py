@@ -156,9 +156,13 @@ class Pipeline:
                                    "note": f"{ex.stats['cached_rows']}/{len(self.rows)} rows from cache"}
         self.log(f"[extract] {len(self.samples)} fitted frames in {sec:.1f} s "
                  f"({ex.stats['cached_rows']}/{len(self.rows)} rows from cache)")
-        keys = [(ex.key(r), r.subject, r.dataset, r.score, r.scale) for r in self.rows]
-        self.data_fp = fingerprint(keys, cfg.au_engine, ex._engine_tag(), len(self.samples))
         s = self.samples
+        # Crop stages (folds, CNNs, Grad-CAM) depend on the frames and labels only; AU stages also on
+        # the AU engine and its calibration, so a new calibration reruns the regressors, not the CNNs.
+        keys = [(ex.key(rs.row), rs.row.subject, rs.row.dataset, rs.row.score, rs.row.scale, rs.frames.tolist())
+                for rs in s.rows]
+        self.data_fp = fingerprint(keys)
+        self.au_fp = fingerprint(self.data_fp, cfg.au_engine, ex._engine_tag())
         self.ds_of = s.datasets
         self.subj_of = s.subjects
         self.levels = s.levels
@@ -332,7 +336,7 @@ class Pipeline:
     def _topk(self) -> None:
         cfg = self.cfg
         params = self._reg_params()
-        fp = fingerprint(self.fold_fp, self.res["engagement"]["fingerprint"], dataclasses.asdict(params))
+        fp = fingerprint(self.fold_fp, self.au_fp, self.res["engagement"]["fingerprint"], dataclasses.asdict(params))
 
         def work() -> dict[str, Any]:
             from tqdm import tqdm
@@ -431,9 +435,9 @@ class Pipeline:
                 d = self._cnn_fold(arch, f)
                 return np.array(d["pred"] if where == "test" else d["other_pred"][where], int)
             m[arch] = self._method_scores(scheme, truth, same_images_each_fold=where != "test", preds_of=cnn_pred)
-        m[f"{k_all} AU"] = self._method_scores(scheme, truth, same_images_each_fold=where != "test", preds_of=reg(lambda f: sel(top[k_all]["pred"][f])))
-        m[f"{k_best} AU"] = self._method_scores(scheme, truth, same_images_each_fold=where != "test", preds_of=reg(lambda f: sel(top[k_best]["pred"][f])))
-        m[f"{k_best} AU with weight (AuE-IPA)"] = self._method_scores(
+        m[f"all {k_all} AUs"] = self._method_scores(scheme, truth, same_images_each_fold=where != "test", preds_of=reg(lambda f: sel(top[k_all]["pred"][f])))
+        m[f"top-{k_best} AUs"] = self._method_scores(scheme, truth, same_images_each_fold=where != "test", preds_of=reg(lambda f: sel(top[k_best]["pred"][f])))
+        m[f"top-{k_best} AUs with weight (AuE-IPA)"] = self._method_scores(
             scheme, truth, same_images_each_fold=where != "test", preds_of=reg(lambda f: sel(cmp["weighted"][f])))
         return m
 
@@ -443,62 +447,71 @@ class Pipeline:
         self.cross = {d: self._methods(d) for d in self.others if len(self.other_idx[d])}
         self.timings["compare+cross metrics"] = {"seconds": round(time.perf_counter() - t0, 2), "resumed": False}
 
+    def _labels_note(self) -> str:
+        return ("infant pain labels" if self.cfg.infant_pain_labels else
+                "labels NOT declared as infant pain labels (run without --infant-pain-labels)")
+
     def _final(self) -> None:
+        """The shipped models, trained on the whole training data set: regressor, then CNN (own stages)."""
         cfg = self.cfg
         params = self._reg_params()
-        fp = fingerprint(self.res["compare"]["fingerprint"], self.cnn_fp, cfg.final_cnn, cfg.infant_pain_labels)
         iv = {k: v[0].as_dict() for k, v in self.table_iv.items()}
+        models = self.out / "models"
+        idx = np.flatnonzero(self.train_mask)
+        from auepa_monitor.model_card import ModelCard
 
-        def work() -> dict[str, Any]:
-            from auepa_monitor.model_card import ModelCard
-            from auepa_monitor.nets.pain_cnn import PAIN_CLASSES, save_checkpoint
-
-            from .cnn import CnnParams, train_cnn
+        def regressor() -> dict[str, Any]:
             from .regressor import au_matrix, fit_regressor
 
-            models = self.out / "models"
             models.mkdir(parents=True, exist_ok=True)
-            idx = np.flatnonzero(self.train_mask)
             aus = self.ranking[:self.best_k]
             w = [self.eng_norm.get(a, 0.0) for a in aus]
             reg = fit_regressor(au_matrix(self.au, aus)[idx], self.targets[idx], aus, w, params, cfg.seed)
-            labels = ("infant pain labels" if cfg.infant_pain_labels else
-                      "labels NOT declared as infant pain labels (run without --infant-pain-labels)")
-            name_w = f"{self.best_k} AU with weight (AuE-IPA)"
+            name_w = f"top-{self.best_k} AUs with weight (AuE-IPA)"
             card = ModelCard(
                 name=f"AuE-IPA regressor ({self.train_ds}, top-{self.best_k} AUs)",
                 kind="pain_regressor", trained_on_infant_pain=cfg.infant_pain_labels,
                 training_data=(f"manifest {Path(cfg.manifest).name}, data set {self.train_ds}: {len(idx)} frames of "
-                               f"{len(set(self.subj_of[idx]))} subjects; {labels}; AU engine {cfg.au_engine}"),
+                               f"{len(set(self.subj_of[idx]))} subjects; {self._labels_note()}; "
+                               f"AU engine {cfg.au_engine}"),
                 output_scale="pain score 0-10 (FLACC-like); levels [0,2.5) no, [2.5,5) weak, [5,7.5) mid, [7.5,10] strong",
                 created=dt.date.today().isoformat(), built_by="training/run.py",
                 metrics={"cv_folds": len(self.folds), **{f"cv_{k}": round(v, 4) for k, v in iv[name_w].items()}},
                 extra={"core_aus": aus, "engagement": w, "engagement_arch": cfg.engagement_arch,
                        "hyperparameters": dataclasses.asdict(params), "seed": cfg.seed})
             reg.save(models / "pain_regressor.pt", card)
-            out = {"regressor": str(models / "pain_regressor.pt")}
-            if cfg.final_cnn:
-                arch = cfg.engagement_arch
-                cp = CnnParams(cfg.cnn_epochs, cfg.cnn_lr, cfg.cnn_weight_decay, cfg.cnn_batch)
-                wp = self._weights(arch)
-                model = train_cnn(arch, self.samples, idx, cp, self.device, cfg.seed, wp,
-                                  desc=f"final {arch}", progress=cfg.progress)
-                ccard = ModelCard(
-                    name=f"{arch} pain CNN ({self.train_ds})", kind="pain_cnn",
-                    trained_on_infant_pain=cfg.infant_pain_labels,
-                    training_data=(f"manifest {Path(cfg.manifest).name}, data set {self.train_ds}: {len(idx)} aligned "
-                                   f"crops of {len(set(self.subj_of[idx]))} subjects; {labels}; "
-                                   f"{'ImageNet weights from ' + str(wp) if wp else 'trained from scratch (no ImageNet weights file)'}"),
-                    output_scale="4 pain levels: " + ", ".join(PAIN_CLASSES), created=dt.date.today().isoformat(),
-                    built_by="training/run.py",
-                    metrics={"cv_folds": len(self.folds), **{f"cv_{k}": round(v, 4) for k, v in iv[arch].items()}})
-                save_checkpoint(models / f"pain_cnn_{arch}.pt", model, arch, PAIN_CLASSES, ccard,
-                                {"training": {"epochs": cp.epochs, "train_samples": int(len(idx)), "seed": cfg.seed,
-                                              "dataset": self.train_ds, "pretrained": str(wp) if wp else None}})
-                out["cnn"] = str(models / f"pain_cnn_{arch}.pt")
-            return out
+            return {"path": str(models / "pain_regressor.pt")}
 
-        self.stage("final", fp, work)
+        self.stage("final_regressor", fingerprint(self.res["compare"]["fingerprint"], cfg.infant_pain_labels),
+                   regressor)
+        if not cfg.final_cnn:
+            return
+        arch = cfg.engagement_arch
+
+        def cnn() -> dict[str, Any]:
+            from auepa_monitor.nets.pain_cnn import PAIN_CLASSES, save_checkpoint
+
+            from .cnn import CnnParams, train_cnn
+
+            cp = CnnParams(cfg.cnn_epochs, cfg.cnn_lr, cfg.cnn_weight_decay, cfg.cnn_batch)
+            wp = self._weights(arch)
+            model = train_cnn(arch, self.samples, idx, cp, self.device, cfg.seed, wp,
+                              desc=f"final {arch}", progress=cfg.progress)
+            init = f"ImageNet weights from {wp}" if wp else "trained from scratch (no ImageNet weights file)"
+            ccard = ModelCard(
+                name=f"{arch} pain CNN ({self.train_ds})", kind="pain_cnn",
+                trained_on_infant_pain=cfg.infant_pain_labels,
+                training_data=(f"manifest {Path(cfg.manifest).name}, data set {self.train_ds}: {len(idx)} aligned "
+                               f"crops of {len(set(self.subj_of[idx]))} subjects; {self._labels_note()}; {init}"),
+                output_scale="4 pain levels: " + ", ".join(PAIN_CLASSES), created=dt.date.today().isoformat(),
+                built_by="training/run.py",
+                metrics={"cv_folds": len(self.folds), **{f"cv_{k}": round(v, 4) for k, v in iv[arch].items()}})
+            save_checkpoint(models / f"pain_cnn_{arch}.pt", model, arch, PAIN_CLASSES, ccard,
+                            {"training": {"epochs": cp.epochs, "train_samples": int(len(idx)), "seed": cfg.seed,
+                                          "dataset": self.train_ds, "pretrained": str(wp) if wp else None}})
+            return {"path": str(models / f"pain_cnn_{arch}.pt")}
+
+        self.stage("final_cnn", fingerprint(self.cnn_fp, cfg.infant_pain_labels), cnn)
 
     # -- report ---------------------------------------------------------------------------
     def _report(self) -> Path:
@@ -582,7 +595,7 @@ class Pipeline:
         add("\nPSPI (Eq. 1, 0-16) becomes a 0-10 score by a straight line fitted on each training fold, then a level. "
             "Regressor rows: unweighted MLP on all Table I AUs, on the top-k, and the engagement-weighted MLP.\n")
         names = class_names(self.scheme)
-        key_w = f"{self.best_k} AU with weight (AuE-IPA)"
+        key_w = f"top-{self.best_k} AUs with weight (AuE-IPA)"
         cms = {n: self.table_iv[n][1] for n in ("PSPI", cfg.engagement_arch, key_w)}
         R.confusion_figure(fig / "confusion_table4.png", cms, {n: names for n in cms})
         add("\n![confusion matrices](figures/confusion_table4.png)\n")
@@ -598,13 +611,13 @@ class Pipeline:
         if not self.cross:
             add("\n## Tables V, VI\n\nThe manifest has no second data set: no cross-data-set test was run.\n")
         # Models
-        fin = self.res["final"]
         add("\n## Models\n")
-        add(f"- `{Path(fin['regressor']).relative_to(self.out)}` (+ `.card.json`): engagement-weighted top-{self.best_k} "
-            f"regressor trained on all of `{self.train_ds}`; loads in the app with `PainRegressor.load`.\n")
-        if "cnn" in fin:
-            add(f"- `{Path(fin['cnn']).relative_to(self.out)}` (+ `.card.json`): end-to-end {cfg.engagement_arch} "
-                f"trained on all of `{self.train_ds}`; loads with `pain_cnn.load_checkpoint`.\n")
+        add(f"- `{Path(self.res['final_regressor']['path']).relative_to(self.out)}` (+ `.card.json`): "
+            f"engagement-weighted top-{self.best_k} regressor trained on all of `{self.train_ds}`; loads in the app "
+            "with `PainRegressor.load`.\n")
+        if "final_cnn" in self.res:
+            add(f"- `{Path(self.res['final_cnn']['path']).relative_to(self.out)}` (+ `.card.json`): end-to-end "
+                f"{cfg.engagement_arch} trained on all of `{self.train_ds}`; loads with `pain_cnn.load_checkpoint`.\n")
         # Timings
         self.timings["report"] = {"seconds": round(time.perf_counter() - t0, 2), "resumed": False}
         add("\n## Stage timings\n")

@@ -163,7 +163,11 @@ class ReconnectingSource(Source):
         return None
 
     def close(self) -> None:
-        """Stop reading and reconnecting, close the underlying source (waits up to 2 s)."""
+        """Stop reading and reconnecting; a waiting :meth:`read` returns None.
+
+        The underlying source is closed as soon as its reader leaves ``read()`` (at once for a
+        working source; a hung driver is released when its read returns).
+        """
         if self._stop.is_set():
             return
         self._stop.set()
@@ -203,8 +207,8 @@ class ReconnectingSource(Source):
         delay = self.backoff_initial
         while not self._stop.is_set():
             assert src is not None
-            why, delivered = self._run_connection(src, reconnects)
-            _close_quietly(src)
+            why, delivered, reader = self._run_connection(src, reconnects)
+            _close_when_done(src, reader)
             src = None
             if self._stop.is_set():
                 return
@@ -228,10 +232,11 @@ class ReconnectingSource(Source):
                 delay = min(self.backoff_max, delay * self.backoff_factor)
             reconnects += 1
 
-    def _run_connection(self, src: Source, reconnects: int) -> tuple[str, bool]:
+    def _run_connection(self, src: Source, reconnects: int) -> tuple[str, bool, threading.Thread]:
         """Read ``src`` on a reader thread until it fails or stalls.
 
-        Returns why it was lost and whether it delivered any frame.
+        Returns why it was lost, whether it delivered any frame, and the reader thread (which
+        may still be inside a hung ``read()``).
         """
         ended = threading.Event()
         reason: list[str] = []
@@ -272,9 +277,9 @@ class ReconnectingSource(Source):
                 idle = self._clock() - self._stall_from
             if idle > self.stall_timeout:
                 ended.set()  # the reader may be stuck inside read(); it exits when read() returns
-                return f"no frame for {idle:.1f} s", got_first.is_set()
+                return f"no frame for {idle:.1f} s", got_first.is_set(), t
         ended.set()
-        return (reason[0] if reason else "the source stopped delivering frames"), got_first.is_set()
+        return (reason[0] if reason else "the source stopped delivering frames"), got_first.is_set(), t
 
 
 def _replace(st: SignalStatus, **kw: object) -> SignalStatus:
@@ -283,10 +288,16 @@ def _replace(st: SignalStatus, **kw: object) -> SignalStatus:
     return replace(st, **kw)
 
 
-def _close_quietly(src: Source) -> None:
-    """Close a source on a side thread: a hung driver must not block reconnection."""
+def _close_when_done(src: Source, reader: threading.Thread) -> None:
+    """Close a given-up source once its reader has left ``read()``, on a side thread.
+
+    Releasing a capture while another thread is inside its ``read()`` can crash native code,
+    and a hung driver must not block reconnection; so the close waits for the reader, off the
+    supervisor's thread. A read that never returns leaves that one handle open.
+    """
 
     def close() -> None:
+        reader.join()
         try:
             src.close()
         except Exception:  # noqa: BLE001 - the source is being discarded anyway

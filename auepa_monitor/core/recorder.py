@@ -43,7 +43,7 @@ def frame_row(r: FrameResult) -> list[Any]:
 
 
 class _SyncedFile:
-    """An append-only text file written in whole lines, fsynced at most every ``interval`` seconds.
+    """An append-only text file written in whole lines and fsynced every ``interval`` seconds while written.
 
     Why: a monitor can be killed at any moment (SIGKILL, power loss). Each line goes to the OS
     in one ``write`` call on an ``O_APPEND`` descriptor as soon as it is complete (no Python

@@ -6,6 +6,7 @@ seconds). Opening checks the input and raises :class:`SourceError` with a one-li
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,11 @@ import cv2
 import numpy as np
 
 from .errors import SourceError
+
+# A damaged video makes FFmpeg print a line per broken macroblock (thousands per file); the
+# program reports unreadable input itself in one line, so FFmpeg only speaks on fatal errors
+# (AV_LOG_FATAL = 8). Read by OpenCV when its FFmpeg backend first opens a file.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "8")
 
 VIDEO_EXTS = {".avi", ".mp4", ".mov", ".mkv", ".wmv", ".m4v", ".mpg", ".mpeg", ".webm", ".flv", ".3gp"}
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}

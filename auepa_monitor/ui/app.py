@@ -73,8 +73,7 @@ def run_gui(args: argparse.Namespace) -> int:
     win = MainWindow(pipeline, _settings(getattr(args, "settings", None)), lossless=bool(shot),
                      sound=not shot and not getattr(args, "mute", False),
                      sessions_root=getattr(args, "session_dir", None), device=torch_device())
-    if roi is not None:
-        win.player.set_target(roi)
+    win.initial_roi = roi
     if getattr(args, "cnn_model", None):
         win.load_cnn(args.cnn_model)
     status = {"code": 0}

@@ -9,6 +9,7 @@ signal ever crosses a thread.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections import deque
 from collections.abc import Callable
@@ -123,6 +124,7 @@ class MainWindow(QMainWindow):
         self._cam_walls: dict[int, float] = {}  # frame -> capture time, to show the heatmap's age
         self.explanations = 0
         self.on_frame: Callable[[Processed], None] | None = None  # hook for scripted runs
+        self.initial_roi: tuple[float, float, float, float] | None = None  # --roi, for the first source
         self.setWindowTitle(f"AuE-IPA Monitor {__version__}")
         self.setAcceptDrops(True)
         self._build_ui()
@@ -248,6 +250,15 @@ class MainWindow(QMainWindow):
         ob.addWidget(self.heat_label)
         self.addToolBarBreak()
         self.addToolBar(ob)
+        # Playback keys (Space, arrows) must reach the shortcuts, not a focused checkbox or slider.
+        for w in (self.chk_box, self.chk_lm, self.chk_regions, self.chk_heat, self.opacity, self.speed,
+                  self.slider):
+            w.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        for b in tb.findChildren(QWidget) + ob.findChildren(QWidget):
+            if b.focusPolicy() != Qt.FocusPolicy.NoFocus and not isinstance(b, QComboBox):
+                b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.view.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.view.setFocus()
         # Menus.
         mb = self.menuBar()
         m_file = mb.addMenu("&File")
@@ -274,10 +285,11 @@ class MainWindow(QMainWindow):
         self.stat_label = QLabel("")
         self.session_label = QLabel("")
         self.session_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.session_label.setMaximumWidth(420)
         notice = QLabel("Research tool – not a medical device")
         notice.setToolTip(NOT_A_MEDICAL_DEVICE)
         notice.setStyleSheet("color: #ffb74d;")
-        sb.addWidget(self.stat_label, 1)
+        sb.addPermanentWidget(self.stat_label)  # permanent: messages never hide the figures
         sb.addPermanentWidget(self.session_label)
         sb.addPermanentWidget(notice)
         self._update_recent_menu()
@@ -435,9 +447,12 @@ class MainWindow(QMainWindow):
         self._apply_events(self.alerts.reset() + self.alerts.source_ok())
         self.view.clear()
         self._explanation = None
+        if self._explainer is not None:
+            self._explainer.reset_session()
         try:
             self.session = Session(desc, root=self.sessions_root(), info=self._session_info())
-            self.session_label.setText(f"Session: {self.session.path}")
+            self.session_label.setText(f"Session: {self.session.path.name}")
+            self.session_label.setToolTip(f"Recording to {self.session.path}")
         except OSError as e:
             self.session = None
             self.show_error(f"cannot create the session folder in {self.sessions_root()}: {e}; not recording")
@@ -448,6 +463,9 @@ class MainWindow(QMainWindow):
             self.curve.start_file(src.frame_count, src.fps)
             self.slider.setEnabled(src.frame_count > 1)
             self.slider.setMaximum(max(1, src.frame_count))
+        # A target chosen by a click belongs to its source; --roi applies to the first source only.
+        self.player.set_target(self.initial_roi)
+        self.initial_roi = None
         self.player.open(src, play=play)
         self.alerts.watch_stall(play, time.monotonic())
         self._set_play_icon(play)
@@ -780,6 +798,13 @@ class MainWindow(QMainWindow):
             return False
         if self._explain_worker is not None:
             self._explain_worker.close()
+        if self._explainer is not None:
+            self._explainer.close()
+        if (os.cpu_count() or 1) <= 2:
+            import torch
+
+            # On 2 cores Grad-CAM takes one, so MediaPipe keeps the other and the video its pace.
+            torch.set_num_threads(1)
         self._explainer = explainer
         self._explain_worker = LatestWorker(lambda item: explainer.explain(*item), name="auepa-gradcam")
         self._update_post_process()
@@ -941,6 +966,9 @@ class MainWindow(QMainWindow):
         if self._explain_worker is not None:
             self._explain_worker.close()
             self._explain_worker = None
+        if self._explainer is not None:
+            self._explainer.close()
+            self._explainer = None
         self._end_session()
 
     def closeEvent(self, e: QCloseEvent) -> None:  # noqa: N802
