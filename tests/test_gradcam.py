@@ -66,8 +66,12 @@ class TinyNet(nn.Module):
 
 @pytest.fixture(scope="module")
 def tiny() -> TinyNet:
+    torch.manual_seed(0)  # the initial weights too: earlier tests leave the global RNG anywhere
     model = TinyNet()
-    acc = train(model, steps=60, batch=16, size=224, lr=1e-2)
+    # Learn the patch on small images first (the patch is a larger share of a 64 px image, so the
+    # averaged signal is strong), then at the 224 px the CAM is computed on. 8 of 8 seeds learned.
+    train(model, steps=100, batch=32, size=64, lr=1e-2)
+    acc = train(model, steps=40, batch=16, size=224, lr=3e-3, seed=1)
     assert acc > 0.95, f"the tiny net did not learn the patch task (accuracy {acc:.2f})"
     return model
 
@@ -160,6 +164,7 @@ def test_flat_map_is_zero_not_nan():
 @pytest.mark.slow
 def test_resnet18_layer4_cam_finds_the_patch():
     """ResNet18 (the paper's model) trained here for a few steps; layer4 CAM (32 px cells) on the patch."""
+    torch.manual_seed(0)
     model = build_pain_cnn("resnet18", num_classes=2)
     acc = train(model, steps=12, batch=16, size=64, lr=1e-3, patch=24)
     assert acc > 0.9, f"ResNet18 did not learn the patch task (accuracy {acc:.2f})"

@@ -233,6 +233,18 @@ def test_corrupt_image_in_a_sequence_is_named(bad: dict[str, Path], pipe) -> Non
         src.read()
 
 
+
+def test_image_removed_while_a_sequence_plays(faces_dir: Path, tmp_path: Path, pipe) -> None:
+    seq = tmp_path / "seq"
+    shutil.copytree(faces_dir / "image_sequence", seq)
+    src = open_source(seq)
+    assert pipe.process(src.read()).success
+    (seq / "002.jpg").unlink()
+    with pytest.raises(SourceError, match=r"002\.jpg: no such file"):
+        src.read()
+    pipe.reset()
+
+
 # -- the same through the command line, as a real subprocess ------------------------------------
 
 def analyze(*args: str | Path, timeout: float = 240) -> subprocess.CompletedProcess:

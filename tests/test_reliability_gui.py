@@ -122,3 +122,19 @@ def test_sigkill_of_a_recording_gui_session_leaves_valid_logs(faces_dir: Path, t
     events = read_events(events_path)
     assert events[0]["event"] == "session_started"
     assert "session_ended" not in [e["event"] for e in events]  # it was killed, not closed
+
+
+@pytest.mark.slow
+def test_switching_source_during_an_outage_leaves_no_stale_alarm(window, qtbot, faces_dir: Path) -> None:
+    win = window
+    plug = Plug()
+    src = ReconnectingSource(lambda: LoopCamera(faces_dir / "default.wmv", plug), name="camera 0",
+                             stall_timeout=1.0, backoff_initial=0.1, backoff_max=0.5)
+    win.start_source(src, "camera 0")
+    qtbot.waitUntil(lambda: win.frames_shown >= 5, timeout=30000)
+    plug.unplug()
+    qtbot.waitUntil(lambda: src.status.alarm, timeout=10000)
+    assert win.open_source(str(faces_dir / "default.wmv"))
+    qtbot.waitUntil(lambda: win.current is not None and win.current.result.frame >= 20, timeout=30000)
+    qtbot.wait(500)
+    assert "source_error" not in win.alerts.active_alarms(), win.last_error

@@ -28,6 +28,7 @@ def example_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # one quick pipeline run; a few minutes on 2 idle cores, more when they are busy
 def test_every_table_figure_and_model(example_run: Path) -> None:
     rep = example_run / "report"
     text = (rep / "README.md").read_text()
@@ -61,6 +62,7 @@ def test_every_table_figure_and_model(example_run: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # one quick pipeline run; a few minutes on 2 idle cores, more when they are busy
 def test_rerun_resumes_and_reuses_cache(example_run: Path, tmp_path: Path) -> None:
     out = tmp_path / "rerun"
     shutil.copytree(example_run, out)

@@ -103,13 +103,21 @@ def test_lossless_processes_every_frame_in_order(player_factory):
 def test_slow_processing_skips_frames_but_keeps_pace(player_factory):
     pipe = CountingPipeline(ms=30)  # source at 100 fps, processing ~33 fps
     pl = player_factory(pipe)
-    t0 = time.monotonic()
     pl.open(ArraySource(60, fps=100.0))
     res = drain(pl, until=lambda o: o and o[-1].result.frame >= 58)
-    took = time.monotonic() - t0
     frames = [r.result.frame for r in res]
-    assert frames == sorted(frames) and pl.dropped > 10 and len(frames) + pl.dropped <= 60
-    assert took < 2.5  # 0.6 s of video: it skipped frames instead of drifting to 60 x 30 ms = 1.8 s+
+    # It skipped frames (counted) and reached the end, rather than working through a backlog.
+    assert frames == sorted(frames) and frames[-1] >= 58 and pl.dropped > 10
+    assert len(frames) + pl.dropped <= 60 and pl.results.empty()
+
+
+def test_speed_changes_pace(player_factory):
+    pipe = CountingPipeline(ms=20)
+    pl = player_factory(pipe)
+    pl.set_speed(10.0)  # clamped to 4x
+    pl.open(ArraySource(60, fps=50.0))
+    res = drain(pl, until=lambda o: o and o[-1].result.frame >= 58)
+    assert pl.speed == 4.0 and res[-1].result.frame >= 58 and pl.dropped > 0  # 200 fps asked, ~50 processed
 
 
 def test_seek_step_and_reset(player_factory):

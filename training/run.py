@@ -302,7 +302,9 @@ class Pipeline:
                             if not use_all and self.levels[i] != p:
                                 continue  # skip the Grad-CAM of images Eq. 2 leaves out
                             res = gc(batch_tensor(self.samples, [int(i)], self.device), class_idx=int(p))
-                            if len(examples) < 4 and int(p) not in [e[2] for e in examples[:2]]:
+                            # Examples for the figure: one per predicted level, each from another time point.
+                            if int(p) not in [e[2] for e in examples] and \
+                                    self.samples.row_of[i] not in [self.samples.row_of[e[0]] for e in examples]:
                                 examples.append((int(i), res.cam, int(p)))
                             bar.update(1)
                             yield res.cam, self.samples.centers(int(i)), int(self.levels[i]), int(p)
@@ -316,7 +318,8 @@ class Pipeline:
             R.cam_examples_figure(
                 fig_dir / "gradcam_examples.png", [self.samples.crop(i) for i, _, _ in examples],
                 [c for _, c, _ in examples], [region_boxes(self.samples.centers(i)) for i, _, _ in examples],
-                [f"true {self.levels[i]} / pred {p}" for i, _, p in examples])
+                [f"{self.samples.rows[self.samples.row_of[i]].row.subject}: true {self.levels[i]} / pred {p}"
+                 for i, _, p in examples])
             return {"arch": arch, "images": acc.count, "correct_only": not use_all, "test_images": n_test,
                     "engagement": {str(a): v for a, v in raw.items()},
                     "ranking": [[a, v] for a, v in ranking]}
@@ -480,7 +483,7 @@ class Pipeline:
                 extra={"core_aus": aus, "engagement": w, "engagement_arch": cfg.engagement_arch,
                        "hyperparameters": dataclasses.asdict(params), "seed": cfg.seed})
             reg.save(models / "pain_regressor.pt", card)
-            return {"path": str(models / "pain_regressor.pt")}
+            return {"path": "models/pain_regressor.pt"}  # relative: a moved run folder still resumes
 
         self.stage("final_regressor", fingerprint(self.res["compare"]["fingerprint"], cfg.infant_pain_labels),
                    regressor)
@@ -509,7 +512,7 @@ class Pipeline:
             save_checkpoint(models / f"pain_cnn_{arch}.pt", model, arch, PAIN_CLASSES, ccard,
                             {"training": {"epochs": cp.epochs, "train_samples": int(len(idx)), "seed": cfg.seed,
                                           "dataset": self.train_ds, "pretrained": str(wp) if wp else None}})
-            return {"path": str(models / f"pain_cnn_{arch}.pt")}
+            return {"path": f"models/pain_cnn_{arch}.pt"}
 
         self.stage("final_cnn", fingerprint(self.cnn_fp, cfg.infant_pain_labels), cnn)
 
@@ -612,11 +615,11 @@ class Pipeline:
             add("\n## Tables V, VI\n\nThe manifest has no second data set: no cross-data-set test was run.\n")
         # Models
         add("\n## Models\n")
-        add(f"- `{Path(self.res['final_regressor']['path']).relative_to(self.out)}` (+ `.card.json`): "
+        add(f"- `{self.res['final_regressor']['path']}` (+ `.card.json`): "
             f"engagement-weighted top-{self.best_k} regressor trained on all of `{self.train_ds}`; loads in the app "
             "with `PainRegressor.load`.\n")
         if "final_cnn" in self.res:
-            add(f"- `{Path(self.res['final_cnn']['path']).relative_to(self.out)}` (+ `.card.json`): end-to-end "
+            add(f"- `{self.res['final_cnn']['path']}` (+ `.card.json`): end-to-end "
                 f"{cfg.engagement_arch} trained on all of `{self.train_ds}`; loads with `pain_cnn.load_checkpoint`.\n")
         # Timings
         self.timings["report"] = {"seconds": round(time.perf_counter() - t0, 2), "resumed": False}

@@ -266,7 +266,10 @@ class AlertMonitor:
     def message(self) -> str:
         """One line naming the active alarms ('' when none)."""
         parts = []
-        for a in self.active_alarms():
+        active = self.active_alarms()
+        for a in active:
+            if a == "mid_pain" and "strong_pain" in active:
+                continue  # strong pain says it all
             if a in self._tech:
                 parts.append(self._tech[a])
             else:

@@ -36,8 +36,9 @@ from .records import FaceFit, frozen_array
 if TYPE_CHECKING:
     from .scoring import PainScorer
 
-#: channels_last on the CPU: benchmarks/bench_gradcam.py measured ResNet18 Grad-CAM at about
-#: 0.65-0.7x the time of the contiguous layout with 1 and 2 torch threads on the 2-core machine.
+#: channels_last on the CPU: benchmarks/bench_gradcam.py measured ResNet18 Grad-CAM at 0.55-0.7x
+#: the time of the contiguous layout in 4 of 5 runs (1 and 2 torch threads, 2-core machine shared
+#: with other work), 1.13x in one (1 thread).
 CPU_CHANNELS_LAST = True
 
 

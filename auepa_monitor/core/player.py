@@ -110,6 +110,7 @@ class PlayerNotice:
 
     kind: str
     message: str = ""
+    epoch: int = 0  # the source epoch it belongs to (see Player.source_epoch)
 
 
 class Player:
@@ -133,6 +134,7 @@ class Player:
         self._playing = False
         self._speed = 1.0
         self._epoch = 0
+        self._source_epoch = 0
         self._stop = threading.Event()
         self._cap_thread: threading.Thread | None = None
         self._proc_thread = threading.Thread(target=self._process_loop, name="auepa-process", daemon=True)
@@ -151,13 +153,25 @@ class Player:
         with self._lock:
             self._cmds.clear()
             self._epoch += 1
+            self._source_epoch = self._epoch
             self._playing = play
         self.source = source
         self.last_index = 0
         self._cap_stop = threading.Event()
-        self._cap_thread = threading.Thread(target=self._capture_loop, args=(source, self._cap_stop),
+        self._cap_thread = threading.Thread(target=self._capture_loop,
+                                            args=(source, self._cap_stop, self._source_epoch),
                                             name="auepa-capture", daemon=True)
         self._cap_thread.start()
+
+    @property
+    def epoch(self) -> int:
+        """Grows with every open and seek; results of an older source carry a smaller one."""
+        return self._epoch
+
+    @property
+    def source_epoch(self) -> int:
+        """The epoch the current source was opened with (its results never carry less)."""
+        return self._source_epoch
 
     @property
     def playing(self) -> bool:
@@ -187,7 +201,9 @@ class Player:
         self._command("step", int(delta))
 
     def set_speed(self, speed: float) -> None:
-        self._command("speed", min(4.0, max(0.25, float(speed))))
+        """Playback speed of files, 0.25x-4x (kept across sources)."""
+        self._speed = min(4.0, max(0.25, float(speed)))
+        self._command("speed", self._speed)  # the capture loop re-anchors its clock
 
     def set_target(self, roi: tuple[float, float, float, float] | None) -> None:
         """Target face by region (frame pixels); applied in the processing thread before the next frame."""
@@ -211,21 +227,30 @@ class Player:
             self._lock.notify_all()
 
     def _stop_capture(self) -> None:
+        src, self.source = self.source, None
         if self._cap_thread is not None:
             self._cap_stop.set()
             with self._lock:
                 self._lock.notify_all()
+            self._cap_thread.join(timeout=0.5)
+            if self._cap_thread.is_alive() and src is not None:
+                # Blocked in a live read() (a hung or lost camera): closing the source is what
+                # unblocks it. Files never get here, so no decoder is released under a running read.
+                src.close()
+                src = None
             self._cap_thread.join(timeout=10)
             self._cap_thread = None
-        if self.source is not None:
-            self.source.close()
-            self.source = None
+        if src is not None:
+            src.close()
 
     def _emit(self, frame: Frame, epoch: int, stop: threading.Event) -> None:
         self.last_index = frame.index
         self._slot.put(Captured(frame, epoch, time.monotonic()), stop)
 
-    def _capture_loop(self, src: Source, stop: threading.Event) -> None:
+    def _capture_loop(self, src: Source, stop: threading.Event, src_epoch: int) -> None:
+        def note(kind: str, message: str = "") -> None:
+            self.notices.put(PlayerNotice(kind, message, src_epoch))
+
         anchor: tuple[float, float] | None = None  # (wall, source time) that pacing counts from
         at_end = False
         try:
@@ -245,19 +270,19 @@ class Player:
                                 self._epoch += 1
                             at_end = False
                         self._playing, anchor = True, None
-                        self.notices.put(PlayerNotice("playing"))
+                        note("playing")
                     elif name == "pause":
                         self._playing = False
-                        self.notices.put(PlayerNotice("paused"))
+                        note("paused")
                     elif name == "speed":
-                        self._speed, anchor = arg, None
+                        anchor = None
                     elif name in ("seek", "step") and not src.live:
                         target = arg if name == "seek" else max(1, (self.last_index or 1) + arg)
                         if src.frame_count:
                             target = min(target, src.frame_count)
                         if name == "step" and self._playing:
                             self._playing = False
-                            self.notices.put(PlayerNotice("paused"))
+                            note("paused")
                         # Stepping forward reads on without a seek: no reset, smoothing continues.
                         if not (name == "step" and arg == 1 and getattr(src, "position", -1) == target):
                             src.seek(target)
@@ -273,7 +298,7 @@ class Player:
                         if src.live:
                             raise AuepaError(f"{src.name}: stopped delivering frames")
                         self._playing, at_end = False, True
-                        self.notices.put(PlayerNotice("ended", f"end of {src.name}"))
+                        note("ended", f"end of {src.name}")
                         continue
                     if self._playing and not src.live and not self.lossless:
                         if anchor is None:
@@ -289,17 +314,17 @@ class Player:
                     self._emit(frame, epoch, stop)
                     if self.stop_at is not None and frame.index >= self.stop_at and self._playing:
                         self._playing = False
-                        self.notices.put(PlayerNotice("paused", f"stopped at frame {frame.index}"))
+                        note("paused", f"stopped at frame {frame.index}")
                 else:
                     with self._lock:
                         if not self._cmds and not stop.is_set():
                             self._lock.wait(0.05)
         except AuepaError as e:
             self._playing = False
-            self.notices.put(PlayerNotice("error", str(e)))
+            note("error", str(e))
         except Exception as e:  # a decoder crash must not kill the program silently  # noqa: BLE001
             self._playing = False
-            self.notices.put(PlayerNotice("error", f"{src.name}: reading failed ({type(e).__name__}: {e})"))
+            note("error", f"{src.name}: reading failed ({type(e).__name__}: {e})")
 
     def _process_loop(self) -> None:
         last_epoch = -1
@@ -319,7 +344,7 @@ class Player:
             try:
                 result = self.pipeline.process(item.frame)
             except Exception as e:  # noqa: BLE001 - report, keep the worker alive
-                self.notices.put(PlayerNotice("error", f"processing frame {item.frame.index} failed: {e}"))
+                self.notices.put(PlayerNotice("error", f"processing frame {item.frame.index} failed: {e}", item.epoch))
                 continue
             extra = None
             post = self.post_process

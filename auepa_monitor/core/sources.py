@@ -168,6 +168,8 @@ class ImageSource(Source):
     def _load(self, p: Path) -> np.ndarray:
         img = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
         if img is None:
+            if not p.is_file():  # e.g. removed from the folder while the sequence plays
+                raise SourceError(f"{p}: no such file (it was removed after the folder was opened)")
             raise SourceError(f"{p}: not an image OpenCV can read (unsupported format or corrupt file)")
         return to_bgr8(img)
 

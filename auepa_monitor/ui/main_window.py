@@ -116,6 +116,7 @@ class MainWindow(QMainWindow):
         self._shown_walls: deque[float] = deque(maxlen=120)
         self._display_latency: deque[float] = deque(maxlen=60)
         self._last_t: float | None = None
+        self._last_epoch: int | None = None
         self._last_curve = 0.0
         self._last_weights = 0.0
         self._explainer = None
@@ -204,13 +205,20 @@ class MainWindow(QMainWindow):
         P = QStyle.StandardPixmap
         self.act_open = act("Open…", self.open_dialog, QKeySequence.StandardKey.Open, P.SP_DialogOpenButton)
         self.act_play = act("Play/Pause", self.toggle_play, "Space", P.SP_MediaPlay)
-        self.act_back = act("Step back", lambda: self.step(-1), "Left", P.SP_MediaSeekBackward)
-        self.act_fwd = act("Step forward", lambda: self.step(1), "Right", P.SP_MediaSeekForward)
-        self.act_prev_alert = act("Previous alert", self.prev_alert, "[", P.SP_MediaSkipBackward)
+        self.act_back = act("Back", lambda: self.step(-1), "Left", P.SP_MediaSeekBackward)
+        self.act_fwd = act("Forward", lambda: self.step(1), "Right", P.SP_MediaSeekForward)
+        self.act_prev_alert = act("Prev alert", self.prev_alert, "[", P.SP_MediaSkipBackward)
         self.act_next_alert = act("Next alert", self.next_alert, "]", P.SP_MediaSkipForward)
         self.act_shot = act("Screenshot", lambda: self.save_screenshot(), "S", P.SP_DialogSaveButton)
-        self.act_ack = act("Acknowledge alarm", self.acknowledge, "A")
-        self.act_pause_audio = act("Pause audio 2 min", self.pause_audio, "P")
+        self.act_ack = act("Acknowledge", self.acknowledge, "A", P.SP_DialogApplyButton)
+        self.act_pause_audio = act("Audio off 2 min", self.pause_audio, "P", P.SP_MediaVolumeMuted)
+        for a, tip in ((self.act_back, "Step one frame back"), (self.act_fwd, "Step one frame forward"),
+                       (self.act_prev_alert, "Jump to the previous alert"), (self.act_next_alert, "Jump to the next alert"),
+                       (self.act_shot, "Save the video with overlays, the window and a JSON sidecar"),
+                       (self.act_ack, "Acknowledge the active alarms (silences them until a new one)"),
+                       (self.act_pause_audio, "Pause alarm sounds for 2 minutes (visual alarms stay)"),
+                       (self.act_play, "Play / pause")):
+            a.setToolTip(f"{tip} ({a.shortcut().toString()})")
         self.speed = QComboBox()
         for s in SPEEDS:
             self.speed.addItem(f"{s:g}x", s)
@@ -285,8 +293,8 @@ class MainWindow(QMainWindow):
         self.stat_label = QLabel("")
         self.session_label = QLabel("")
         self.session_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.session_label.setMaximumWidth(420)
-        notice = QLabel("Research tool – not a medical device")
+        self.session_label.setMaximumWidth(240)
+        notice = QLabel("Not a medical device")
         notice.setToolTip(NOT_A_MEDICAL_DEVICE)
         notice.setStyleSheet("color: #ffb74d;")
         sb.addPermanentWidget(self.stat_label)  # permanent: messages never hide the figures
@@ -428,7 +436,7 @@ class MainWindow(QMainWindow):
         except AuepaError as e:
             self.show_error(str(e))
             return False
-        self.start_source(src, str(spec), play)
+        self.start_source(src, src.name if src.live else str(spec), play)
         if not src.live:
             self._add_recent(str(Path(str(spec)).resolve()))
         return True
@@ -444,6 +452,7 @@ class MainWindow(QMainWindow):
         self.current = None
         self.spans.clear()
         self._last_t = None
+        self._last_epoch = None
         self._apply_events(self.alerts.reset() + self.alerts.source_ok())
         self.view.clear()
         self._explanation = None
@@ -451,7 +460,8 @@ class MainWindow(QMainWindow):
             self._explainer.reset_session()
         try:
             self.session = Session(desc, root=self.sessions_root(), info=self._session_info())
-            self.session_label.setText(f"Session: {self.session.path.name}")
+            self.session_label.setText(self.fontMetrics().elidedText(
+                f"● REC {self.session.path.name}", Qt.TextElideMode.ElideMiddle, 230))
             self.session_label.setToolTip(f"Recording to {self.session.path}")
         except OSError as e:
             self.session = None
@@ -651,8 +661,11 @@ class MainWindow(QMainWindow):
     def ingest(self, p: Processed) -> None:
         """Record one processed frame and run the alert logic on it (also used by tests and scripts)."""
         r = p.result
-        if self._last_t is not None and r.timestamp < self._last_t:
-            self._apply_events(self.alerts.reset())  # a seek backwards: sustain timers restart
+        if (self._last_epoch is not None and p.epoch != self._last_epoch) or \
+                (self._last_t is not None and r.timestamp < self._last_t):
+            # After a seek the score history is not continuous: sustain/clear timers restart.
+            self._apply_events(self.alerts.reset())
+        self._last_epoch = p.epoch
         self._last_t = r.timestamp
         if self.session:
             self.session.write_frame(r)
@@ -668,13 +681,16 @@ class MainWindow(QMainWindow):
                 n: PlayerNotice = self.player.notices.get_nowait()
             except Exception:  # noqa: BLE001 - queue.Empty
                 break
-            self._notice(n)
+            if n.epoch >= self.player.source_epoch:  # not about a source closed meanwhile
+                self._notice(n)
         newest: Processed | None = None
         while True:
             try:
                 p = self.player.results.get_nowait()
             except Exception:  # noqa: BLE001 - queue.Empty
                 break
+            if p.epoch < self.player.source_epoch:
+                continue  # a late result of the previous source: not this session's
             self.ingest(p)
             newest = p
         now = time.monotonic()

@@ -67,9 +67,15 @@ class AlarmSound:
         if not enabled:
             return
         try:
-            from PySide6.QtCore import QUrl
-            from PySide6.QtMultimedia import QSoundEffect
+            from PySide6.QtCore import QLoggingCategory, QUrl
 
+            # Qt Multimedia lists every optional library it could not load; that is not news here.
+            QLoggingCategory.setFilterRules("qt.multimedia.symbolsresolver=false")
+            from PySide6.QtMultimedia import QMediaDevices, QSoundEffect
+
+            if not QMediaDevices.audioOutputs():
+                self.backend = "beep"  # no audio output device: the system beep is all there is
+                return
             for pr in PATTERNS:
                 e = QSoundEffect()
                 e.setSource(QUrl.fromLocalFile(str(sound_file(pr))))
