@@ -166,7 +166,7 @@ def test_resnet18_layer4_cam_finds_the_patch():
     """ResNet18 (the paper's model) trained here for a few steps; layer4 CAM (32 px cells) on the patch."""
     torch.manual_seed(0)
     model = build_pain_cnn("resnet18", num_classes=2)
-    acc = train(model, steps=12, batch=16, size=64, lr=1e-3, patch=24)
+    acc = train(model, steps=20, batch=16, size=96, lr=1e-3, patch=24)  # peaks within 19 px for seeds 0-3
     assert acc > 0.9, f"ResNet18 did not learn the patch task (accuracy {acc:.2f})"
     gen = torch.Generator().manual_seed(4)
     with GradCam(model, target_layer(model, "resnet18")) as cam:
