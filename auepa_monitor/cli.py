@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mute", action="store_true", help="no alarm sounds (visual alarms only)")
     p.add_argument("--geometry", help="window size WxH in pixels, e.g. 1600x1000")
     _add_pipeline_options(p)
+    p.set_defaults(au_engine=None)  # the window: None = the engine chosen last in the window, else embedded
     sub = p.add_subparsers(dest="command")
     a = sub.add_parser("analyze", help="analyse videos/images headless: per-frame CSV and summary per input")
     a.add_argument("inputs", nargs="+", help="video files, images or image folders")

@@ -95,7 +95,7 @@ def test_cli_stops_before_any_work_on_a_bad_manifest(tmp_path: Path, capsys: pyt
     err = capsys.readouterr().err
     assert "line 2: media nothere.mp4 does not exist" in err
     assert "line 3: score 12 is outside the flacc range 0-10" in err
-    assert not (out / "cache").exists()  # nothing was extracted or trained
+    assert not out.exists()  # nothing was extracted, trained or written
 
 
 def test_cli_rejects_unknown_backbone_and_weights_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -71,7 +71,8 @@ def test_rerun_resumes_and_reuses_cache(example_run: Path, tmp_path: Path) -> No
         if p.name not in ("engagement.json", "topk.json", "final_cnn.json"):
             p.unlink()
     (out / "cnn" / "resnet18" / "fold2.json").unlink()
-    kept = {p: p.stat().st_mtime_ns for p in (out / "cnn").glob("*/fold*.json")}
+    kept = {p: p.stat().st_mtime_ns for p in (out / "cnn").glob("*/fold?.json")}  # fold results (not cards)
+    assert len(kept) == 9
     assert main(["--manifest", str(MANIFEST), "--out", str(out), "--quick", "--no-progress"]) == 0
     timings = json.loads((out / "report" / "results.json").read_text())["timings"]
     for stage in ("engagement", "topk", "final_cnn"):

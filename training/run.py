@@ -109,12 +109,12 @@ class Pipeline:
         cfg = self.cfg
         from auepa_monitor.core.pipeline import torch_device
 
+        t0 = time.perf_counter()
+        self.rows = read_manifest(cfg.manifest)  # ManifestError lists every bad line; nothing is written
+        self.timings["validate"] = {"seconds": round(time.perf_counter() - t0, 2), "resumed": False}
         self.device = cfg.device or torch_device()
         self.out.mkdir(parents=True, exist_ok=True)
         write_json(self.out / "config.json", dataclasses.asdict(cfg))
-        t0 = time.perf_counter()
-        self.rows = read_manifest(cfg.manifest)  # ManifestError lists every bad line
-        self.timings["validate"] = {"seconds": round(time.perf_counter() - t0, 2), "resumed": False}
         self.log(f"[validate] {len(self.rows)} rows OK in {len(datasets(self.rows))} data set(s)")
         self._choose_train_dataset()
         self._extract()
@@ -696,6 +696,9 @@ def config_from_args(a: argparse.Namespace) -> RunConfig:
     bad = [x for x in cfg.archs if x not in ARCHITECTURES]
     if bad:
         raise AuepaError(f"unknown backbone(s) {', '.join(bad)}: choose from {', '.join(ARCHITECTURES)}")
+    if cfg.engagement_arch not in cfg.archs:
+        raise AuepaError(f"--engagement-arch {cfg.engagement_arch} must be one of the trained --archs "
+                         f"({', '.join(cfg.archs)})")
     if cfg.weights_dir is not None and not Path(cfg.weights_dir).is_dir():
         raise AuepaError(f"--weights-dir {cfg.weights_dir} is not a folder")
     return cfg

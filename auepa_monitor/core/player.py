@@ -163,6 +163,16 @@ class Player:
                                             name="auepa-capture", daemon=True)
         self._cap_thread.start()
 
+    def stop(self) -> None:
+        """Stop and close the current source, if any; results still on their way are of an old epoch."""
+        self._stop_capture()
+        self._slot.clear()
+        with self._lock:
+            self._cmds.clear()
+            self._epoch += 1
+            self._source_epoch = self._epoch
+            self._playing = False
+
     @property
     def epoch(self) -> int:
         """Grows with every open and seek; results of an older source carry a smaller one."""
@@ -326,18 +336,24 @@ class Player:
             self._playing = False
             note("error", f"{src.name}: reading failed ({type(e).__name__}: {e})")
 
+    def _run_pipe_cmds(self) -> None:
+        while True:
+            try:
+                fn = self._pipe_cmds.get_nowait()
+            except queue.Empty:
+                return
+            fn(self.pipeline)
+
     def _process_loop(self) -> None:
         last_epoch = -1
         while not self._stop.is_set():
-            while True:
-                try:
-                    fn = self._pipe_cmds.get_nowait()
-                except queue.Empty:
-                    break
-                fn(self.pipeline)
+            self._run_pipe_cmds()
             item = self._slot.get(0.05)
             if item is None:
                 continue
+            # A command queued while we waited for this frame (e.g. an engine swap just before
+            # ``open``) must apply to it: commands come before every frame captured after them.
+            self._run_pipe_cmds()
             if item.epoch != last_epoch:
                 self.pipeline.reset()
                 last_epoch = item.epoch

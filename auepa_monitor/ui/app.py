@@ -60,8 +60,10 @@ def run_gui(args: argparse.Namespace) -> int:
     app.setOrganizationName(ORG)
     app.setApplicationName(APP)
     try:
-        pipeline = make_pipeline_factory(args)(Path(args.source) if args.source and not str(args.source).isdigit()
-                                                else None)
+        # The window starts with the embedded engine and builds an OpenFace engine per recorded
+        # file itself (in a thread, with progress); --au-engine goes to the window.
+        base = argparse.Namespace(**{**vars(args), "au_engine": "embedded"})
+        pipeline = make_pipeline_factory(base)(None)
     except (AuepaError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         if src is not None:
@@ -72,7 +74,8 @@ def run_gui(args: argparse.Namespace) -> int:
 
     win = MainWindow(pipeline, _settings(getattr(args, "settings", None)), lossless=bool(shot),
                      sound=not shot and not getattr(args, "mute", False),
-                     sessions_root=getattr(args, "session_dir", None), device=torch_device())
+                     sessions_root=getattr(args, "session_dir", None), device=torch_device(),
+                     au_engine=getattr(args, "au_engine", None), openface_bin=getattr(args, "openface_bin", None))
     win.initial_roi = roi
     if getattr(args, "cnn_model", None):
         win.load_cnn(args.cnn_model)
@@ -135,7 +138,10 @@ def _scripted_screenshot(app, win, src, args, out: Path, frames: int, status: di
 
     win.on_frame = on_frame
     win.player.stop_at = frames
-    win.start_source(src, str(args.source), play=True)
+    # With --au-engine openface this waits for OpenFace's run; when OpenFace fails the error is
+    # reported (exit 2) rather than a screenshot of embedded values.
+    win.openface_fallback = False
+    win.begin_source(src, str(args.source), play=True)
     poll = QTimer(win)
     poll.setInterval(200)
     poll.timeout.connect(on_source_end)

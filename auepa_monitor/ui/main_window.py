@@ -1,15 +1,25 @@
 """The monitor window: video with overlays, AU and pain panels, pain curve, alerts, session recording.
 
 Threads: capture and processing run in :class:`core.player.Player` (plain Python threads), an
-optional Grad-CAM worker in :class:`core.player.LatestWorker`. The UI thread polls their
-queues with a 10 ms timer and only draws, records and runs the (cheap) alert logic, so no Qt
-signal ever crosses a thread.
+optional Grad-CAM worker in :class:`core.player.LatestWorker`, and OpenFace's run over a file
+in an :class:`OpenFaceJob` thread. The UI thread polls them with a 10 ms timer and only draws,
+records and runs the (cheap) alert logic, so no Qt signal ever crosses a thread.
+
+AU engines: "embedded" or "openface" (``--au-engine``, the toolbar's engine box, remembered in
+the settings). OpenFace needs the whole recorded file first, so a file opened with "openface"
+does not play until OpenFace's result is ready (progress in the view and status bar, with a
+Cancel that abandons the open): a researcher who asked for OpenFace values never gets embedded
+values silently. When OpenFace is unavailable or fails, the one-line reason is shown and the
+file plays with the embedded engine, said in the engine label. Live sources always use the
+embedded engine (``LIVE_REFUSAL`` says why). Each frame's engine is shown beside the AU bars,
+written in the session CSV (``au_engine``) and in screenshot sidecars.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -30,6 +40,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QPushButton,
     QScrollArea,
     QSlider,
     QSplitter,
@@ -56,6 +67,63 @@ from .theme import apply_dark
 from .video_view import VideoView
 
 MAX_RECENT = 8
+ENGINES = {"embedded": "embedded", "openface": "OpenFace 2.2"}  # engine name -> what the UI calls it
+
+
+class OpenFaceJob:
+    """Builds an :class:`~auepa_monitor.core.openface.OpenFaceAUEngine` for one file in a thread.
+
+    The engine's constructor runs the user's FeatureExtraction over the whole file (minutes on a
+    long video). The GUI polls ``done``/``progress`` from its timer; nothing here touches Qt.
+
+    Attributes:
+        source: the file; ``desc``/``play``/``src``: what to start once ready (``src`` is the
+            already opened Source, closed by whoever drops the job).
+        progress: (frames done, frames in total or 0 when unknown).
+        engine / error: the result, set before ``done`` (error: one line).
+    """
+
+    def __init__(self, source: Path, binary: str | None, src: Source, desc: str, play: bool) -> None:
+        self.source, self.binary, self.src, self.desc, self.play = source, binary, src, desc, play
+        self.progress: tuple[int, int] = (0, 0)
+        self.engine: Any = None
+        self.error = ""
+        self.started = time.monotonic()
+        self._cancel = threading.Event()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="auepa-openface", daemon=True)
+        self._thread.start()
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def _report(self, done: int, total: int) -> None:
+        self.progress = (done, total)
+
+    def _run(self) -> None:
+        try:
+            from ..core.openface import OpenFaceAUEngine
+
+            self.engine = OpenFaceAUEngine(self.source, self.binary, progress=self._report,
+                                           should_stop=self._cancel.is_set)
+        except AuepaError as e:
+            self.error = str(e).splitlines()[0] if str(e) else type(e).__name__
+        except Exception as e:  # noqa: BLE001 - a parser crash must reach the user, not kill a thread
+            self.error = f"OpenFace failed ({type(e).__name__}: {e})".splitlines()[0]
+        finally:
+            self._done.set()
+
+    def cancel(self) -> None:
+        """Ask the run to stop (OpenFace is killed within a poll interval)."""
+        self._cancel.set()
+
+    def join(self, timeout: float = 15.0) -> None:
+        self._thread.join(timeout)
 
 
 def explain_module():
@@ -87,12 +155,17 @@ class MainWindow(QMainWindow):
         sound: play alarm sounds (tests turn it off).
         sessions_root: folder for session folders (default: settings, then the per-user data dir).
         device: compute device name shown in the status bar.
+        au_engine: "embedded" or "openface" for the sources opened from now on (remembered);
+            None: the remembered choice, else "embedded".
+        openface_bin: OpenFace's FeatureExtraction (file or folder); None: the remembered
+            setting, else the engine's own lookup ($AUEPA_OPENFACE_BIN, PATH).
     """
 
     sourceOpened = Signal(str)
 
     def __init__(self, pipeline: Any, settings: QSettings, *, lossless: bool = False, sound: bool = True,
-                 sessions_root: str | Path | None = None, device: str = "cpu") -> None:
+                 sessions_root: str | Path | None = None, device: str = "cpu", au_engine: str | None = None,
+                 openface_bin: str | None = None) -> None:
         super().__init__()
         protect_none()  # PySide6 6.12 + Python 3.11 refcount bug: see pyside_fix
         apply_dark(QApplication.instance())
@@ -126,6 +199,19 @@ class MainWindow(QMainWindow):
         self.explanations = 0
         self.on_frame: Callable[[Processed], None] | None = None  # hook for scripted runs
         self.initial_roi: tuple[float, float, float, float] | None = None  # --roi, for the first source
+        #: On an OpenFace failure play with the embedded engine (False: show the error, open nothing;
+        #: scripted screenshots, which must not save embedded values for an OpenFace request).
+        self.openface_fallback = True
+        self._embedded = pipeline.au_engine if getattr(pipeline.au_engine, "name", "") == "embedded" else None
+        self.engine_in_use = "embedded"  # engine of the current source (the pipeline's, once swapped)
+        self.engine_note = ""  # why the current source does not use the chosen engine, if it does not
+        self._of_job: OpenFaceJob | None = None
+        self._old_jobs: list[OpenFaceJob] = []  # cancelled runs still winding down (joined at shutdown)
+        # Command-line choices apply to this run; choices made in the window are remembered.
+        if au_engine is not None and au_engine not in ENGINES:
+            raise ValueError(f"unknown AU engine {au_engine!r}: use embedded or openface")
+        self._engine_arg = au_engine
+        self._bin_arg = str(openface_bin) if openface_bin else None
         self.setWindowTitle(f"AuE-IPA Monitor {__version__}")
         self.setAcceptDrops(True)
         self._build_ui()
@@ -173,6 +259,10 @@ class MainWindow(QMainWindow):
         rv.setContentsMargins(4, 0, 0, 0)
         rv.addWidget(self.banner)
         rv.addWidget(self.pain)
+        self.engine_label = QLabel("AU engine: embedded")
+        self.engine_label.setWordWrap(True)
+        self.engine_label.setToolTip("The engine that produced the AU values shown (also in the session CSV)")
+        rv.addWidget(self.engine_label)
         # AU bars and alarm settings share a tab area so the column fits 800-pixel-high screens.
         self.tabs = QTabWidget()
         self.tabs.addTab(self.au_panel, "AU intensities")
@@ -231,6 +321,12 @@ class MainWindow(QMainWindow):
         for a in (self.act_open, self.act_play, self.act_back, self.act_fwd):
             tb.addAction(a)
         tb.addWidget(self.speed)
+        self.engine_box = QComboBox()
+        for name, label in ENGINES.items():
+            self.engine_box.addItem(f"AU engine: {label}", name)
+        self.engine_box.setToolTip("AU intensity engine for the sources opened next (changing it reopens the file). "
+                                   "OpenFace runs over the whole file first; cameras use the embedded engine.")
+        tb.addWidget(self.engine_box)
         tb.addSeparator()
         for a in (self.act_prev_alert, self.act_next_alert, self.act_shot, self.act_ack, self.act_pause_audio):
             tb.addAction(a)
@@ -278,6 +374,7 @@ class MainWindow(QMainWindow):
         m_file.addAction(act("Load pain model…", self.load_model_dialog))
         m_file.addAction(act("Load CNN checkpoint (Grad-CAM)…", self.load_cnn_dialog))
         m_file.addAction(act("Session folder…", self.choose_session_dir))
+        m_file.addAction(act("OpenFace FeatureExtraction…", self.choose_openface_bin))
         m_file.addSeparator()
         m_file.addAction(act("Quit", self.close, QKeySequence.StandardKey.Quit))
         m_play = mb.addMenu("&Playback")
@@ -297,6 +394,11 @@ class MainWindow(QMainWindow):
         notice = QLabel("Not a medical device")
         notice.setToolTip(NOT_A_MEDICAL_DEVICE)
         notice.setStyleSheet("color: #ffb74d;")
+        self.cancel_button = QPushButton("Cancel OpenFace")
+        self.cancel_button.setToolTip("Stop OpenFace's run; the file is not opened")
+        self.cancel_button.clicked.connect(self.cancel_openface)
+        self.cancel_button.setVisible(False)
+        sb.addPermanentWidget(self.cancel_button)
         sb.addPermanentWidget(self.stat_label)  # permanent: messages never hide the figures
         sb.addPermanentWidget(self.session_label)
         sb.addPermanentWidget(notice)
@@ -387,6 +489,9 @@ class MainWindow(QMainWindow):
         sp = float(s.value("playback/speed", 1.0))
         if sp in SPEEDS:
             self.speed.setCurrentIndex(SPEEDS.index(sp))
+        engine = self._engine_arg or str(s.value("engine/au", "embedded"))
+        self.engine_box.setCurrentIndex(max(0, self.engine_box.findData(engine)))
+        self.engine_box.currentIndexChanged.connect(lambda _i: self._engine_changed())
         self.curve.set_thresholds(self.alerts.config.high_on, self.alerts.config.mid_on)
         self._overlays_changed()
 
@@ -420,6 +525,45 @@ class MainWindow(QMainWindow):
             self.settings.setValue("session/dir", d)
             self.statusBar().showMessage(f"New sessions go to {d}", 5000)
 
+    @property
+    def au_engine_choice(self) -> str:
+        """The engine chosen for the sources opened next: "embedded" or "openface"."""
+        return str(self.engine_box.currentData())
+
+    def set_au_engine(self, name: str) -> None:
+        """Choose the engine (remembered); a recorded file that is open is reopened with it."""
+        i = self.engine_box.findData(name)
+        if i < 0:
+            raise ValueError(f"unknown AU engine {name!r}: use embedded or openface")
+        if i == self.engine_box.currentIndex():
+            self._engine_changed()
+        else:
+            self.engine_box.setCurrentIndex(i)  # -> _engine_changed
+
+    def _engine_changed(self) -> None:
+        self.settings.setValue("engine/au", self.au_engine_choice)
+        job = self._of_job
+        path = job.desc if job is not None else (self.source_desc if self.player.source is not None
+                                                  and not self.source_live else "")
+        if path:
+            self.open_source(path, play=job.play if job is not None else self.player.playing)
+        else:
+            self.statusBar().showMessage(f"AU engine for the next source: {ENGINES[self.au_engine_choice]}", 5000)
+
+    @property
+    def openface_bin(self) -> str | None:
+        """FeatureExtraction from --openface-bin, else the setting, else None (the engine's own lookup)."""
+        v = self._bin_arg or self.settings.value("engine/openface_bin")
+        return str(v) if v else None
+
+    def choose_openface_bin(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "OpenFace's FeatureExtraction", self.openface_bin or "",
+                                              "FeatureExtraction (FeatureExtraction*);;All files (*)")
+        if path:
+            self._bin_arg = None
+            self.settings.setValue("engine/openface_bin", path)
+            self.statusBar().showMessage(f"OpenFace: using {path}", 5000)
+
     # ---------------------------------------------------------------------------------- sources
     def open_source(self, spec: str | int, play: bool = True) -> bool:
         """Open a file path or camera index. A bad source gives a clear message, never a crash."""
@@ -436,13 +580,129 @@ class MainWindow(QMainWindow):
         except AuepaError as e:
             self.show_error(str(e))
             return False
-        self.start_source(src, src.name if src.live else str(spec), play)
+        self.begin_source(src, src.name if src.live else str(spec), play)
         if not src.live:
             self._add_recent(str(Path(str(spec)).resolve()))
         return True
 
-    def start_source(self, src: Source, desc: str, play: bool = True) -> None:
-        """Play an opened source: new session folder, fresh alert state and curve."""
+    def begin_source(self, src: Source, desc: str, play: bool = True) -> None:
+        """Play an opened source with the chosen AU engine.
+
+        "openface" on a recorded file: OpenFace runs first in an :class:`OpenFaceJob` thread and
+        the file starts once its values are ready (see the module docstring); meanwhile the
+        previous source is stopped. On a live source: the embedded engine, saying why.
+        """
+        self._drop_openface_job()
+        if self.au_engine_choice != "openface":
+            self.start_source(src, desc, play)
+            return
+        if src.live:
+            from ..core.openface import LIVE_REFUSAL
+
+            self.start_source(src, desc, play, note=f"OpenFace not used for {desc}: {LIVE_REFUSAL}")
+            return
+        # Stop what plays now: its frames must not keep arriving while this file waits for OpenFace.
+        self.player.stop()
+        self.slider.setEnabled(False)
+        self._end_session()
+        self.current = None
+        self.source_desc = desc
+        self.source_live = False
+        self.last_error = ""
+        self._of_job = OpenFaceJob(Path(desc), self.openface_bin, src, desc, play)
+        self.cancel_button.setVisible(True)
+        self.engine_label.setText(f"AU engine: {ENGINES['openface']} (running…)")
+        self._show_openface_progress()
+        self.setWindowTitle(f"AuE-IPA Monitor – {Path(desc).name} (OpenFace running)")
+
+    def _show_openface_progress(self) -> None:
+        job = self._of_job
+        if job is None:
+            return
+        done, total = job.progress
+        pct = f"{100 * done / total:.0f}% ({done}/{total} frames)" if total else f"{done} frames"
+        msg = (f"Running OpenFace on {Path(job.desc).name}: {pct}, {time.monotonic() - job.started:.0f} s. "
+               "The file plays when its AU values are ready.")
+        self.view.clear(msg)
+        if self.statusBar().currentMessage() != msg:
+            self.statusBar().showMessage(msg)
+
+    def cancel_openface(self) -> None:
+        """Stop a running OpenFace job; its file is not opened (choose the embedded engine to view it)."""
+        job = self._of_job
+        if job is None:
+            return
+        self._drop_openface_job()
+        msg = f"OpenFace cancelled: {Path(job.desc).name} not opened (choose the embedded engine to play it)"
+        self.view.clear(msg)
+        self.statusBar().showMessage(msg, 10000)
+        self.engine_label.setText(f"AU engine: {ENGINES[self.au_engine_choice]}")
+        self.setWindowTitle(f"AuE-IPA Monitor {__version__}")
+
+    def _drop_openface_job(self) -> None:
+        job, self._of_job = self._of_job, None
+        self.cancel_button.setVisible(False)
+        if job is not None:
+            job.cancel()
+            job.src.close()
+            self._old_jobs.append(job)
+        self._old_jobs = [j for j in self._old_jobs if not j.done]
+
+    def _poll_openface(self) -> None:
+        job = self._of_job
+        if job is None:
+            return
+        if not job.done:
+            if int(time.monotonic() * 4) != int((time.monotonic() - 0.01) * 4):
+                self._show_openface_progress()
+            return
+        self._of_job = None
+        self.cancel_button.setVisible(False)
+        if job.engine is not None:
+            notes = list(job.engine.info.notes)
+            how = "from the cache" if job.engine.info.from_cache else f"in {job.engine.info.seconds:.1f} s"
+            self.start_source(job.src, job.desc, job.play, engine=job.engine)
+            self.statusBar().showMessage(f"OpenFace values for {Path(job.desc).name} ready ({how})"
+                                         + (f"; {notes[0]}" if notes else ""), 8000)
+            if self.session:
+                self.session.event("openface", csv=str(job.engine.info.csv), from_cache=job.engine.info.from_cache,
+                                   seconds=round(job.engine.info.seconds, 2), notes=notes)
+            return
+        if not self.openface_fallback:
+            job.src.close()
+            self.show_error(job.error)
+            return
+        note = f"{job.error}; playing with the embedded engine"
+        self.start_source(job.src, job.desc, job.play, note=note)
+        self.show_error(note)
+
+    def _embedded_engine(self) -> Any:
+        if self._embedded is None:
+            from ..core.au_engine import EmbeddedAUEngine
+
+            self._embedded = EmbeddedAUEngine()
+        return self._embedded
+
+    def start_source(self, src: Source, desc: str, play: bool = True, engine: Any = None, note: str = "") -> None:
+        """Play an opened source: new session folder, fresh alert state and curve.
+
+        ``engine``: the AU engine for this source (None: the embedded one); it replaces the
+        pipeline's in the processing thread before this source's first frame. ``note``: why
+        the chosen engine is not used (shown beside the AU bars and logged in the session).
+        """
+        self._drop_openface_job()
+        if engine is None:
+            engine = self._embedded_engine()
+
+        def swap(pipe) -> None:
+            pipe.au_engine = engine  # reset by the player on this source's first frame (new epoch)
+
+        self.player.call_in_worker(swap)
+        self.engine_in_use = engine.name
+        self.engine_note = note
+        label = f"AU engine: {ENGINES.get(engine.name, engine.name)}"
+        self.engine_label.setText(label + (" – OpenFace not used, see the tooltip" if note else ""))
+        self.engine_label.setToolTip(note or "The engine that produced the AU values shown (also in the session CSV)")
         self._end_session()
         self.last_error = ""
         self.source_desc = desc
@@ -466,6 +726,8 @@ class MainWindow(QMainWindow):
         except OSError as e:
             self.session = None
             self.show_error(f"cannot create the session folder in {self.sessions_root()}: {e}; not recording")
+        if self.session is not None and note:
+            self.session.event("au_engine_note", engine=engine.name, note=note)
         if src.live:
             self.curve.start_live()
             self.slider.setEnabled(False)
@@ -480,7 +742,7 @@ class MainWindow(QMainWindow):
         self.alerts.watch_stall(play, time.monotonic())
         self._set_play_icon(play)
         self.setWindowTitle(f"AuE-IPA Monitor – {Path(desc).name if not src.live else desc}")
-        self.statusBar().showMessage(f"Opened {desc}", 4000)
+        self.statusBar().showMessage(note or f"Opened {desc}", 15000 if note else 4000)
         self.sourceOpened.emit(desc)
 
     def show_error(self, message: str) -> None:
@@ -705,6 +967,7 @@ class MainWindow(QMainWindow):
                 and self.statusBar().currentMessage() != st.message:
             self.statusBar().showMessage(st.message, 3000)
         self._poll_explanation()
+        self._poll_openface()
         self.sound.update(self.alerts.sounding(now), now)
         if self.alerts.priority() != Priority.NONE and int(now * 2) != int((now - 0.01) * 2):
             self._update_banner()  # keeps the audio-pause countdown current
@@ -738,6 +1001,13 @@ class MainWindow(QMainWindow):
         self.view.set_frame(p.image, r)
         self.pain.set_result(r)
         self.au_panel.set_values(r.au)
+        label = f"AU engine: {ENGINES.get(r.au_engine, r.au_engine)}"
+        if r.au_missing:
+            label += f" – no values: {r.au_missing}"
+        elif self.engine_note:
+            label += " – OpenFace not used, see the tooltip"
+        if self.engine_label.text() != label:
+            self.engine_label.setText(label)
         if not self.source_live and self.frame_count:
             if not self.slider.isSliderDown():
                 self.slider.blockSignals(True)
@@ -950,6 +1220,7 @@ class MainWindow(QMainWindow):
                        "au": {f"AU{a}": round(v, 3) for a, v in r.au.items()}},
             "model": {"name": sc.name, "path": str(sc.path), "warning": sc.card.warning,
                       "trained_on_infant_pain": sc.card.trained_on_infant_pain, "au_engine": r.au_engine,
+                      "au_engine_note": self.engine_note,
                       "cnn": None if ex is None else {"predicted_class": ex.predicted_class,
                                                       "frame_index": ex.frame_index}},
             "alarms": {"active": self.alerts.active_alarms(), "priority": self.alerts.priority().label},
@@ -962,7 +1233,7 @@ class MainWindow(QMainWindow):
 
     def _session_info(self) -> dict[str, Any]:
         sc = self.pipeline.scorer
-        return {"model": sc.name, "model_warning": sc.card.warning, "au_engine": self.pipeline.au_engine.name,
+        return {"model": sc.name, "model_warning": sc.card.warning, "au_engine": self.engine_in_use,
                 "alerts": self.alerts.config.to_dict(), "device": self.device}
 
     # ---------------------------------------------------------------------------------- closing
@@ -978,6 +1249,10 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop and join all threads and close the session (idempotent)."""
         self._timer.stop()
+        self._drop_openface_job()
+        for job in self._old_jobs:
+            job.join()
+        self._old_jobs.clear()
         self.player.close()
         if self._explain_worker is not None:
             self._explain_worker.close()
