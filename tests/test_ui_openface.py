@@ -192,7 +192,7 @@ def test_live_source_with_openface_keeps_embedded_engine_and_says_why(make_windo
     assert "OpenFace not used for camera 0" in win.statusBar().currentMessage()
     wait_frame(qtbot, win, lambda r: r.frame >= 3)
     assert win.current.result.au_engine == "embedded"
-    assert "OpenFace not used" in win.engine_label.text()
+    assert win.engine_label.text() == "AU engine: embedded (OpenFace not used: live source)"
     assert win.last_error == "" and win.isVisible()
     events = [json.loads(x) for x in (win.session.path / "events.jsonl").read_text().splitlines()]
     assert any(LIVE_REFUSAL in json.dumps(e) for e in events)
@@ -208,9 +208,10 @@ def test_broken_openface_falls_back_to_embedded_visibly(make_window, qtbot, inst
     assert win.open_source(str(faces_dir / "default.wmv"))
     wait_frame(qtbot, win, lambda r: r.frame >= 3)
     msg = win.last_error
-    assert "OpenFace" in msg and msg.endswith("; playing with the embedded engine") and "\n" not in msg
+    assert msg.startswith("Playing with the embedded engine: OpenFace") and "exit code 3" in msg and "\n" not in msg
     assert win.current.result.au_engine == "embedded" and win.engine_in_use == "embedded"
-    assert "OpenFace not used" in win.engine_label.text() and msg == win.engine_label.toolTip()
+    assert win.engine_label.text() == "AU engine: embedded (OpenFace not used: OpenFace failed)"
+    assert msg == win.engine_label.toolTip()
     rows = session_rows(win, qtbot)
     assert rows and {row["au_engine"] for row in rows} == {"embedded"}
     # A FeatureExtraction setting that does not exist: named in the message, same fallback.

@@ -205,6 +205,7 @@ class MainWindow(QMainWindow):
         self._embedded = pipeline.au_engine if getattr(pipeline.au_engine, "name", "") == "embedded" else None
         self.engine_in_use = "embedded"  # engine of the current source (the pipeline's, once swapped)
         self.engine_note = ""  # why the current source does not use the chosen engine, if it does not
+        self._engine_why = ""  # its summary in the engine label
         self._of_job: OpenFaceJob | None = None
         self._old_jobs: list[OpenFaceJob] = []  # cancelled runs still winding down (joined at shutdown)
         # Command-line choices apply to this run; choices made in the window are remembered.
@@ -599,7 +600,8 @@ class MainWindow(QMainWindow):
         if src.live:
             from ..core.openface import LIVE_REFUSAL
 
-            self.start_source(src, desc, play, note=f"OpenFace not used for {desc}: {LIVE_REFUSAL}")
+            self.start_source(src, desc, play, note=f"OpenFace not used for {desc}: {LIVE_REFUSAL}",
+                              why="live source")
             return
         # Stop what plays now: its frames must not keep arriving while this file waits for OpenFace.
         self.player.stop()
@@ -672,8 +674,8 @@ class MainWindow(QMainWindow):
             job.src.close()
             self.show_error(job.error)
             return
-        note = f"{job.error}; playing with the embedded engine"
-        self.start_source(job.src, job.desc, job.play, note=note)
+        note = f"Playing with the embedded engine: {job.error}"
+        self.start_source(job.src, job.desc, job.play, note=note, why="OpenFace failed")
         self.show_error(note)
 
     def _embedded_engine(self) -> Any:
@@ -683,12 +685,14 @@ class MainWindow(QMainWindow):
             self._embedded = EmbeddedAUEngine()
         return self._embedded
 
-    def start_source(self, src: Source, desc: str, play: bool = True, engine: Any = None, note: str = "") -> None:
+    def start_source(self, src: Source, desc: str, play: bool = True, engine: Any = None, note: str = "",
+                     why: str = "") -> None:
         """Play an opened source: new session folder, fresh alert state and curve.
 
         ``engine``: the AU engine for this source (None: the embedded one); it replaces the
         pipeline's in the processing thread before this source's first frame. ``note``: why
-        the chosen engine is not used (shown beside the AU bars and logged in the session).
+        the chosen engine is not used (status bar, the engine label's tooltip, the session log);
+        ``why``: its two-word summary, shown in the engine label.
         """
         self._drop_openface_job()
         if engine is None:
@@ -700,8 +704,8 @@ class MainWindow(QMainWindow):
         self.player.call_in_worker(swap)
         self.engine_in_use = engine.name
         self.engine_note = note
-        label = f"AU engine: {ENGINES.get(engine.name, engine.name)}"
-        self.engine_label.setText(label + (" – OpenFace not used, see the tooltip" if note else ""))
+        self._engine_why = f" (OpenFace not used: {why or 'see the tooltip'})" if note else ""
+        self.engine_label.setText(f"AU engine: {ENGINES.get(engine.name, engine.name)}{self._engine_why}")
         self.engine_label.setToolTip(note or "The engine that produced the AU values shown (also in the session CSV)")
         self._end_session()
         self.last_error = ""
@@ -1004,8 +1008,8 @@ class MainWindow(QMainWindow):
         label = f"AU engine: {ENGINES.get(r.au_engine, r.au_engine)}"
         if r.au_missing:
             label += f" – no values: {r.au_missing}"
-        elif self.engine_note:
-            label += " – OpenFace not used, see the tooltip"
+        else:
+            label += self._engine_why
         if self.engine_label.text() != label:
             self.engine_label.setText(label)
         if not self.source_live and self.frame_count:
