@@ -18,7 +18,11 @@ _FLOOR = 1 << 40  # ~1e12: at 1e5 stray decrements per second this lasts for mon
 
 
 def needed() -> bool:
-    return sys.implementation.name == "cpython" and sys.version_info < (3, 12)
+    """True on CPython < 3.12 with PySide6 6.12 (requirements.txt pins 6.11.1, which is not affected)."""
+    import PySide6
+
+    return (sys.implementation.name == "cpython" and sys.version_info < (3, 12)
+            and PySide6.__version__.startswith("6.12"))
 
 
 def none_refcount() -> int:
