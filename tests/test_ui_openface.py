@@ -23,6 +23,7 @@ import pytest
 pytest.importorskip("pytestqt")
 from PySide6.QtCore import QSettings  # noqa: E402
 
+from auepa_monitor.core.alerts import AlertConfig, Priority  # noqa: E402
 from auepa_monitor.core.openface import BIN_ENV, LIVE_REFUSAL  # noqa: E402
 from auepa_monitor.core.openface_csv import read_openface_csv  # noqa: E402
 from auepa_monitor.core.records import REPORTED_AUS, au_column  # noqa: E402
@@ -137,8 +138,10 @@ def test_file_with_openface_waits_for_it_then_plays_its_values(make_window, qtbo
     assert win._of_job is not None and win.player.source is None and win.current is None
     assert "Running OpenFace on default.wmv" in win.statusBar().currentMessage()
     assert win.cancel_button.isVisible()
+    job = win._of_job
     wait_frame(qtbot, win, lambda r: r.frame >= 12 and r.success)
     assert not win.cancel_button.isVisible()
+    assert job.progress[1] == 288 and job.progress[0] > 0  # OpenFace's progress reached the window
     r = win.current.result
     assert r.au_engine == "openface" and win.engine_in_use == "openface"
     assert win.engine_label.text().startswith("AU engine: OpenFace 2.2")
@@ -221,14 +224,20 @@ def test_broken_openface_falls_back_to_embedded_visibly(make_window, qtbot, inst
     assert "nope/FeatureExtraction" in win2.last_error and win2.current.result.au_engine == "embedded"
 
 
-def test_cancel_stops_openface_and_opens_nothing(make_window, qtbot, install, faces_dir, monkeypatch):
+@pytest.mark.slow
+def test_waiting_for_openface_then_cancel(make_window, qtbot, install, faces_dir, monkeypatch):
     monkeypatch.setenv("FAKE_OF_MODE", "hang")  # FeatureExtraction never finishes
     win = make_window(au_engine="openface", openface_bin=str(install))
+    win.set_alert_config(AlertConfig(stall_s=1.0))
+    win.begin_source(_LiveVideo(faces_dir / "default.wmv"), "camera 0")  # something plays before
+    wait_frame(qtbot, win, lambda r: r.frame >= 2)
     assert win.open_source(str(faces_dir / "default.wmv"))
     job = win._of_job
-    qtbot.waitUntil(lambda: "Running OpenFace" in win.statusBar().currentMessage(), timeout=5000)
-    qtbot.wait(500)
-    assert not job.done and win.player.source is None
+    assert win.current is None and win.player.source is None and not win.player.playing
+    qtbot.wait(2500)  # longer than stall_s: waiting for OpenFace is not a stalled source
+    assert not job.done and win.player.source is None and win.current is None
+    assert "no_frames" not in win.alerts.active_alarms() and win.banner.priority == Priority.NONE
+    assert "Running OpenFace on default.wmv" in win.statusBar().currentMessage()
     win.cancel_openface()
     assert win._of_job is None and not win.cancel_button.isVisible()
     assert "OpenFace cancelled" in win.statusBar().currentMessage()

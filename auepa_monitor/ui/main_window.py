@@ -102,6 +102,10 @@ class OpenFaceJob:
     def cancelled(self) -> bool:
         return self._cancel.is_set()
 
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
     def _report(self, done: int, total: int) -> None:
         self.progress = (done, total)
 
@@ -166,6 +170,8 @@ class MainWindow(QMainWindow):
     def __init__(self, pipeline: Any, settings: QSettings, *, lossless: bool = False, sound: bool = True,
                  sessions_root: str | Path | None = None, device: str = "cpu", au_engine: str | None = None,
                  openface_bin: str | None = None) -> None:
+        if au_engine is not None and au_engine not in ENGINES:  # checked before any thread starts
+            raise ValueError(f"unknown AU engine {au_engine!r}: use embedded or openface")
         super().__init__()
         protect_none()  # PySide6 6.12 + Python 3.11 refcount bug: see pyside_fix
         apply_dark(QApplication.instance())
@@ -207,10 +213,8 @@ class MainWindow(QMainWindow):
         self.engine_note = ""  # why the current source does not use the chosen engine, if it does not
         self._engine_why = ""  # its summary in the engine label
         self._of_job: OpenFaceJob | None = None
-        self._old_jobs: list[OpenFaceJob] = []  # cancelled runs still winding down (joined at shutdown)
+        self._old_jobs: list[OpenFaceJob] = []  # jobs whose threads may still be ending (joined at shutdown)
         # Command-line choices apply to this run; choices made in the window are remembered.
-        if au_engine is not None and au_engine not in ENGINES:
-            raise ValueError(f"unknown AU engine {au_engine!r}: use embedded or openface")
         self._engine_arg = au_engine
         self._bin_arg = str(openface_bin) if openface_bin else None
         self.setWindowTitle(f"AuE-IPA Monitor {__version__}")
@@ -605,7 +609,15 @@ class MainWindow(QMainWindow):
             return
         # Stop what plays now: its frames must not keep arriving while this file waits for OpenFace.
         self.player.stop()
+        self._set_play_icon(False)
+        # No frames come while OpenFace runs: no stall alarm, nothing of the previous source shown.
+        self._apply_events(self.alerts.reset() + self.alerts.source_ok() + self.alerts.watch_stall(False))
         self.slider.setEnabled(False)
+        self.spans.clear()
+        self.curve.start_file(src.frame_count, src.fps)
+        self.pain.set_result(None)
+        self.au_panel.set_values({})
+        self.pos_label.setText("")
         self._end_session()
         self.current = None
         self.source_desc = desc
@@ -648,7 +660,7 @@ class MainWindow(QMainWindow):
             job.cancel()
             job.src.close()
             self._old_jobs.append(job)
-        self._old_jobs = [j for j in self._old_jobs if not j.done]
+        self._old_jobs = [j for j in self._old_jobs if j.alive]
 
     def _poll_openface(self) -> None:
         job = self._of_job
@@ -659,6 +671,7 @@ class MainWindow(QMainWindow):
                 self._show_openface_progress()
             return
         self._of_job = None
+        self._old_jobs.append(job)  # its thread is ending: joined at shutdown
         self.cancel_button.setVisible(False)
         if job.engine is not None:
             notes = list(job.engine.info.notes)
