@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import stat
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,19 +25,19 @@ def _need(path: Path) -> Path:
     return path
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def faces_dir() -> Path:
     """``../shared/data/faces``: OpenFace's sample videos and images."""
     return _need(FACES)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def children_dir() -> Path:
     """``../shared/data/children``: toddlers with a parent in view."""
     return _need(CHILDREN)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def openface_ref_dir() -> Path:
     """OpenFace 2.2 reference CSVs for the sample media."""
     return _need(OPENFACE_REF)
@@ -56,3 +58,57 @@ def face_tracker_factory():
     yield make
     for t in made:
         t.close()
+
+
+OPENFACE_STANDIN = Path(__file__).resolve().parent / "fixtures" / "fake_feature_extraction.py"
+
+
+def make_openface_install(root: Path, cen: bool = False) -> Path:
+    """An OpenFace-like install under ``root``: bin/FeatureExtraction is the stand-in executable
+    (tests/fixtures/fake_feature_extraction.py, process handling only), with bin/model and
+    bin/AU_predictors; CEN patch experts only when ``cen``."""
+    b = root / "bin"
+    (b / "model" / "patch_experts").mkdir(parents=True)
+    (b / "AU_predictors").mkdir()
+    (b / "model" / "main_clnf_general.txt").write_text("stand-in model file\n")
+    (b / "model" / "main_ceclm_general.txt").write_text("stand-in model file\n")
+    (b / "AU_predictors" / "main_dynamic_svms.txt").write_text("stand-in model file\n")
+    if cen:
+        (b / "model" / "patch_experts" / "cen_patches_0.25_of.dat").write_bytes(b"\0")
+    exe = b / "FeatureExtraction"
+    exe.write_text(f'#!/bin/sh\nFAKE_OF_EXE_DIR="$(dirname "$0")" exec "{sys.executable}" "{OPENFACE_STANDIN}" "$@"\n')
+    exe.chmod(exe.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return exe
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    """One real Pipeline per test module (models load once)."""
+    from auepa_monitor.core.pipeline import Pipeline
+
+    p = Pipeline()
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def make_window(qtbot, pipeline, tmp_path):
+    """Builds MainWindows with temporary settings and session folders; joins their threads after."""
+    from PySide6.QtCore import QSettings
+
+    from auepa_monitor.ui.main_window import MainWindow
+
+    made = []
+
+    def make(settings_file: Path | None = None, **kw):
+        s = QSettings(str(settings_file or tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+        w = MainWindow(pipeline, s, sound=False, sessions_root=tmp_path / "sessions", **kw)
+        qtbot.addWidget(w)
+        w.resize(1200, 800)
+        w.show()
+        made.append(w)
+        return w
+
+    yield make
+    for w in made:
+        w.shutdown()  # joins the OpenFace job, capture and processing threads even when the test failed

@@ -22,21 +22,14 @@ from auepa_monitor.core.sources import VideoFileSource
 
 
 @pytest.fixture(scope="module")
-def frame_and_fit(faces_dir_module):
+def frame_and_fit(faces_dir):
     from auepa_monitor.core.face import FaceTracker
 
     t = FaceTracker()
-    img = VideoFileSource(faces_dir_module / "default.wmv").read().image
+    img = VideoFileSource(faces_dir / "default.wmv").read().image
     fit, _ = t.process(img)
     yield t, img, fit
     t.close()
-
-
-@pytest.fixture(scope="module")
-def faces_dir_module():
-    from tests.conftest import FACES, _need
-
-    return _need(FACES)
 
 
 def test_every_table_i_au_has_regions():

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import stat
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from conftest import make_openface_install
 
 from auepa_monitor.core.errors import EngineUnavailable
 from auepa_monitor.core.openface import (
@@ -35,25 +35,9 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the stand-in is
 STANDIN = Path(__file__).resolve().parent / "fixtures" / "fake_feature_extraction.py"
 
 
-def make_install(root: Path, cen: bool = False) -> Path:
-    """An OpenFace-like install folder: bin/FeatureExtraction (the stand-in), bin/model, bin/AU_predictors."""
-    b = root / "bin"
-    (b / "model" / "patch_experts").mkdir(parents=True)
-    (b / "AU_predictors").mkdir()
-    (b / "model" / "main_clnf_general.txt").write_text("stand-in model file\n")
-    (b / "model" / "main_ceclm_general.txt").write_text("stand-in model file\n")
-    (b / "AU_predictors" / "main_dynamic_svms.txt").write_text("stand-in model file\n")
-    if cen:
-        (b / "model" / "patch_experts" / "cen_patches_0.25_of.dat").write_bytes(b"\0")
-    exe = b / "FeatureExtraction"
-    exe.write_text(f'#!/bin/sh\nFAKE_OF_EXE_DIR="$(dirname "$0")" exec "{sys.executable}" "{STANDIN}" "$@"\n')
-    exe.chmod(exe.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    return exe
-
-
 @pytest.fixture
 def install(tmp_path, monkeypatch, openface_ref_dir):
-    exe = make_install(tmp_path / "openface")
+    exe = make_openface_install(tmp_path / "openface")
     monkeypatch.delenv(BIN_ENV, raising=False)
     monkeypatch.setenv("FAKE_OF_CSV", str(openface_ref_dir / "default.csv"))
     monkeypatch.setenv("FAKE_OF_MODE", "ok")
@@ -83,9 +67,9 @@ def test_not_found_names_every_place_looked(tmp_path, monkeypatch):
 
 
 def test_order_setting_then_env_then_path(tmp_path, monkeypatch):
-    a = make_install(tmp_path / "a")
-    b = make_install(tmp_path / "b")
-    c = make_install(tmp_path / "c")
+    a = make_openface_install(tmp_path / "a")
+    b = make_openface_install(tmp_path / "b")
+    c = make_openface_install(tmp_path / "c")
     monkeypatch.setenv("PATH", str(c.parent))
     monkeypatch.setenv(BIN_ENV, str(b))
     assert find_feature_extraction(a).exe == a and find_feature_extraction(a).found_by == "setting"
@@ -97,18 +81,18 @@ def test_order_setting_then_env_then_path(tmp_path, monkeypatch):
 
 
 def test_clnf_chosen_when_cen_experts_missing(tmp_path, caplog):
-    exe = make_install(tmp_path / "plain")
+    exe = make_openface_install(tmp_path / "plain")
     with caplog.at_level("WARNING"):
         inst = find_feature_extraction(exe)
     assert inst.mloc == exe.parent / "model" / "main_clnf_general.txt"
     assert "CEN patch experts not found" in inst.notes[0] and "main_clnf_general" in caplog.text
-    full = make_install(tmp_path / "full", cen=True)
+    full = make_openface_install(tmp_path / "full", cen=True)
     inst = find_feature_extraction(full)
     assert inst.mloc is None and inst.notes == ()
 
 
 def test_moved_model_folder(tmp_path):
-    exe = make_install(tmp_path / "of")
+    exe = make_openface_install(tmp_path / "of")
     shutil.move(exe.parent / "model", tmp_path / "elsewhere")
     with pytest.raises(EngineUnavailable, match="model folder is missing: looked for .*of/bin/model"):
         find_feature_extraction(exe)
@@ -119,14 +103,14 @@ def test_moved_model_folder(tmp_path):
 
 
 def test_not_executable(tmp_path):
-    exe = make_install(tmp_path / "of")
+    exe = make_openface_install(tmp_path / "of")
     exe.chmod(0o644)
     with pytest.raises(EngineUnavailable, match="not executable"):
         find_feature_extraction(exe)
 
 
 def test_broken_binary_is_reported(tmp_path, video):
-    exe = make_install(tmp_path / "of")
+    exe = make_openface_install(tmp_path / "of")
     exe.write_bytes(b"\x7fELF\x02\x01\x01garbage")  # executable bit set, not a program
     inst = find_feature_extraction(exe)
     with pytest.raises(EngineUnavailable, match="cannot be started"):
@@ -249,7 +233,7 @@ def test_cache_by_content_second_open_does_not_run(install, video, tmp_path, mon
 
 
 def test_cache_key_depends_on_install(install, video, tmp_path):
-    other = make_install(tmp_path / "other", cen=True)
+    other = make_openface_install(tmp_path / "other", cen=True)
     c = OpenFaceCache(tmp_path / "cache")
     assert c.key(video, find_feature_extraction(install)) != c.key(video, find_feature_extraction(other))
 
@@ -285,7 +269,7 @@ def test_missing_input(install, tmp_path):
 
 
 def test_with_cen_experts_no_mloc_is_passed(tmp_path, video, monkeypatch, openface_ref_dir):
-    exe = make_install(tmp_path / "full", cen=True)
+    exe = make_openface_install(tmp_path / "full", cen=True)
     monkeypatch.setenv("FAKE_OF_CSV", str(openface_ref_dir / "default.csv"))
     monkeypatch.setenv("FAKE_OF_MODE", "ok")
     argv_file = tmp_path / "argv.txt"

@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("pytestqt")
+from conftest import make_openface_install  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
 
 from auepa_monitor.core.alerts import AlertConfig, Priority  # noqa: E402
@@ -32,27 +32,13 @@ from auepa_monitor.core.sources import VideoFileSource  # noqa: E402
 pytestmark = [pytest.mark.gui,
               pytest.mark.skipif(sys.platform == "win32", reason="the stand-in is started through a POSIX shell wrapper")]
 REPO = Path(__file__).resolve().parent.parent
-STANDIN = Path(__file__).resolve().parent / "fixtures" / "fake_feature_extraction.py"
 OPENFACE_AUS = [a for a in REPORTED_AUS if a not in (27, 43)]  # 27 and 43 come from OpenFace's landmarks
-
-
-def make_install(root: Path) -> Path:
-    """An OpenFace-like install: bin/FeatureExtraction (the stand-in), bin/model, bin/AU_predictors (no CEN experts)."""
-    b = root / "bin"
-    (b / "model" / "patch_experts").mkdir(parents=True)
-    (b / "AU_predictors").mkdir()
-    (b / "model" / "main_clnf_general.txt").write_text("stand-in model file\n")
-    (b / "AU_predictors" / "main_dynamic_svms.txt").write_text("stand-in model file\n")
-    exe = b / "FeatureExtraction"
-    exe.write_text(f'#!/bin/sh\nFAKE_OF_EXE_DIR="$(dirname "$0")" exec "{sys.executable}" "{STANDIN}" "$@"\n')
-    exe.chmod(exe.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    return exe
 
 
 @pytest.fixture
 def install(tmp_path, monkeypatch, openface_ref_dir):
     """The stand-in FeatureExtraction replaying OpenFace's real default.csv; a fresh, empty result cache."""
-    exe = make_install(tmp_path / "openface")
+    exe = make_openface_install(tmp_path / "openface")
     monkeypatch.delenv(BIN_ENV, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # platformdirs: no run is served from a cache
     monkeypatch.setenv("FAKE_OF_CSV", str(openface_ref_dir / "default.csv"))
@@ -60,7 +46,7 @@ def install(tmp_path, monkeypatch, openface_ref_dir):
     return exe
 
 
-@pytest.fixture(scope="module")
+
 def pipeline():
     from auepa_monitor.core.pipeline import Pipeline
 
@@ -266,7 +252,7 @@ def test_engine_choice_is_remembered_and_command_line_wins(make_window, tmp_path
 
 @pytest.mark.slow
 def test_cli_screenshot_with_openface(faces_dir, openface_ref_dir, tmp_path):
-    exe = make_install(tmp_path / "openface")
+    exe = make_openface_install(tmp_path / "openface")
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "AUEPA_SESSIONS_DIR": str(tmp_path / "s"),
            BIN_ENV: str(exe), "XDG_CACHE_HOME": str(tmp_path / "cache"),
            "FAKE_OF_CSV": str(openface_ref_dir / "default.csv"), "FAKE_OF_MODE": "ok"}

@@ -60,6 +60,7 @@ class ArraySource(Source):
 @pytest.fixture
 def player_factory():
     made = []
+    before = set(threading.enumerate())  # threads other test modules left are not this test's business
 
     def make(pipe, **kw):
         p = Player(pipe, **kw)
@@ -69,7 +70,10 @@ def player_factory():
     yield make
     for p in made:
         p.close()
-    assert not any(t.name.startswith("auepa-") and t.is_alive() for t in threading.enumerate())
+    ours = [t for t in threading.enumerate() if t not in before and t.name.startswith("auepa-")]
+    for t in ours:
+        t.join(timeout=2.0)
+    assert not any(t.is_alive() for t in ours), [t.name for t in ours if t.is_alive()]
 
 
 def drain(pl, timeout=5.0, until=None):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("pytestqt")
-from PySide6.QtCore import QPoint, QSettings, Qt  # noqa: E402
+from PySide6.QtCore import QPoint, Qt  # noqa: E402
 from PySide6.QtGui import QImage  # noqa: E402
 
 from auepa_monitor.core.alerts import AlertConfig, Priority  # noqa: E402
@@ -24,36 +24,6 @@ from auepa_monitor.core.sources import Source, VideoFileSource  # noqa: E402
 
 pytestmark = pytest.mark.gui
 REPO = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def pipeline():
-    from auepa_monitor.core.pipeline import Pipeline
-
-    p = Pipeline()
-    yield p
-    p.close()
-
-
-@pytest.fixture
-def make_window(qtbot, pipeline, tmp_path):
-    """Builds MainWindows with temporary settings and session folders; joins their threads after."""
-    from auepa_monitor.ui.main_window import MainWindow
-
-    made = []
-
-    def make(settings_file: Path | None = None, **kw):
-        s = QSettings(str(settings_file or tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-        w = MainWindow(pipeline, s, sound=False, sessions_root=tmp_path / "sessions", **kw)
-        qtbot.addWidget(w)
-        w.resize(1200, 800)
-        w.show()
-        made.append(w)
-        return w
-
-    yield make
-    for w in made:
-        w.shutdown()  # joins capture/processing threads even when the test failed
 
 
 def wait_frame(qtbot, win, cond, timeout=20000):
