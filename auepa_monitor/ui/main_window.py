@@ -60,7 +60,7 @@ from ..core.session import Session, default_sessions_dir
 from ..core.sources import IMAGE_EXTS, VIDEO_EXTS, Source, list_cameras, open_source
 from .curve import PainCurve
 from .overlay import heat_to_qimage, render_annotated
-from .panels import AlertBanner, AUPanel, PainPanel
+from .panels import AlertBanner, AUPanel, EngagementPanel, PainPanel
 from .pyside_fix import protect_none
 from .sound import AlarmSound
 from .theme import apply_dark
@@ -271,11 +271,19 @@ class MainWindow(QMainWindow):
         # AU bars and alarm settings share a tab area so the column fits 800-pixel-high screens.
         self.tabs = QTabWidget()
         self.tabs.addTab(self.au_panel, "AU intensities")
+        self.engagement = EngagementPanel()
+        i = self.tabs.addTab(self.engagement, "AU engagement")
+        self.tabs.setTabToolTip(i, "AU engagement (Grad-CAM) of the loaded end-to-end CNN, this frame and ranked "
+                                   "over the session")
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setWidget(self._build_alert_settings())
-        self.tabs.addTab(scroll, "Alarm settings")
+        i = self.tabs.addTab(scroll, "Alarms")
+        self.tabs.setTabToolTip(i, "Alarm settings")
+        # Three tabs in a 320-pixel column (1024x768): all stay visible, no scroll arrows.
+        self.tabs.setUsesScrollButtons(False)
+        self.tabs.setElideMode(Qt.TextElideMode.ElideRight)
         rv.addWidget(self.tabs)
         rv.addStretch(1)
         central = QWidget()
@@ -351,7 +359,7 @@ class MainWindow(QMainWindow):
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(0, 100)
         self.opacity.setValue(45)
-        self.opacity.setFixedWidth(110)
+        self.opacity.setFixedWidth(90)
         self.opacity.valueChanged.connect(self._overlays_changed)
         ob.addWidget(self.opacity)
         self.heat_label = QLabel("")
@@ -735,6 +743,7 @@ class MainWindow(QMainWindow):
         self._explanation = None
         if self._explainer is not None:
             self._explainer.reset_session()
+        self.engagement.reset()
         try:
             self.session = Session(desc, root=self.sessions_root(), info=self._session_info())
             self.session_label.setText(self.fontMetrics().elidedText(
@@ -1109,6 +1118,12 @@ class MainWindow(QMainWindow):
             # On 2 cores Grad-CAM takes one, so MediaPipe keeps the other and the video its pace.
             torch.set_num_threads(1)
         self._explainer = explainer
+        self._explanation = None
+        card = explainer.card
+        self.engagement.set_model(card.name, card.warning, card.training_data, explainer.classes,
+                                  f"Output: {card.output_scale}\nMetrics: {json.dumps(card.metrics, default=str)}")
+        # The user asked for Grad-CAM: show its engagement (AU intensities stay one tab away).
+        self.tabs.setCurrentWidget(self.engagement)
         self._explain_worker = LatestWorker(lambda item: explainer.explain(*item), name="auepa-gradcam")
         self._update_post_process()
         if self.session:
@@ -1165,6 +1180,8 @@ class MainWindow(QMainWindow):
         self._explanation = ex
         self.explanations += 1
         self.view.set_explanation(heat_to_qimage(ex.heatmap), None)
+        self.engagement.set_explanation(ex.frame_index, ex.predicted_class, [float(v) for v in ex.probs],
+                                        ex.engagement, ex.session_engagement, ex.session_frames)
         self._update_heat_label()
 
     def _update_heat_label(self) -> None:
@@ -1174,8 +1191,13 @@ class MainWindow(QMainWindow):
         behind = max(0, self.current.result.frame - ex.frame_index)
         wall = self._cam_walls.get(ex.frame_index)
         age = f", {1000 * (time.monotonic() - wall):.0f} ms old" if wall is not None else ""
-        self.heat_label.setText(f"Grad-CAM ({ex.predicted_class}): {behind} frames behind{age} "
-                                f"(computed in {ex.ms:.0f} ms)")
+        # The CNN's class is a model output: its card's warning goes with it wherever it is shown.
+        card = self._explainer.card if self._explainer is not None else None
+        warn = card is not None and not card.trained_on_infant_pain
+        cls = f"{ex.predicted_class}; not trained on infant pain" if warn else ex.predicted_class
+        # Compute time in the tooltip: with the warning the line must still fit a 1024-pixel window.
+        self.heat_label.setText(f"Grad-CAM ({cls}): {behind} frames behind{age}")
+        self.heat_label.setToolTip(f"Grad-CAM of frame {ex.frame_index}, computed in {ex.ms:.0f} ms")
 
     # ------------------------------------------------------------------------------- screenshot
     def screenshot_dir(self) -> Path:
@@ -1238,8 +1260,7 @@ class MainWindow(QMainWindow):
             "model": {"name": sc.name, "path": str(sc.path), "warning": sc.card.warning,
                       "trained_on_infant_pain": sc.card.trained_on_infant_pain, "au_engine": r.au_engine,
                       "au_engine_note": self.engine_note,
-                      "cnn": None if ex is None else {"predicted_class": ex.predicted_class,
-                                                      "frame_index": ex.frame_index}},
+                      "cnn": None if ex is None else self._cnn_sidecar(ex)},
             "alarms": {"active": self.alerts.active_alarms(), "priority": self.alerts.priority().label},
             "settings": {"alerts": self.alerts.config.to_dict(),
                          "overlays": {"face_box": o.face_box, "landmarks": o.landmarks, "au_regions": o.au_regions,
@@ -1247,6 +1268,19 @@ class MainWindow(QMainWindow):
                          "speed": self.player.speed, "smoothing": sc.smoother.enabled,
                          "device": self.device},
         }
+
+    def _cnn_sidecar(self, ex: Any) -> dict[str, Any]:
+        """The shown Grad-CAM explanation: its CNN's card facts, prediction and AU engagement (0-1)."""
+        card = self._explainer.card if self._explainer is not None else None
+        return {"predicted_class": ex.predicted_class, "frame_index": ex.frame_index,
+                "name": None if card is None else card.name,
+                "trained_on_infant_pain": None if card is None else card.trained_on_infant_pain,
+                "warning": None if card is None else card.warning,
+                "probs": {c: round(float(p), 4) for c, p in zip(self._explainer.classes if self._explainer else (),
+                                                                ex.probs, strict=False)},
+                "engagement": {f"AU{a}": round(v, 4) for a, v in ex.engagement.items()},
+                "session_engagement": {f"AU{a}": round(v, 4) for a, v in ex.session_engagement.items()},
+                "session_frames": ex.session_frames}
 
     def _session_info(self) -> dict[str, Any]:
         sc = self.pipeline.scorer

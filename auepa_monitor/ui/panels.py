@@ -1,4 +1,4 @@
-"""Side panels: AU intensity bars, the pain score with its model card facts, and the alert banner."""
+"""Side panels: AU intensity bars, the pain score with its model card facts, Grad-CAM engagement, the alert banner."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent
 from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ..core.alerts import Priority
+from ..core.au_regions import AU_REGION_NAMES
+from ..core.engagement import rank
 from ..core.records import REPORTED_AUS, FrameResult
 from .overlay import LEVEL_COLORS
 
@@ -177,3 +179,156 @@ class AlertBanner(QLabel):
         if not self._on:
             fg = "#ffffff"
         self.setStyleSheet(f"background: {bg}; color: {fg}; border-radius: 4px; padding: 4px;")
+
+
+#: The AUs with a Table I region, in Table I order: the ones Grad-CAM engagement is measured on.
+ENGAGEMENT_AUS: tuple[int, ...] = tuple(AU_REGION_NAMES)
+
+
+class EngagementBars(QWidget):
+    """Two columns of bars, values 0-1: this frame's AU engagement (Table I order) and the session ranking.
+
+    ``frame`` is AU -> engagement of the latest explained frame (Eq. 2, N = 1, top AU = 1);
+    ``ranking`` is (AU, running engagement) highest first, over ``session_frames`` frames.
+    """
+
+    ROW = 19
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.frame: dict[int, float] = {}
+        self.ranking: list[tuple[int, float]] = []
+        self.session_frames = 0
+        self.setMinimumHeight(self.ROW * (len(ENGAGEMENT_AUS) + 1) + 6)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        self.setToolTip("Grad-CAM engagement (paper, Eq. 2): mean CAM in each AU's 10x10 region of the aligned "
+                        "face, scaled so the top AU is 1.\nLeft: the latest explained frame. Right: AUs ranked by "
+                        "the running engagement over every frame explained in this session (no ground truth: "
+                        "all frames count, not only correctly classified ones).")
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        return QSize(300, self.minimumHeight())
+
+    def set_values(self, frame: Mapping[int, float], ranking: Sequence[tuple[int, float]], session_frames: int) -> None:
+        self.frame = {int(a): float(v) for a, v in frame.items()}
+        self.ranking = [(int(a), float(v)) for a, v in ranking]
+        self.session_frames = int(session_frames)
+        self.update()
+
+    def _column(self, p: QPainter, x: float, w: float, rows: Sequence[tuple[str, float | None]],
+                color: QColor) -> None:
+        fm = p.fontMetrics()
+        label_w = fm.horizontalAdvance("#12 AU43") + 6
+        value_w = fm.horizontalAdvance("0.00") + 6
+        bar_w = max(10.0, w - label_w - value_w - 2)
+        left = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+        for i, (label, v) in enumerate(rows):
+            y = (i + 1) * self.ROW
+            p.setPen(QColor(215, 215, 215))
+            p.drawText(QRectF(x, y, label_w, self.ROW), left, label)
+            p.fillRect(QRectF(x + label_w, y + 4, bar_w, self.ROW - 8), QColor(55, 55, 55))
+            if v is not None:
+                p.fillRect(QRectF(x + label_w, y + 4, bar_w * max(0.0, min(1.0, v)), self.ROW - 8), color)
+            p.setPen(QColor(230, 230, 230))
+            p.drawText(QRectF(x + label_w + bar_w + 2, y, value_w, self.ROW), left, "-" if v is None else f"{v:.2f}")
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+        p = QPainter(self)
+        f = QFont()
+        f.setPixelSize(12)
+        p.setFont(f)
+        gap = 10
+        col_w = (self.width() - gap) / 2
+        left = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+        p.setPen(QColor(150, 150, 150))
+        fm = p.fontMetrics()
+        for x, text in ((0.0, "This frame (0-1)"), (col_w + gap, f"Session, {self.session_frames} frames")):
+            p.drawText(QRectF(x, 0, col_w, self.ROW), left, fm.elidedText(text, Qt.TextElideMode.ElideRight, int(col_w)))
+        self._column(p, 0, col_w, [(f"AU{a}", self.frame.get(a)) for a in ENGAGEMENT_AUS], QColor(239, 108, 0))
+        self._column(p, col_w + gap, col_w, [(f"#{i + 1} AU{a}", v) for i, (a, v) in enumerate(self.ranking)],
+                     QColor(171, 71, 188))
+        p.end()
+
+
+class EngagementPanel(QFrame):
+    """Grad-CAM AU engagement of the loaded end-to-end CNN, with the CNN's card facts and prediction.
+
+    Without a CNN it says how to load one and shows no bars. The card's warning (e.g. "Not
+    trained on infant pain data") is shown whenever the model is.
+    """
+
+    NO_CNN = "Load an end-to-end CNN checkpoint (File menu) to see Grad-CAM engagement"
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.setSpacing(3)
+        self.message = QLabel(self.NO_CNN)
+        self.message.setWordWrap(True)
+        self.model = QLabel("")
+        self.model.setWordWrap(True)
+        self.model.setStyleSheet("font-weight: bold;")
+        self.warning = QLabel("")
+        self.warning.setWordWrap(True)
+        self.warning.setStyleSheet("color: #ffb74d; font-weight: bold;")
+        self.trained_on = QLabel("")
+        self.trained_on.setWordWrap(True)
+        self.trained_on.setStyleSheet("color: #b0b0b0;")
+        self.prediction = QLabel("")
+        self.prediction.setWordWrap(True)
+        self.bars = EngagementBars()
+        for w in (self.message, self.model, self.warning, self.trained_on, self.prediction, self.bars):
+            lay.addWidget(w)
+        lay.addStretch(1)
+        self.classes: tuple[str, ...] = ()
+        self.frame_index: int | None = None
+        self.clear_model()
+
+    @property
+    def has_model(self) -> bool:
+        return bool(self.model.text())
+
+    def clear_model(self) -> None:
+        """No CNN loaded: the load message only."""
+        self.classes = ()
+        self.model.setText("")
+        self.warning.setText("")
+        self.trained_on.setText("")
+        for w in (self.model, self.warning, self.trained_on, self.prediction, self.bars):
+            w.setVisible(False)
+        self.message.setText(self.NO_CNN)
+        self.message.setVisible(True)
+        self.reset()
+
+    def set_model(self, name: str, warning: str, training_data: str, classes: Sequence[str],
+                  details: str = "") -> None:
+        """Show a loaded CNN's card facts; the bars wait for its first explanation."""
+        self.classes = tuple(classes)
+        self.model.setText(f"CNN: {name}")
+        self.warning.setText(warning)
+        short = training_data if len(training_data) <= 120 else training_data[:117].rstrip() + "…"
+        self.trained_on.setText(f"Trained on: {short}")
+        self.trained_on.setToolTip(f"Trained on: {training_data}" + (f"\n{details}" if details else ""))
+        self.model.setVisible(True)
+        self.warning.setVisible(bool(warning))
+        self.trained_on.setVisible(True)
+        self.prediction.setVisible(True)
+        self.bars.setVisible(True)
+        self.message.setVisible(False)
+        self.reset()
+
+    def reset(self) -> None:
+        """New source or model: no explanation yet."""
+        self.frame_index = None
+        self.prediction.setText("Waiting for the first Grad-CAM frame…" if self.classes else "")
+        self.bars.set_values({}, [], 0)
+
+    def set_explanation(self, frame_index: int, predicted: str, probs: Sequence[float],
+                        engagement: Mapping[int, float], session: Mapping[int, float], session_frames: int) -> None:
+        """One explanation: prediction with class probabilities (0-1), engagement bars, session ranking."""
+        self.frame_index = int(frame_index)
+        probs_txt = " · ".join(f"{c} {float(pr):.2f}" for c, pr in zip(self.classes, probs, strict=False))
+        self.prediction.setText(f"Frame {frame_index}: predicted <b>{predicted}</b><br>"
+                                f"<span style='color:#b0b0b0'>p: {probs_txt}</span>")
+        self.bars.set_values(engagement, rank(session), session_frames)
