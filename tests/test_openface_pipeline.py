@@ -92,12 +92,12 @@ def test_multi_face_missing_and_other_face_frames(faces_dir, openface_ref_dir, f
 @pytest.mark.skipif(sys.platform == "win32", reason="the stand-in is started through a POSIX shell wrapper")
 def test_cli_analyze_with_openface_engine(faces_dir, openface_ref_dir, tmp_path, monkeypatch):
     """`auepa-monitor analyze --au-engine openface` end to end, FeatureExtraction played by the stand-in."""
-    from test_openface_process import make_install
+    from conftest import make_openface_install
 
     from auepa_monitor.cli import main
     from auepa_monitor.core.openface_csv import read_openface_csv
 
-    exe = make_install(tmp_path / "openface")
+    exe = make_openface_install(tmp_path / "openface")
     monkeypatch.setenv("FAKE_OF_CSV", str(openface_ref_dir / "image_sequence.csv"))
     monkeypatch.setenv("FAKE_OF_MODE", "ok")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))  # keep the user's cache clean
