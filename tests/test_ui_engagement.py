@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -15,35 +14,6 @@ from auepa_monitor.ui.panels import ENGAGEMENT_AUS, EngagementBars, EngagementPa
 
 pytestmark = pytest.mark.gui
 FRAME_BAR = QColor(239, 108, 0)  # EngagementBars' colour for this frame's bars
-
-
-@pytest.fixture(scope="module")
-def cnn_checkpoint(tmp_path_factory) -> Path:
-    """A ResNet18 really trained here for a few steps (bright square = strong pain), saved with its card."""
-    import torch
-    from torch import nn
-
-    from auepa_monitor.model_card import ModelCard
-    from auepa_monitor.nets.pain_cnn import PAIN_CLASSES, build_pain_cnn, save_checkpoint
-
-    torch.manual_seed(1)
-    model = build_pain_cnn("resnet18")
-    opt = torch.optim.Adam(model.parameters(), 1e-3)
-    for _ in range(3):
-        x = torch.randn(8, 3, 64, 64) * 0.5
-        y = torch.tensor([0, 3] * 4)
-        x[1::2, :, 20:44, 20:44] += 2.0
-        loss = nn.functional.cross_entropy(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    card = ModelCard(name="engagement test ResNet18", kind="pain_cnn", trained_on_infant_pain=False,
-                     training_data="24 synthetic noise images (engagement test)", output_scale="4 pain levels",
-                     created="2026-11-26", built_by="tests/test_ui_engagement.py")
-    path = tmp_path_factory.mktemp("cnn") / "eng.pt"
-    save_checkpoint(path, model, "resnet18", PAIN_CLASSES, card, extra={"training": {"epochs": 1, "train_samples": 24,
-                                                                                     "steps": 3}})
-    return path
 
 
 def bar_lengths(bars: EngagementBars) -> dict[int, int]:
@@ -78,7 +48,7 @@ def test_engagement_bars_ranking_and_card(make_window, qtbot, faces_dir, cnn_che
     assert win.load_cnn(str(cnn_checkpoint))
     panel = win.engagement
     assert win.tabs.currentWidget() is panel  # loading a CNN shows its engagement
-    assert panel.model.text() == "CNN: engagement test ResNet18"
+    assert panel.model.text() == "CNN: square ResNet18 (test)"
     assert panel.warning.isVisible() and panel.warning.text() == "Not trained on infant pain data"
     assert "24 synthetic noise images" in panel.trained_on.text()
     assert not panel.message.isVisible() and panel.bars.isVisible()

@@ -47,34 +47,6 @@ def install(tmp_path, monkeypatch, openface_ref_dir):
 
 
 
-def pipeline():
-    from auepa_monitor.core.pipeline import Pipeline
-
-    p = Pipeline()
-    yield p
-    p.close()
-
-
-@pytest.fixture
-def make_window(qtbot, pipeline, tmp_path):
-    """Builds MainWindows with temporary settings and session folders; joins their threads after."""
-    from auepa_monitor.ui.main_window import MainWindow
-
-    made = []
-
-    def make(settings_file: Path | None = None, **kw):
-        s = QSettings(str(settings_file or tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-        w = MainWindow(pipeline, s, sound=False, sessions_root=tmp_path / "sessions", **kw)
-        qtbot.addWidget(w)
-        w.resize(1200, 800)
-        w.show()
-        made.append(w)
-        return w
-
-    yield make
-    for w in made:
-        w.shutdown()  # joins the OpenFace job, capture and processing threads even when the test failed
-
 
 def wait_frame(qtbot, win, cond, timeout=60000):
     qtbot.waitUntil(lambda: win.current is not None and cond(win.current.result), timeout=timeout)

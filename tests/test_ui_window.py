@@ -226,35 +226,6 @@ def test_cli_screenshot_and_bad_source(faces_dir, tmp_path):
     assert r.returncode == 2 and r.stderr.strip().splitlines()[-1] == f"error: {tmp_path / 'nope.avi'}: no such file"
 
 
-@pytest.fixture(scope="module")
-def cnn_checkpoint(tmp_path_factory) -> Path:
-    """A ResNet18 really trained here for a few steps (bright square = strong pain), saved with its card."""
-    import torch
-    from torch import nn
-
-    from auepa_monitor.model_card import ModelCard
-    from auepa_monitor.nets.pain_cnn import PAIN_CLASSES, build_pain_cnn, save_checkpoint
-
-    torch.manual_seed(0)
-    model = build_pain_cnn("resnet18")
-    opt = torch.optim.Adam(model.parameters(), 1e-3)
-    for _ in range(3):
-        x = torch.randn(8, 3, 64, 64) * 0.5
-        y = torch.tensor([0, 3] * 4)
-        x[1::2, :, 20:44, 20:44] += 2.0
-        loss = nn.functional.cross_entropy(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    card = ModelCard(name="square ResNet18 (test)", kind="pain_cnn", trained_on_infant_pain=False,
-                     training_data="24 synthetic noise images (test)", output_scale="4 pain levels",
-                     created="2026-11-26", built_by="tests/test_ui_window.py")
-    path = tmp_path_factory.mktemp("cnn") / "square.pt"
-    save_checkpoint(path, model, "resnet18", PAIN_CLASSES, card, extra={"training": {"epochs": 1, "train_samples": 24,
-                                                                                     "steps": 3}})
-    return path
-
-
 @pytest.mark.slow
 def test_gradcam_runs_beside_the_video(make_window, qtbot, faces_dir, cnn_checkpoint, tmp_path):
     win = make_window()
