@@ -109,10 +109,13 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     def on_start(p: Path):
         if args.quiet:
             return None
-        bar = tqdm(desc=p.name[:40], unit="frame", leave=True, dynamic_ncols=True)
-        bars["cur"] = bar
 
         def progress(n: int, total: int) -> None:
+            # Made on the first frame, so an input that fails to open prints only its FAILED line.
+            bar = bars.get("cur")
+            if bar is None:
+                bar = bars["cur"] = tqdm(desc=p.name[:40], unit="frame", total=total or None, leave=True,
+                                         dynamic_ncols=True)
             if total and bar.total != total:
                 bar.total = total
             bar.update(n - bar.n)
@@ -126,7 +129,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     def on_error(p: Path, msg: str) -> None:
         close_bar()
-        print(f"FAILED {p}: {msg}", file=sys.stderr)
+        # Source errors already start with the path; do not say it twice.
+        print(f"FAILED {msg}" if msg.startswith(str(p)) else f"FAILED {p}: {msg}", file=sys.stderr)
 
     def on_done(s) -> None:
         close_bar()
