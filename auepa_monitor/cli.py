@@ -129,8 +129,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     def on_error(p: Path, msg: str) -> None:
         close_bar()
-        # Source errors already start with the path; do not say it twice.
-        print(f"FAILED {msg}" if msg.startswith(str(p)) else f"FAILED {p}: {msg}", file=sys.stderr)
+        # "FAILED <input>: <reason>"; source errors start with the input's path, not said twice.
+        print(f"FAILED {p}: {msg.removeprefix(f'{p}: ')}", file=sys.stderr)
 
     def on_done(s) -> None:
         close_bar()
