@@ -60,6 +60,12 @@ def face_tracker_factory():
         t.close()
 
 
+@pytest.fixture(scope="module")
+def tracker(face_tracker_factory):
+    """One real FaceTracker per test module (tests set or clear its target themselves)."""
+    return face_tracker_factory()
+
+
 OPENFACE_STANDIN = Path(__file__).resolve().parent / "fixtures" / "fake_feature_extraction.py"
 
 

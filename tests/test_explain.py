@@ -53,11 +53,6 @@ def checkpoint(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def tracker(face_tracker_factory):
-    return face_tracker_factory()
-
-
 @pytest.fixture
 def face(faces_dir, tracker):
     img = cv2.imread(str(faces_dir / "sample1.jpg"))

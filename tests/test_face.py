@@ -11,15 +11,6 @@ from auepa_monitor.core.sources import ImageSource, VideoFileSource
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def tracker():
-    from auepa_monitor.core.face import FaceTracker
-
-    t = FaceTracker()
-    yield t
-    t.close()
-
-
 def _center_x(box):
     return box[0] + box[2] / 2
 

@@ -19,15 +19,6 @@ NOMNOM = "4JDccE.joke1.rep1.take1.NomNomNom.mp4"
 TODDLER_ROI = (490, 245, 150, 150)  # the toddler on the right at frame 100 (the parent is on the left)
 
 
-@pytest.fixture(scope="module")
-def tracker():
-    from auepa_monitor.core.face import FaceTracker
-
-    t = FaceTracker()
-    yield t
-    t.close()
-
-
 @pytest.fixture
 def clean(tracker, faces_dir):
     """First frame of default.wmv (a frontal adult face) and its fit."""
