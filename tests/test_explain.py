@@ -13,7 +13,7 @@ from torch import nn
 from auepa_monitor.core.au_regions import AU_REGION_NAMES, align_face, au_centers
 from auepa_monitor.core.engagement import normalize, region_engagement
 from auepa_monitor.core.errors import ModelFileError
-from auepa_monitor.core.explain import CnnExplainer, region_weight_map, regressor_contributions
+from auepa_monitor.core.explain import CnnExplainer, regressor_contributions
 from auepa_monitor.core.records import TABLE_I_AUS
 from auepa_monitor.core.scoring import PainScorer
 from auepa_monitor.model_card import ModelCard
@@ -191,24 +191,3 @@ def test_contributions_single_au_and_no_au(scorer):
     assert w["AU27"] == pytest.approx(1.0)
     assert all(v == 0.0 for k, v in w.items() if k != "AU27")
     assert all(v == 0.0 for v in regressor_contributions(scorer, {}, ALL_REGIONS).values())
-
-
-@pytest.mark.slow
-def test_region_weight_map_lands_on_the_frame_regions(face, scorer):
-    img, fit = face
-    h, w = img.shape[:2]
-    frame_regions = au_centers(fit.landmarks)  # what the pipeline puts in FrameResult.au_regions
-    weights = {"AU27": 1.0, "AU6_R": 0.5, "AU6_L": 0.25}
-    m = region_weight_map(fit, weights, (w, h))
-    assert m.shape == (h, w) and m.dtype == np.float32
-    for name, wgt in weights.items():
-        x, y = frame_regions[name]
-        assert m[int(round(y)), int(round(x))] == pytest.approx(wgt, abs=0.02), name
-    # Nothing far from the three regions.
-    ys, xs = np.nonzero(m > 0.01)
-    pts = np.array([frame_regions[n] for n in weights])
-    d = np.min(np.hypot(xs[:, None] - pts[:, 0], ys[:, None] - pts[:, 1]), axis=1)
-    eye_dist = float(np.hypot(*(frame_regions["AU7_L"] - frame_regions["AU7_R"])))
-    assert d.max() < 0.5 * eye_dist  # a 10 px box in the crop is 1/6.7 of the eye distance
-    contributions = regressor_contributions(scorer, {27: 3.0, 25: 2.0}, frame_regions)
-    assert region_weight_map(fit, contributions, (w, h)).max() == pytest.approx(1.0, abs=0.02)

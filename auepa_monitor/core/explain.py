@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from ..nets.pain_cnn import load_checkpoint, preprocess, target_layer
-from .au_regions import AU_REGION_NAMES, CROP_SIZE, align_face, alignment_matrix, au_centers, region_boxes
+from .au_regions import AU_REGION_NAMES, align_face, au_centers
 from .engagement import EngagementAccumulator, normalize, region_engagement
 from .gradcam import GradCam
 from .records import FaceFit, frozen_array
@@ -199,23 +199,3 @@ def regressor_contributions(scorer: PainScorer, au: Mapping[int, float],
                 result[name] = weights[a]
     return result
 
-
-def region_weight_map(fit: FaceFit, weights: Mapping[str, float], frame_size: tuple[int, int]) -> np.ndarray:
-    """Region weights (e.g. from :func:`regressor_contributions`) as an (H, W) float32 0-1 frame map.
-
-    Each named region's 10x10 box in the aligned 224x224 crop (the boxes Eq. 2 uses) is filled
-    with its weight (the larger where boxes overlap) and warped to frame pixels through the
-    inverse alignment, so it overlays like :attr:`Explanation.heatmap`. ``frame_size`` is
-    (width, height), as ``FrameResult.size``.
-    """
-    m = alignment_matrix(fit.landmarks)
-    lm = np.asarray(fit.landmarks, dtype=np.float64)[:, :2] @ m[:, :2].T + m[:, 2]
-    boxes = region_boxes(au_centers(lm))
-    crop = np.zeros((CROP_SIZE, CROP_SIZE), np.float32)
-    for name, wgt in weights.items():
-        if name in boxes:
-            x0, y0, x1, y1 = boxes[name]
-            np.maximum(crop[y0:y1, x0:x1], float(np.clip(wgt, 0.0, 1.0)), out=crop[y0:y1, x0:x1])
-    w, h = frame_size
-    return cv2.warpAffine(crop, m, (int(w), int(h)), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
