@@ -153,6 +153,7 @@ def test_quality_parts_are_reported(clean, tracker):
     tracker.set_target(None)
     fit, _ = tracker.process(img)
     parts = tracker.last_quality_parts
-    assert set(parts) == {"detector", "turn", "agree", "profile", "keypoints", "visible"}
+    assert set(parts) == {"presence", "turn", "profile", "keypoints", "visible"}
+    assert dict(fit.quality_parts) == parts
     assert all(0.0 <= v <= 1.0 for v in parts.values())
     assert fit.quality == pytest.approx(float(np.prod(list(parts.values()))))

@@ -7,7 +7,7 @@ from types import MappingProxyType
 from typing import Protocol
 
 from .au_regions import au_centers
-from .face import Box, FaceTracker
+from .face import SCORE_MIN_QUALITY, Box, FaceTracker, unscored_reason
 from .records import FaceFit, FrameResult
 from .scoring import PainScorer, pspi
 from .sources import Frame
@@ -51,10 +51,13 @@ class Pipeline:
         au_engine: AU engine (the embedded engine when None).
         scorer: pain scorer (the shipped prior when None).
         roi: (x, y, w, h) frame pixels of the target face, or None.
+        min_quality: fit quality (0-1) below which a frame is tracked but not scored.
     """
 
     def __init__(self, tracker: FaceTracker | None = None, au_engine: AUEngine | None = None,
-                 scorer: PainScorer | None = None, roi: Box | None = None) -> None:
+                 scorer: PainScorer | None = None, roi: Box | None = None,
+                 min_quality: float = SCORE_MIN_QUALITY) -> None:
+        self.min_quality = min_quality
         if au_engine is None:
             from .au_engine import EmbeddedAUEngine
 
@@ -88,17 +91,21 @@ class Pipeline:
             self.tracker.reset()
         self._last_size = size
         fit, faces_seen = self.tracker.process(img)
-        if fit is None:
-            return FrameResult(frame=frame.index, timestamp=frame.timestamp, faces_seen=faces_seen, face=None,
+        reason = (self.tracker.last_reason or "no_face") if fit is None else unscored_reason(fit, self.min_quality)
+        if reason:
+            # Tracked is not scored: a turned, occluded or unsure fit keeps its box (for the view
+            # and the CSV's face_x..face_h) but gets no AU values and no score.
+            return FrameResult(frame=frame.index, timestamp=frame.timestamp, faces_seen=faces_seen, face=fit,
                                au_engine=self.au_engine.name, model_name=self.scorer.name, size=size,
-                               latency_ms=(time.perf_counter() - t0) * 1000)
+                               reason=reason, latency_ms=(time.perf_counter() - t0) * 1000)
         try:
             au = self.au_engine.estimate(fit, frame)
         except AUValuesMissing as e:
             # No AU values for this frame: recorded like a frame without a face (success 0,
             # empty AU and score cells), with the engine's reason.
             return FrameResult(frame=frame.index, timestamp=frame.timestamp, faces_seen=faces_seen, face=None,
-                               au_engine=self.au_engine.name, au_missing=str(e), model_name=self.scorer.name,
+                               au_engine=self.au_engine.name, au_missing=str(e), reason="au_missing",
+                               model_name=self.scorer.name,
                                size=size, latency_ms=(time.perf_counter() - t0) * 1000)
         score, raw, level = self.scorer.score(au, frame.timestamp)
         regions = {k: (float(v[0]), float(v[1])) for k, v in au_centers(fit.landmarks).items()}

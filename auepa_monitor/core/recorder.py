@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -20,25 +21,30 @@ FRAME_COLUMNS: tuple[str, ...] = (
     "frame", "timestamp", "confidence", "success", "face_x", "face_y", "face_w", "face_h",
     "pose_Rx", "pose_Ry", "pose_Rz",
     *(au_column(a) for a in REPORTED_AUS),
-    "pspi", "pain_score", "pain_raw", "pain_level", "faces_seen", "au_engine", "model",
+    "pspi", "pain_score", "pain_raw", "pain_level", "faces_seen", "au_engine", "model", "reason",
 )
 
 
 def frame_row(r: FrameResult) -> list[Any]:
-    """One CSV row for a frame; AU and score cells are empty when no face was found."""
+    """One CSV row for a frame.
+
+    Box and pose cells are filled whenever the target is tracked; AU and score cells only on
+    scored frames (``success`` 1); ``reason`` says why a frame was not scored.
+    """
     f = r.face
     row: list[Any] = [r.frame, f"{r.timestamp:.3f}", f"{r.confidence:.2f}", int(r.success)]
     if f is not None:
         row += [f"{v:.1f}" for v in f.box]
         # OpenFace's pose_Rx/Ry/Rz are pitch/yaw/roll in radians.
-        import math
-
         row += [f"{math.radians(v):.3f}" for v in (f.pose.pitch, f.pose.yaw, f.pose.roll)]
+    else:
+        row += [""] * 7
+    if r.success:
         row += [f"{r.au.get(a, 0.0):.2f}" for a in REPORTED_AUS]
         row += [f"{r.pspi:.2f}", f"{r.pain_score:.2f}", f"{r.pain_raw:.2f}", r.pain_level.label]
     else:
-        row += [""] * (4 + 3 + len(REPORTED_AUS) + 4)
-    row += [r.faces_seen, r.au_engine, r.model_name]
+        row += [""] * (len(REPORTED_AUS) + 4)
+    row += [r.faces_seen, r.au_engine, r.model_name, r.reason]
     return row
 
 

@@ -72,6 +72,8 @@ class FaceFit:
         blendshapes: the 52 MediaPipe blendshape scores, each 0-1.
         pose: head pose in degrees.
         quality: fit quality 0-1; drops on strong head turns, occlusion or an unsure fit.
+        presence: the landmark network's face-presence score 0-1.
+        quality_parts: the factors (each 0-1) whose product is ``quality``.
     """
 
     box: tuple[float, float, float, float]
@@ -79,6 +81,8 @@ class FaceFit:
     blendshapes: Mapping[str, float]
     pose: HeadPose
     quality: float
+    presence: float = 1.0
+    quality_parts: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)
@@ -89,7 +93,7 @@ class FrameResult:
         frame: 1-based frame number (OpenFace convention).
         timestamp: seconds from the start of the source.
         faces_seen: how many faces the detector saw in the frame (the target included).
-        face: the target face, or None when it was not found.
+        face: the target face while it is tracked (also on frames too poor to score), or None.
         au: AU number -> intensity on the FACS 0-5 scale (empty when no face).
         au_engine: which engine produced the AU values ("embedded" or "openface").
         au_regions: region name (e.g. "AU6_R") -> (x, y) center in frame pixels.
@@ -102,6 +106,9 @@ class FrameResult:
         latency_ms: time spent processing this frame, in milliseconds.
         au_missing: why the AU engine gave no values although the tracker found the target
             (e.g. OpenFace's fit failed on this frame); then ``face`` is None. Empty otherwise.
+        reason: why the frame has no AU values and no score, "" when it has them: "no_face",
+            "target_lost" (the fit jumped off the target), "turned", "occluded", "unsure_fit"
+            (fit quality below the scoring threshold), or "au_missing" (see ``au_missing``).
     """
 
     frame: int
@@ -119,11 +126,12 @@ class FrameResult:
     size: tuple[int, int] = (0, 0)
     latency_ms: float = 0.0
     au_missing: str = ""
+    reason: str = ""
 
     @property
     def success(self) -> bool:
-        """True when a face was fitted (OpenFace's ``success`` column)."""
-        return self.face is not None
+        """True when the frame was scored: target fitted well enough, AU values present (OpenFace's ``success``)."""
+        return self.face is not None and not self.reason and bool(self.au)
 
     @property
     def confidence(self) -> float:

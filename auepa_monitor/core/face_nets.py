@@ -1,0 +1,396 @@
+"""MediaPipe's three face networks, run directly on LiteRT (Google's TFLite runtime), no Qt.
+
+Why not the mediapipe package's ``FaceLandmarker``: in IMAGE mode it runs its own face
+detector again on every input, also on a crop that already holds the face, and on turned,
+laughing infants that inner detection fails while the whole-frame detector still sees the
+face. Here the graph around the networks is ours: the landmark region of interest (ROI)
+comes from the previous frame's landmarks (as in MediaPipe's own video mode and in
+OpenFace), and the detector runs only to acquire, re-acquire and count faces.
+
+The networks come from ``face_landmarker.task`` (a zip, Apache-2.0, Google):
+
+* ``face_detector.tflite``: BlazeFace short range, 1x128x128x3 RGB in [-1, 1], letterboxed;
+  896 SSD anchors x (16 regressors, 1 score logit). Regressors: box centre x, y, width,
+  height, then 6 keypoints (subject's right eye, left eye, nose tip, mouth, right ear, left
+  ear), all in input pixels relative to the anchor centre.
+* ``face_landmarks_detector.tflite``: 1x256x256x3 RGB in [0, 1], a face crop rotated so the
+  eyes are level -> 478 x (x, y, z) in crop pixels, and a face-presence logit.
+* ``face_blendshapes.tflite``: 146 of the 478 landmarks (x, y in image pixels) -> 52 scores.
+* ``geometry_pipeline_metadata_landmarks.binarypb``: the canonical face mesh and the
+  Procrustes weights of its landmarks, used here for the head pose.
+
+Constants (anchor layout, ROI scale 1.5, the 146-landmark subset) are those of MediaPipe's
+face landmarker graph, so the networks see what they were trained on.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import ModelFileError
+
+Box = tuple[float, float, float, float]  # x, y, w, h in frame pixels
+
+DETECTOR_SIZE = 128
+LANDMARK_SIZE = 256
+#: Side of the landmark ROI as a multiple of the face's box (MediaPipe: 1.5).
+ROI_SCALE = 1.5
+#: Eye-corner landmarks that set the ROI's rotation when tracking from landmarks.
+ROI_EYE_RIGHT, ROI_EYE_LEFT = 33, 263
+
+#: The 146 landmarks the blendshape network reads (MediaPipe's face_blendshapes_graph).
+BLENDSHAPE_SUBSET: tuple[int, ...] = (
+    0, 1, 4, 5, 6, 7, 8, 10, 13, 14, 17, 21, 33, 37, 39, 40, 46, 52, 53, 54, 55, 58, 61, 63, 65, 66,
+    67, 70, 78, 80, 81, 82, 84, 87, 88, 91, 93, 95, 103, 105, 107, 109, 127, 132, 133, 136, 144, 145,
+    146, 148, 149, 150, 152, 153, 154, 155, 157, 158, 159, 160, 161, 162, 163, 168, 172, 173, 176, 178,
+    181, 185, 191, 195, 197, 234, 246, 249, 251, 263, 267, 269, 270, 276, 282, 283, 284, 285, 288, 291,
+    293, 295, 296, 297, 300, 308, 310, 311, 312, 314, 317, 318, 321, 323, 324, 332, 334, 336, 338, 356,
+    361, 362, 365, 373, 374, 375, 377, 378, 379, 380, 381, 382, 384, 385, 386, 387, 388, 389, 390, 397,
+    398, 400, 402, 405, 409, 415, 454, 466, 468, 469, 470, 471, 472, 473, 474, 475, 476, 477,
+)
+#: The blendshape network's 52 outputs, in order (ARKit names, as MediaPipe reports them).
+BLENDSHAPE_NAMES: tuple[str, ...] = (
+    "_neutral", "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight",
+    "cheekPuff", "cheekSquintLeft", "cheekSquintRight", "eyeBlinkLeft", "eyeBlinkRight",
+    "eyeLookDownLeft", "eyeLookDownRight", "eyeLookInLeft", "eyeLookInRight", "eyeLookOutLeft",
+    "eyeLookOutRight", "eyeLookUpLeft", "eyeLookUpRight", "eyeSquintLeft", "eyeSquintRight",
+    "eyeWideLeft", "eyeWideRight", "jawForward", "jawLeft", "jawOpen", "jawRight", "mouthClose",
+    "mouthDimpleLeft", "mouthDimpleRight", "mouthFrownLeft", "mouthFrownRight", "mouthFunnel",
+    "mouthLeft", "mouthLowerDownLeft", "mouthLowerDownRight", "mouthPressLeft", "mouthPressRight",
+    "mouthPucker", "mouthRight", "mouthRollLower", "mouthRollUpper", "mouthShrugLower",
+    "mouthShrugUpper", "mouthSmileLeft", "mouthSmileRight", "mouthStretchLeft", "mouthStretchRight",
+    "mouthUpperUpLeft", "mouthUpperUpRight", "noseSneerLeft", "noseSneerRight",
+)
+
+
+@dataclass(frozen=True)
+class Detection:
+    """A face found by the detector: box in frame pixels and score 0-1.
+
+    ``keypoints``: BlazeFace's 6 points in frame pixels (subject's right eye, left eye, nose
+    tip, mouth center, right ear, left ear).
+    """
+
+    box: Box
+    score: float
+    keypoints: tuple[tuple[float, float], ...] = ()
+
+
+@dataclass(frozen=True)
+class RotatedRect:
+    """A square-or-not region of the frame: centre and size in pixels, rotation in radians.
+
+    The rotation turns the image's x axis onto the region's x axis (positive = clockwise on
+    screen, since image y points down), as MediaPipe's ``NormalizedRect.rotation``.
+    """
+
+    cx: float
+    cy: float
+    w: float
+    h: float
+    angle: float
+
+    def crop_matrix(self, size: int) -> np.ndarray:
+        """2x3 affine matrix from frame pixels to a ``size`` x ``size`` crop of this region."""
+        c, s = math.cos(self.angle), math.sin(self.angle)
+        # crop -> frame: p = centre + R @ ((u/size - 0.5) * w, (v/size - 0.5) * h)
+        a = np.array([[c * self.w / size, -s * self.h / size], [s * self.w / size, c * self.h / size]])
+        t = np.array([self.cx, self.cy]) - a @ np.array([size / 2, size / 2])
+        inv = np.linalg.inv(a)
+        return np.hstack([inv, (-inv @ t)[:, None]]).astype(np.float32)
+
+
+def _angle(p0: np.ndarray, p1: np.ndarray) -> float:
+    """Rotation that levels the vector p0 -> p1 (MediaPipe: target 0 - atan2(-(dy), dx))."""
+    a = -math.atan2(-(float(p1[1]) - float(p0[1])), float(p1[0]) - float(p0[0]))
+    return (a + math.pi) % (2 * math.pi) - math.pi
+
+
+def roi_from_points(box: Box, p0: np.ndarray, p1: np.ndarray, scale: float = ROI_SCALE) -> RotatedRect:
+    """Square ROI around ``box`` (frame px), rotated to level p0 -> p1, side = scale x long side."""
+    side = max(box[2], box[3]) * scale
+    return RotatedRect(box[0] + box[2] / 2, box[1] + box[3] / 2, side, side, _angle(p0, p1))
+
+
+def roi_from_detection(det: Detection, scale: float = ROI_SCALE) -> RotatedRect:
+    """The first landmark ROI from a detection: rotation from BlazeFace's two eye keypoints."""
+    if len(det.keypoints) >= 2:
+        return roi_from_points(det.box, np.asarray(det.keypoints[0]), np.asarray(det.keypoints[1]), scale)
+    return roi_from_points(det.box, np.zeros(2), np.array([1.0, 0.0]), scale)
+
+
+def roi_from_landmarks(pts: np.ndarray, scale: float = ROI_SCALE) -> RotatedRect:
+    """The next frame's ROI from this frame's landmarks (478, 2+) in frame pixels.
+
+    The box is the landmarks' extent measured along the eye line, so a rolled head gets a
+    region that fits it rather than the axis-aligned box around it.
+    """
+    p = np.asarray(pts[:, :2], dtype=np.float64)
+    angle = _angle(p[ROI_EYE_RIGHT], p[ROI_EYE_LEFT])
+    c, s = math.cos(angle), math.sin(angle)
+    rot = np.array([[c, s], [-s, c]])  # frame -> levelled
+    q = p @ rot.T
+    lo, hi = q.min(axis=0), q.max(axis=0)
+    centre = rot.T @ ((lo + hi) / 2)
+    side = float(max(hi - lo)) * scale
+    return RotatedRect(float(centre[0]), float(centre[1]), side, side, angle)
+
+
+def ssd_anchors() -> np.ndarray:
+    """(896, 2) anchor centres in 0-1 for BlazeFace short range (strides 8, 16, 16, 16).
+
+    Layers with the same stride share one grid; each layer puts 2 anchors per cell (aspect
+    ratio 1 and the interpolated scale), so 16x16x2 + 8x8x6 = 896. Sizes are fixed (1).
+    """
+    out = []
+    for stride, per_cell in ((8, 2), (16, 6)):
+        n = DETECTOR_SIZE // stride
+        ys, xs = np.mgrid[0:n, 0:n]
+        c = np.stack([(xs + 0.5) / n, (ys + 0.5) / n], axis=-1).reshape(-1, 1, 2)
+        out.append(np.repeat(c, per_cell, axis=1).reshape(-1, 2))
+    return np.concatenate(out).astype(np.float32)
+
+
+def _iou(a: Box, b: Box) -> float:
+    iw = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = iw * ih
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
+
+
+def weighted_nms(boxes: np.ndarray, kps: np.ndarray, scores: np.ndarray, iou: float = 0.3) -> list[Detection]:
+    """MediaPipe's weighted non-maximum suppression: each cluster becomes its score-weighted mean.
+
+    ``boxes`` (N, 4) x, y, w, h; ``kps`` (N, 6, 2); ``scores`` (N,); all in frame pixels.
+    """
+    order = list(np.argsort(-scores))
+    out: list[Detection] = []
+    while order:
+        top = order[0]
+        tb = tuple(float(v) for v in boxes[top])
+        cluster = [i for i in order if _iou(tb, tuple(float(v) for v in boxes[i])) > iou]
+        cluster = cluster or [top]
+        w = scores[cluster][:, None]
+        b = (boxes[cluster] * w).sum(0) / w.sum()
+        k = (kps[cluster] * w[:, :, None]).sum(0) / w.sum()
+        out.append(Detection(tuple(float(v) for v in b), float(scores[top]),
+                             tuple((float(x), float(y)) for x, y in k)))
+        order = [i for i in order if i not in cluster]
+    return out
+
+
+def _read_varint(buf: bytes, i: int) -> tuple[int, int]:
+    shift = result = 0
+    while True:
+        b = buf[i]
+        i += 1
+        result |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return result, i
+        shift += 7
+
+
+def _fields(buf: bytes):
+    """Yield (field number, wire type, value) of one protobuf message (values raw)."""
+    i = 0
+    while i < len(buf):
+        key, i = _read_varint(buf, i)
+        num, wt = key >> 3, key & 7
+        if wt == 0:
+            v, i = _read_varint(buf, i)
+        elif wt == 1:
+            v, i = buf[i:i + 8], i + 8
+        elif wt == 2:
+            n, i = _read_varint(buf, i)
+            v, i = buf[i:i + n], i + n
+        elif wt == 5:
+            v, i = buf[i:i + 4], i + 4
+        else:
+            raise ValueError(f"unsupported protobuf wire type {wt}")
+        yield num, wt, v
+
+
+def read_canonical_face(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Canonical mesh and Procrustes weights from ``geometry_pipeline_metadata_landmarks.binarypb``.
+
+    Returns (vertices (468, 3) in centimetres, landmark ids (K,), weights (K,)). Parsed from
+    the protobuf wire format directly (GeometryPipelineMetadata: field 1 = Mesh3d {3: vertex
+    buffer of x, y, z, u, v floats}, field 2 = weighted landmark refs {1: id, 2: weight}), so
+    no protobuf schema or package is needed.
+    """
+    ids, weights, verts = [], [], None
+    for num, wt, v in _fields(data):
+        if num == 2 and wt == 2:
+            lid, w = 0, 0.0
+            for n2, w2, v2 in _fields(v):
+                if n2 == 1 and w2 == 0:
+                    lid = v2
+                elif n2 == 2 and w2 == 5:
+                    w = struct.unpack("<f", v2)[0]
+            ids.append(lid)
+            weights.append(w)
+        elif num == 1 and wt == 2:
+            floats: list[float] = []
+            for n2, w2, v2 in _fields(v):
+                if n2 == 3 and w2 == 2:  # packed
+                    floats.extend(struct.unpack(f"<{len(v2) // 4}f", v2))
+                elif n2 == 3 and w2 == 5:
+                    floats.append(struct.unpack("<f", v2)[0])
+            verts = np.asarray(floats, dtype=np.float64).reshape(-1, 5)[:, :3]
+    if verts is None or not ids:
+        raise ValueError("no canonical mesh or Procrustes weights in the geometry metadata")
+    return verts, np.asarray(ids, dtype=np.int64), np.asarray(weights, dtype=np.float64)
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-80.0, min(80.0, x))))
+
+
+class FaceNets:
+    """The detector, landmark and blendshape networks of ``face_landmarker.task`` on LiteRT.
+
+    Args:
+        model_path: the ``.task`` file.
+        num_threads: LiteRT threads per network (1 measured fastest on 2 cores; the frame
+            loop uses the other core).
+    """
+
+    def __init__(self, model_path: str | Path, num_threads: int = 1) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        path = Path(model_path)
+        try:
+            with zipfile.ZipFile(path) as z:
+                blobs = {n: z.read(n) for n in ("face_detector.tflite", "face_landmarks_detector.tflite",
+                                                "face_blendshapes.tflite",
+                                                "geometry_pipeline_metadata_landmarks.binarypb")}
+        except (OSError, KeyError, zipfile.BadZipFile) as e:
+            raise ModelFileError(f"{path} is not a MediaPipe face_landmarker.task bundle: {e}") from e
+        try:
+            self._det = Interpreter(model_content=blobs["face_detector.tflite"], num_threads=num_threads)
+            self._lmk = Interpreter(model_content=blobs["face_landmarks_detector.tflite"], num_threads=num_threads)
+            self._bs = Interpreter(model_content=blobs["face_blendshapes.tflite"], num_threads=num_threads)
+            for it in (self._det, self._lmk, self._bs):
+                it.allocate_tensors()
+            self._check_shapes()
+            self.canonical, self.procrustes_ids, self.procrustes_w = read_canonical_face(
+                blobs["geometry_pipeline_metadata_landmarks.binarypb"])
+        except (ValueError, RuntimeError, struct.error, IndexError) as e:
+            raise ModelFileError(f"cannot load face model {path}: {str(e).splitlines()[0]}") from e
+        self.model_path = path
+        self._anchors = ssd_anchors()
+        self._det_in = self._det.get_input_details()[0]["index"]
+        outs = {d["name"]: d["index"] for d in self._det.get_output_details()}
+        self._det_reg, self._det_score = outs["regressors"], outs["classificators"]
+        self._lmk_in = self._lmk.get_input_details()[0]["index"]
+        louts = sorted(self._lmk.get_output_details(), key=lambda d: -int(np.prod(d["shape"])))
+        self._lmk_pts, self._lmk_presence = louts[0]["index"], [d for d in louts if d["name"] == "Identity_1"]
+        self._lmk_presence = self._lmk_presence[0]["index"] if self._lmk_presence else louts[1]["index"]
+        self._bs_in = self._bs.get_input_details()[0]["index"]
+        self._bs_out = self._bs.get_output_details()[0]["index"]
+        self._subset = np.asarray(BLENDSHAPE_SUBSET)
+
+    def _check_shapes(self) -> None:
+        want = {self._det: (1, DETECTOR_SIZE, DETECTOR_SIZE, 3), self._lmk: (1, LANDMARK_SIZE, LANDMARK_SIZE, 3),
+                self._bs: (1, len(BLENDSHAPE_SUBSET), 2)}
+        for it, shape in want.items():
+            got = tuple(int(x) for x in it.get_input_details()[0]["shape"])
+            if got != shape:
+                raise ValueError(f"a network takes input {got}, expected {shape}")
+        n = max(int(np.prod(d["shape"])) for d in self._lmk.get_output_details())
+        if n != 478 * 3:
+            raise ValueError(f"the landmark network gives {n} values, expected 478 x 3")
+
+    # -- detector ---------------------------------------------------------------------------
+    def detect(self, rgb: np.ndarray, min_score: float = 0.3, ox: float = 0.0, oy: float = 0.0) -> list[Detection]:
+        """Faces in an RGB image (uint8, HxWx3), letterboxed to 128x128; boxes in frame pixels.
+
+        ``ox``, ``oy`` are added to the coordinates (for tiles of a larger frame).
+        """
+        h, w = rgb.shape[:2]
+        s = DETECTOR_SIZE / max(h, w)
+        # Letterbox: centre the scaled image in the square input, as MediaPipe does.
+        px, py = (DETECTOR_SIZE - w * s) / 2, (DETECTOR_SIZE - h * s) / 2
+        m = np.array([[s, 0, px], [0, s, py]], dtype=np.float32)
+        inp = cv2.warpAffine(rgb, m, (DETECTOR_SIZE, DETECTOR_SIZE), flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR,
+                             borderMode=cv2.BORDER_CONSTANT)
+        x = inp.astype(np.float32)[None] * (2.0 / 255.0) - 1.0
+        self._det.set_tensor(self._det_in, x)
+        self._det.invoke()
+        raw = self._det.get_tensor(self._det_reg)[0]
+        logit = np.clip(self._det.get_tensor(self._det_score)[0, :, 0], -100, 100)
+        scores = 1.0 / (1.0 + np.exp(-logit.astype(np.float64)))
+        keep = np.nonzero(scores >= min_score)[0]
+        if keep.size == 0:
+            return []
+        r, a, sc = raw[keep] / DETECTOR_SIZE, self._anchors[keep], scores[keep]
+        cx, cy = r[:, 0] + a[:, 0], r[:, 1] + a[:, 1]
+        bw, bh = r[:, 2], r[:, 3]
+        kx = r[:, 4::2] + a[:, :1]
+        ky = r[:, 5::2] + a[:, 1:2]
+
+        # letterbox units (0-1 of the 128 input) -> frame pixels
+        def fx(v):
+            return (v * DETECTOR_SIZE - px) / s + ox
+
+        def fy(v):
+            return (v * DETECTOR_SIZE - py) / s + oy
+
+        boxes = np.stack([fx(cx - bw / 2), fy(cy - bh / 2), bw * DETECTOR_SIZE / s, bh * DETECTOR_SIZE / s], axis=1)
+        kps = np.stack([fx(kx), fy(ky)], axis=-1)
+        return weighted_nms(boxes, kps, sc)
+
+    # -- landmarks --------------------------------------------------------------------------
+    def landmarks(self, rgb: np.ndarray, roi: RotatedRect) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
+        """Fit the 478 landmarks inside ``roi``.
+
+        Returns (points (478, 3) float32: x, y frame pixels, z relative depth in the same pixel
+        scale; face presence 0-1; the 256x256 RGB crop; the 2x3 frame->crop matrix).
+        """
+        m = roi.crop_matrix(LANDMARK_SIZE)
+        crop = cv2.warpAffine(rgb, m, (LANDMARK_SIZE, LANDMARK_SIZE), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_CONSTANT)
+        self._lmk.set_tensor(self._lmk_in, crop.astype(np.float32)[None] * (1.0 / 255.0))
+        self._lmk.invoke()
+        raw = self._lmk.get_tensor(self._lmk_pts).reshape(478, 3)
+        presence = _sigmoid(float(self._lmk.get_tensor(self._lmk_presence).ravel()[0]))
+        inv = cv2.invertAffineTransform(m)
+        pts = np.empty((478, 3), dtype=np.float32)
+        pts[:, :2] = raw[:, :2] @ inv[:, :2].T + inv[:, 2]
+        pts[:, 2] = raw[:, 2] * (roi.w / LANDMARK_SIZE)
+        return pts, presence, crop, m
+
+    # -- blendshapes ------------------------------------------------------------------------
+    def blendshapes(self, pts: np.ndarray) -> dict[str, float]:
+        """The 52 blendshape scores (0-1) from 478 landmarks in frame pixels."""
+        x = np.ascontiguousarray(pts[self._subset, :2], dtype=np.float32)[None]
+        self._bs.set_tensor(self._bs_in, x)
+        self._bs.invoke()
+        out = self._bs.get_tensor(self._bs_out).ravel()
+        return {n: float(v) for n, v in zip(BLENDSHAPE_NAMES, out, strict=True)}
+
+    # -- head pose --------------------------------------------------------------------------
+    def head_rotation(self, pts: np.ndarray) -> np.ndarray:
+        """3x3 rotation of the head from the canonical face to these landmarks (weighted Procrustes).
+
+        The landmarks are taken as an orthographic 3D shape (x right, y down, z away from the
+        camera in pixels); they are mapped to the canonical mesh's axes (x right, y up, z
+        towards the camera) before the fit.
+        """
+        ids, w = self.procrustes_ids, self.procrustes_w
+        src = self.canonical[ids]
+        dst = np.asarray(pts[ids], dtype=np.float64) * np.array([1.0, -1.0, -1.0])
+        ws = w / w.sum()
+        ms, md = (src * ws[:, None]).sum(0), (dst * ws[:, None]).sum(0)
+        cov = ((dst - md) * ws[:, None]).T @ (src - ms)
+        u, _, vt = np.linalg.svd(cov)
+        d = np.sign(np.linalg.det(u @ vt))
+        return u @ np.diag([1.0, 1.0, d]) @ vt
