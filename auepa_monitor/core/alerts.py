@@ -28,6 +28,8 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import IntEnum
 from typing import Any
 
+from .records import REASON_TEXT
+
 
 class Priority(IntEnum):
     """Alarm priority; higher wins when several are active."""
@@ -145,8 +147,12 @@ class AlertMonitor:
     _watch: bool = True
 
     # -- feeding ------------------------------------------------------------------------------
-    def update(self, t: float, score: float | None, frame: int | None = None) -> list[AlertEvent]:
-        """One processed frame at source time ``t`` with its pain score (None: no face)."""
+    def update(self, t: float, score: float | None, frame: int | None = None, reason: str = "") -> list[AlertEvent]:
+        """One processed frame at source time ``t`` with its pain score (None: not scored).
+
+        ``reason`` (a ``FrameResult.reason``) words the technical alarm: "Signal lost: face
+        turned away for 12 s" says more to a nurse than "no face found".
+        """
         cfg = self.config
         ev: list[AlertEvent] = []
         if self._first_t is None:
@@ -158,8 +164,8 @@ class AlertMonitor:
         else:
             since = self._last_face_t if self._last_face_t is not None else self._first_t
             if t - since >= cfg.no_face_s:
-                ev += self._raise_tech("no_face", t, frame,
-                                       f"{TECH_MESSAGES['no_face']} for {t - since:.0f} s")
+                what = REASON_TEXT.get(reason or "no_face", REASON_TEXT["no_face"])
+                ev += self._raise_tech("no_face", t, frame, f"Signal lost: {what} for {t - since:.0f} s")
         if not cfg.enabled:
             for name in PAIN_ALARMS:
                 if self._pain[name].active:

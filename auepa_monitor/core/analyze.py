@@ -12,8 +12,9 @@ from pathlib import Path
 
 from .errors import AuepaError, ModelFileError
 from .face import Box
+from .frame_loop import process_frames
 from .recorder import FrameCsvWriter
-from .records import FrameResult, PainLevel
+from .records import PainLevel
 from .sources import open_source
 
 
@@ -24,8 +25,19 @@ class Summary:
     input: str
     csv: str
     frames: int = 0
+    #: Frames scored: target fitted well enough to give AU values and a pain score.
     frames_with_face: int = 0
+    #: Frames where the target was tracked (box present), scored or not.
+    frames_tracked: int = 0
+    #: Why frames were not scored: reason -> frame count (see FrameResult.reason).
+    unscored: dict[str, int] = field(default_factory=dict)
     max_faces_seen: int = 0
+    #: Frames on which the detector saw more than one face.
+    frames_several_faces: int = 0
+    #: How the target face was chosen (the documented rule, see README "Target face").
+    target_rule: str = ""
+    #: Times the automatic rule picked a face again after the target was lost (no ROI).
+    target_reacquired: int = 0
     mean_pain_score: float | None = None
     max_pain_score: float | None = None
     mean_pspi: float | None = None
@@ -65,18 +77,17 @@ def analyze_one(path: Path, out_dir: Path, make_pipeline: Callable[[Path], objec
     t0 = time.perf_counter()
     levels: Counter[str] = Counter()
     scores, pspis = [], []
+    reasons: Counter[str] = Counter()
     writer = FrameCsvWriter(csv_path)
     try:
-        while True:
-            if max_frames is not None and s.frames >= max_frames:
-                break
-            frame = src.read()
-            if frame is None:
-                break
-            r: FrameResult = pipe.process(frame)  # type: ignore[attr-defined]
+        for _, r in process_frames(src, pipe, max_frames):  # type: ignore[arg-type]
             writer.write(r)
             s.frames += 1
             s.max_faces_seen = max(s.max_faces_seen, r.faces_seen)
+            s.frames_several_faces += r.faces_seen > 1
+            s.frames_tracked += r.face is not None
+            if r.reason:
+                reasons[r.reason] += 1
             if r.success:
                 s.frames_with_face += 1
                 scores.append(r.pain_score)
@@ -95,6 +106,13 @@ def analyze_one(path: Path, out_dir: Path, make_pipeline: Callable[[Path], objec
         s.max_pain_score = round(max(scores), 3)
         s.mean_pspi = round(sum(pspis) / len(pspis), 3)
     s.level_frames = {lv.label: levels.get(lv.label, 0) for lv in PainLevel}
+    s.unscored = dict(sorted(reasons.items()))
+    tracker = getattr(pipe, "tracker", None)
+    roi = getattr(tracker, "roi", None)
+    s.target_rule = (f"the face inside --roi {','.join(f'{v:g}' for v in roi)}" if roi is not None else
+                     "the largest face at first detection, then followed; re-picked by size only after "
+                     "30 frames lost")
+    s.target_reacquired = int(getattr(tracker, "reacquired", 0))
     s.au_engine = pipe.au_engine.name  # type: ignore[attr-defined]
     s.model = pipe.scorer.name  # type: ignore[attr-defined]
     s.model_warning = pipe.scorer.card.warning  # type: ignore[attr-defined]

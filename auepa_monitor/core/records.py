@@ -16,6 +16,17 @@ REPORTED_AUS: tuple[int, ...] = (1, 2, 4, 6, 7, 9, 10, 12, 20, 25, 26, 27, 43, 4
 PAPER_CORE_AUS: tuple[int, ...] = (27, 25, 10, 12, 9, 6, 20)
 
 
+#: Plain words for ``FrameResult.reason`` (why a frame was not scored), for the window and alarms.
+REASON_TEXT: dict[str, str] = {
+    "no_face": "no face found",
+    "target_lost": "target face lost",
+    "turned": "face turned away",
+    "occluded": "face covered",
+    "unsure_fit": "unsure face fit",
+    "au_missing": "no AU values",
+}
+
+
 def au_column(au: int) -> str:
     """OpenFace-style intensity column name, e.g. 6 -> ``AU06_r``."""
     return f"AU{au:02d}_r"

@@ -763,6 +763,7 @@ class MainWindow(QMainWindow):
             self.slider.setMaximum(max(1, src.frame_count))
         # A target chosen by a click belongs to its source; --roi applies to the first source only.
         self.player.set_target(self.initial_roi)
+        self._target_chosen = self.initial_roi is not None
         self.initial_roi = None
         self.player.open(src, play=play)
         self.alerts.watch_stall(play, time.monotonic())
@@ -897,7 +898,12 @@ class MainWindow(QMainWindow):
         roi = (x - side / 2, y - side / 2, side, side)
         self.set_target(roi)
 
+    def player_has_target(self) -> bool:
+        """True when the user chose the target face (click or --roi) for the current source."""
+        return getattr(self, "_target_chosen", False)
+
     def set_target(self, roi: tuple[float, float, float, float] | None) -> None:
+        self._target_chosen = roi is not None
         self.player.set_target(roi)
         if self.session:
             self.session.event("target_set", roi=None if roi is None else [round(v, 1) for v in roi])
@@ -958,7 +964,7 @@ class MainWindow(QMainWindow):
         if self.session:
             self.session.write_frame(r)
         ev = self.alerts.frame_arrived(time.monotonic())
-        ev += self.alerts.update(r.timestamp, r.pain_score, r.frame)
+        ev += self.alerts.update(r.timestamp, r.pain_score, r.frame, r.reason)
         self._apply_events(ev)
         self.curve.add(r.frame, r.timestamp, r.pain_score, r.pspi)
 
@@ -1025,7 +1031,7 @@ class MainWindow(QMainWindow):
         self.frames_shown += 1
         self._shown_walls.append(time.monotonic())
         self.view.set_frame(p.image, r)
-        self.pain.set_result(r)
+        self.pain.set_result(r, choose_prompt=r.faces_seen > 1 and not self.player_has_target())
         self.au_panel.set_values(r.au)
         label = f"AU engine: {ENGINES.get(r.au_engine, r.au_engine)}"
         if r.au_missing:

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
 from ..core.alerts import Priority
 from ..core.au_regions import AU_REGION_NAMES
 from ..core.engagement import rank
-from ..core.records import REPORTED_AUS, FrameResult
+from ..core.records import REASON_TEXT, REPORTED_AUS, FrameResult
 from .overlay import LEVEL_COLORS
 
 AU_NAMES = {1: "inner brow raiser", 2: "outer brow raiser", 4: "brow lowerer", 6: "cheek raiser",
@@ -97,6 +97,13 @@ class PainPanel(QFrame):
         fl.setBold(True)
         self.level.setFont(fl)
         self.pspi = QLabel("PSPI --")
+        self.fit = QLabel("Fit quality --")
+        self.fit.setToolTip("How well the face tracker fits the target face (0-1). Frames below "
+                            "0.5 are tracked but not scored: turned, covered or unsure faces.")
+        self.prompt = QLabel("Several faces in view: click the infant's face to monitor it.")
+        self.prompt.setWordWrap(True)
+        self.prompt.setStyleSheet("color: #4fc3f7; font-weight: bold;")
+        self.prompt.setVisible(False)
         self.model = QLabel("")
         self.model.setWordWrap(True)
         self.warning = QLabel("")
@@ -107,7 +114,8 @@ class PainPanel(QFrame):
         self.facts.setStyleSheet("color: #b0b0b0;")
         title = QLabel("Pain score (0-10)")
         title.setStyleSheet("color: #b0b0b0;")
-        for w in (title, self.score, self.level, self.pspi, self.model, self.warning, self.facts):
+        for w in (title, self.score, self.level, self.pspi, self.fit, self.prompt, self.model, self.warning,
+                  self.facts):
             lay.addWidget(w)
 
     def set_card(self, name: str, warning: str, facts: str) -> None:
@@ -116,11 +124,23 @@ class PainPanel(QFrame):
         self.warning.setVisible(bool(warning))
         self.facts.setText(facts)
 
-    def set_result(self, r: FrameResult | None) -> None:
+    def set_result(self, r: FrameResult | None, choose_prompt: bool = False) -> None:
+        """Show one frame's score; a frame that was not scored shows why, greyed out.
+
+        ``choose_prompt``: several faces are in view and the user has not chosen one.
+        """
+        self.prompt.setVisible(choose_prompt)
+        if r is not None and r.face is not None:
+            self.fit.setText(f"Fit quality {r.face.quality:.2f} (0-1)")
+            self.fit.setStyleSheet("" if r.success else "color: #9e9e9e;")
+        else:
+            self.fit.setText("Fit quality --")
+            self.fit.setStyleSheet("color: #9e9e9e;")
         if r is None or r.pain_score is None:
             self.score.setText("--")
             self.score.setStyleSheet("color: #9e9e9e;")
-            self.level.setText("no face" if r is not None else "")
+            why = REASON_TEXT.get(r.reason or "no_face", r.reason) if r is not None else ""
+            self.level.setText(f"not scored: {why}" if r is not None and r.face is not None else why)
             self.level.setStyleSheet("color: #9e9e9e;")
             self.pspi.setText("PSPI --")
             return
