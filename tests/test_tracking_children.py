@@ -1,0 +1,97 @@
+"""Face tracking on the real children videos (../shared/data/children), against OpenFace 2.2.
+
+Built on ``benchmarks/children_tracking.py`` (definitions of "good", "same face" and "scored"
+are in its docstring). Skipped when the children data is absent.
+
+Subset for the rate floors (a rule, not a choice of videos): for each family (3dC3SQ, 4JDccE),
+the videos whose right-half OpenFace reference has at least ``SUBSET_MIN_GOOD`` good frames,
+sorted by name; of those, the ones at positions 0, n//3 and 2n//3 (evenly spread over the
+jokes). Today that is 3dC3SQ joke1.rep1, joke3.rep1, joke4.rep2 and 4JDccE joke1.rep1,
+joke1.rep3, joke2.rep3 (1336 frames, 604 of them OpenFace-good; about 20 s).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from conftest import CHILDREN, REPO
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+import children_tracking as ct  # noqa: E402
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not (CHILDREN / "openface_ref").is_dir(),
+                       reason=f"children videos not available: {CHILDREN} is absent"),
+]
+
+# Floors on the pooled right halves of the subset (rates over OpenFace-good frames). Set from
+# the tracker before the v2 rewrite (commit 8c1694e: same face 79.6% = 481/604, scored 63.0% =
+# 291/462) minus about 3 points. To be raised once the new tracker's figures are known.
+SAME_FACE_FLOOR = 0.76
+SCORED_FLOOR = 0.60
+SUBSET_MIN_GOOD = 20
+
+DRIFT_VIDEO = "3dC3SQ.joke3.rep2.take1.ThatsNotACat.mp4"
+DRIFT_ROI = (360, 200, 120, 120)  # the child, on the viewer's right
+
+
+def subset_videos(root=CHILDREN) -> list:
+    """The subset rule of the module docstring."""
+    chosen = []
+    videos = ct.list_videos(root)
+    for fam in sorted({v.name.split(".", 1)[0] for v in videos}):
+        ok = [v for v in videos if v.name.startswith(fam + ".") and ct.reference_csv(v, "right").exists()
+              and int(ct.load_reference(ct.reference_csv(v, "right")).good.sum()) >= SUBSET_MIN_GOOD]
+        n = len(ok)
+        chosen += [ok[i] for i in sorted({0, n // 3, 2 * n // 3}) if i < n]
+    return chosen
+
+
+@pytest.fixture(scope="module")
+def right_subset():
+    return ct.evaluate(subset_videos(), ("right",))
+
+
+def test_subset_rule_spans_both_families():
+    fams = [v.name.split(".", 1)[0] for v in subset_videos()]
+    assert fams.count("3dC3SQ") == 3 and fams.count("4JDccE") == 3, fams
+
+
+def test_right_half_same_face_rate_floor(right_subset):
+    s = ct.summarize(right_subset)
+    assert s.good > 300
+    assert s.same_rate >= SAME_FACE_FLOOR, "\n" + ct.format_table(right_subset)
+
+
+def test_right_half_scored_rate_floor(right_subset):
+    s = ct.summarize(right_subset, ct.DEFAULT_MIN_QUALITY)
+    assert s.frontal > 200
+    assert s.scored_rate >= SCORED_FLOOR, "\n" + ct.format_table(right_subset)
+
+
+def test_lost_frames_are_good_and_untracked(right_subset):
+    lost = ct.lost_turned_frames(right_subset)
+    by_key = {(r.video, r.half): {f.frame: f for f in r.frames} for r in right_subset}
+    for video, half, frame in lost:
+        f = by_key[(video, half)][frame]
+        assert f.of_good and not f.tracked
+    s = ct.summarize(right_subset)
+    assert len(lost) == s.good - s.tracked
+
+
+@pytest.mark.xfail(strict=False, reason="the pre-v2 tracker drifts from the child to the parent at frames "
+                                        "~110-119 (box x 183-209)")
+def test_roi_target_never_drifts_to_parent():
+    """Full frame, target = the child (ROI): no fit on the parent's face, box center stays right."""
+    recs = ct.evaluate_full_frame(CHILDREN / DRIFT_VIDEO, roi=DRIFT_ROI)
+    assert len(recs) == 119
+    fitted = [r for r in recs if r.box is not None]
+    assert len(fitted) > 60  # the test means something only if the child is tracked
+    on_parent = [(r.frame, [round(v) for v in r.box]) for r in fitted if r.on_left]
+    left_of_middle = [(r.frame, [round(v) for v in r.box]) for r in fitted if r.center_x <= 320]
+    assert not on_parent, f"fit on the parent's face (left-half OpenFace landmarks): {on_parent}"
+    assert not left_of_middle, f"box center left of x=320 (the parent's side): {left_of_middle}"
+    # Where the right-half OpenFace fit is the child, we are on it at least sometimes.
+    assert sum(r.on_right for r in fitted) > 30
