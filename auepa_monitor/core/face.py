@@ -153,6 +153,7 @@ class FaceTracker:
         presence_min: the landmark network's face presence (0-1) below which a fit is rejected.
         max_jump: largest eye-midpoint move between frames, in eye distances, of the same face.
         lost_after: frames without a fit after which (without a ROI) the automatic rule picks again.
+        coast_frames: after a miss, frames during which the last good fit's region is tried again.
         num_threads: LiteRT threads per network.
     """
 
@@ -165,6 +166,7 @@ class FaceTracker:
         presence_min: float = 0.5,
         max_jump: float = 1.0,
         lost_after: int = 30,
+        coast_frames: int = 10,
         num_threads: int = 1,
     ) -> None:
         path = Path(model_path) if model_path else find_face_model()
@@ -177,6 +179,8 @@ class FaceTracker:
         self.max_jump = max_jump
         self.lost_after = lost_after
         self._last: FaceFit | None = None  # the last accepted fit of the target
+        self._coast: FaceFit | None = None  # the last good fit, tried again for a few frames after a miss
+        self.coast_frames = coast_frames
         self._last_box: Box | None = None  # where the target was last seen (kept while lost)
         self._missed = 0
         self._since_detect = 10**9
@@ -200,6 +204,7 @@ class FaceTracker:
     def reset(self) -> None:
         """Forget the current target (e.g. after a seek)."""
         self._last = None
+        self._coast = None
         self._last_box = None
         self._missed = 0
         self._since_detect = 10**9
@@ -241,39 +246,50 @@ class FaceTracker:
         self.last_reason = ""
         dets: list[Detection] | None = None
         self._since_detect += 1
-        if self._last is None or self._since_detect >= self.detect_every:
+        prev = self._last or self._coast
+        if prev is None or self._since_detect >= self.detect_every:
             dets = self._detect_now(rgb)
         t1 = time.perf_counter()
         fit: FaceFit | None = None
-        if self._last is not None:
-            raw = self._landmarks(rgb, roi_from_landmarks(self._last.landmarks))
+        if prev is not None:
+            # Track: the ROI from the last fit's landmarks; after a miss, a wider one from the
+            # last good fit (the face moved on while it was not found).
+            raw = self._landmarks(rgb, roi_from_landmarks(prev.landmarks, 1.5 if self._last is not None else 2.0))
             if raw is not None:
-                jump, ratio = self._motion(raw[0], self._last.landmarks)
-                if jump > self.max_jump or not 0.67 <= ratio <= 1.5:
+                jump, ratio = self._motion(raw[0], prev.landmarks)
+                if jump > self.max_jump * (1 + self._missed) or not 0.67 <= ratio <= 1.5:
                     self.last_reason = "target_lost"  # the fit jumped: another face, or nothing
                 else:
-                    if dets is None and (jump > 0.2 or not 0.85 <= ratio <= 1.18):
-                        # A fast or odd change: let the detector cross-check this fit now.
-                        dets = self._detect_now(rgb)
-                    fit = self._make_fit(raw, dets)
+                    # Cross-check with the detector at the detection cadence, and on a fast or odd change.
+                    check = dets is not None or jump > 0.2 or not 0.85 <= ratio <= 1.18
+                    fit = self._make_fit(raw, rgb if check else None)
         if fit is None:
             if dets is None:
                 dets = self._detect_now(rgb)
+            if self._last_box is not None:
+                # Look closely where the target was: a small face the whole-frame pass misses.
+                cx, cy = _center(self._last_box)
+                dets = _nms(dets + self.nets.detect_region(rgb, cx, cy, 4 * max(self._last_box[2:])))
             match = self._choose(dets)
             if match is not None:
                 raw = self._landmarks(rgb, roi_from_detection(match))
-                fit = None if raw is None else self._make_fit(raw, dets)
-                if fit is not None and self._last is None and self._last_box is not None \
-                        and self._missed >= self.lost_after and self.roi is None:
+                fit = None if raw is None else self._make_fit(raw, rgb)
+                if fit is not None and self._last is None and self._coast is None \
+                        and self._last_box is not None and self.roi is None:
                     self.reacquired += 1
         t2 = time.perf_counter()
         self.last_timing = {"detect_ms": (t1 - t0) * 1000, "landmarks_ms": (t2 - t1) * 1000}
         if fit is None:
+            if self._last is not None:
+                self._coast = self._last
             self._last = None
             self._missed += 1
+            if self._missed > self.coast_frames:
+                self._coast = None
             self.last_reason = self.last_reason or ("target_lost" if self._last_box is not None else "no_face")
             return None, self._faces_seen
         self._last = fit
+        self._coast = None
         self._last_box = fit.box
         self._missed = 0
         return fit, max(1, self._faces_seen)
@@ -332,7 +348,8 @@ class FaceTracker:
         raw = self.nets.landmarks(rgb, roi)
         return raw if raw[1] >= self.presence_min else None
 
-    def _make_fit(self, raw: tuple, dets: list[Detection] | None) -> FaceFit:
+    def _make_fit(self, raw: tuple, check_rgb: np.ndarray | None) -> FaceFit:
+        """A FaceFit from the landmark network's output; ``check_rgb``: cross-check with the detector."""
         pts, presence, crop, m = raw
         oval = pts[list(L.FACE_OVAL), :2]
         bx0, by0 = oval.min(axis=0)
@@ -342,13 +359,13 @@ class FaceTracker:
         re, le = L.eye_centers(pts)
         roll = math.degrees(math.atan2(le[1] - re[1], le[0] - re[0]))
         pose = pose_from_rotation(self.nets.head_rotation(pts), roll)
-        parts = self._quality(pose, box, pts, presence, crop, m, dets)
+        parts = self._quality(pose, box, pts, presence, crop, m, check_rgb)
         quality = float(max(0.0, min(1.0, math.prod(parts.values()))))
         return FaceFit(box=box, landmarks=frozen_array(pts), blendshapes=blend, pose=pose, quality=quality,
                        presence=presence, quality_parts=MappingProxyType(parts))
 
     def _quality(self, pose: HeadPose, box: Box, pts: np.ndarray, presence: float, crop: np.ndarray,
-                 m: np.ndarray, dets: list[Detection] | None) -> dict[str, float]:
+                 m: np.ndarray, check_rgb: np.ndarray | None) -> dict[str, float]:
         """Fit quality factors, each 0-1; the quality is their product (kept in ``last_quality_parts``).
 
         * ``presence``: the landmark network's own face-presence score, full from 0.9, zero at
@@ -356,10 +373,12 @@ class FaceTracker:
         * ``turn``: full up to 30 deg yaw / 25 deg pitch, zero at 70 / 60 deg, where landmarks on
           the hidden half are guesses.
         * ``profile``: 2D geometry, the nose tip far outside the eyes means a profile view.
-        * ``keypoints``: when the detector ran on this frame and sees the target, BlazeFace's
-          own eyes and nose tip against the landmarks', in eye distances (full up to 0.35,
-          zero at 0.8); kept from the last check in between. Two independent models rarely
-          agree on a wrong face: this catches e.g. an upright mesh fitted to an upside-down face.
+        * ``keypoints``: at the detection cadence and on fast changes, the detector runs on a
+          square of twice the face's size around it (so even a small face fills its input) and
+          BlazeFace's own eyes and nose tip are compared with the landmarks', in eye distances
+          (full up to 0.35, zero at 0.8); a check that finds no face there gives 0.5; the
+          factor is kept between checks. Two independent models rarely agree on a wrong face:
+          this catches e.g. an upright mesh fitted to an upside-down face.
         * ``visible``: image contrast (grey-level std) inside each eye, the mouth and the nose,
           relative to the whole face, in the landmark network's crop: a region covered by
           something flat (a hand close to the lens, a blanket, a dark shadow) has almost none,
@@ -372,14 +391,16 @@ class FaceTracker:
                  "turn": _ramp(abs(pose.yaw), 30, 70) * _ramp(abs(pose.pitch), 25, 60)}
         t = float(np.dot(pts[L.NOSE_TIP, :2] - re, eye_vec) / ed**2)  # 0 at right eye, 1 at left eye
         parts["profile"] = _ramp(abs(t - 0.5), 0.35, 0.8)
-        if dets is not None:
-            match = max(dets, key=lambda d: _iou(d.box, box), default=None)
+        if check_rgb is not None:
+            cx, cy = _center(box)
+            near = self.nets.detect_region(check_rgb, cx, cy, 2 * max(box[2], box[3]))
+            match = max(near, key=lambda d: _iou(d.box, box), default=None)
             if match is not None and _iou(match.box, box) > 0.2 and len(match.keypoints) >= 3:
                 ours = np.array([re, le, pts[L.NOSE_TIP, :2]])
                 off = np.linalg.norm(np.asarray(match.keypoints[:3]) - ours, axis=1) / ed
                 self._keypoint_factor = _ramp(float(off.max()), 0.35, 0.8)
-            elif self._last is None:
-                self._keypoint_factor = 1.0  # acquired without the detector's support: no evidence either way
+            else:
+                self._keypoint_factor = 0.5  # the detector sees no face where the landmarks are
         parts["keypoints"] = self._keypoint_factor
         parts["visible"] = _visibility(crop, pts, m)
         self.last_quality_parts = parts

@@ -310,10 +310,13 @@ class FaceNets:
             raise ValueError(f"the landmark network gives {n} values, expected 478 x 3")
 
     # -- detector ---------------------------------------------------------------------------
-    def detect(self, rgb: np.ndarray, min_score: float = 0.3, ox: float = 0.0, oy: float = 0.0) -> list[Detection]:
+    def detect(self, rgb: np.ndarray, min_score: float = 0.3, ox: float = 0.0, oy: float = 0.0,
+               scale: float = 1.0, shift: tuple[float, float] = (0.0, 0.0)) -> list[Detection]:
         """Faces in an RGB image (uint8, HxWx3), letterboxed to 128x128; boxes in frame pixels.
 
-        ``ox``, ``oy`` are added to the coordinates (for tiles of a larger frame).
+        ``ox``, ``oy`` are added to the coordinates (for tiles of a larger frame); ``scale`` and
+        ``shift`` map the image's pixels to the frame's (frame = image * scale + shift), for an
+        image that is itself a resampled region of the frame.
         """
         h, w = rgb.shape[:2]
         s = DETECTOR_SIZE / max(h, w)
@@ -339,14 +342,29 @@ class FaceNets:
 
         # letterbox units (0-1 of the 128 input) -> frame pixels
         def fx(v):
-            return (v * DETECTOR_SIZE - px) / s + ox
+            return ((v * DETECTOR_SIZE - px) / s + ox) * scale + shift[0]
 
         def fy(v):
-            return (v * DETECTOR_SIZE - py) / s + oy
+            return ((v * DETECTOR_SIZE - py) / s + oy) * scale + shift[1]
 
-        boxes = np.stack([fx(cx - bw / 2), fy(cy - bh / 2), bw * DETECTOR_SIZE / s, bh * DETECTOR_SIZE / s], axis=1)
+        k = DETECTOR_SIZE / s * scale
+        boxes = np.stack([fx(cx - bw / 2), fy(cy - bh / 2), bw * k, bh * k], axis=1)
         kps = np.stack([fx(kx), fy(ky)], axis=-1)
         return weighted_nms(boxes, kps, sc)
+
+    def detect_region(self, rgb: np.ndarray, cx: float, cy: float, side: float,
+                      min_score: float = 0.3) -> list[Detection]:
+        """Faces inside the square of ``side`` pixels centred at (cx, cy), boxes in frame pixels.
+
+        The region (padded with black beyond the frame) fills the detector's 128x128 input, so a
+        small face is seen at a useful size and its keypoints are precise enough to check a fit.
+        """
+        x0, y0 = cx - side / 2, cy - side / 2
+        s = DETECTOR_SIZE / max(side, 1.0)
+        m = np.array([[s, 0, -x0 * s], [0, s, -y0 * s]], dtype=np.float32)
+        inp = cv2.warpAffine(rgb, m, (DETECTOR_SIZE, DETECTOR_SIZE), flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR,
+                             borderMode=cv2.BORDER_CONSTANT)
+        return self.detect(inp, min_score, ox=0.0, oy=0.0, scale=1.0 / s, shift=(x0, y0))
 
     # -- landmarks --------------------------------------------------------------------------
     def landmarks(self, rgb: np.ndarray, roi: RotatedRect) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
