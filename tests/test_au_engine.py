@@ -1,5 +1,5 @@
-"""The embedded AU engine: calibration file handling, 0-5 range, AU27/AU43 geometry, and
-agreement with OpenFace 2.2 on the video the calibration never saw (default.wmv)."""
+"""The embedded AU engine v3: calibration file handling, 0-5 range, AU27/AU43 geometry, and on real
+media the leave-one-person-out figures of the model card, AU04/AU09 that move, head-turn invariance."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import json
 import math
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
@@ -17,12 +16,13 @@ from auepa_monitor.core.errors import ModelFileError
 from auepa_monitor.core.records import REPORTED_AUS, FaceFit, HeadPose
 from auepa_monitor.model_card import ModelCard, card_path, models_dir
 
-# Held-out floors: a little below what training/fit_au_calibration.py measured on default.wmv
-# (Pearson r 0.81 AU06, 0.50 AU07, 0.92 AU10, 0.91 AU12, 0.91 AU25, 0.89 AU26, 0.83 AU45;
-# MAE 0.29, 0.35, 0.70, 0.36, 0.44, 0.31, 0.14). AU01, AU02, AU04, AU09 and AU20 barely vary in
-# that reference (std <= 0.2 on 0-5) and reach r < 0.3: no floor; the model card lists them.
-R_FLOOR = {6: 0.75, 7: 0.4, 10: 0.85, 12: 0.85, 25: 0.85, 26: 0.8, 45: 0.75}
-MAE_CEIL = {6: 0.4, 7: 0.45, 10: 0.8, 12: 0.5, 25: 0.6, 26: 0.45, 45: 0.3}
+# Leave-one-person-out floors on the clear references (training/fit_au_calibration.py, model card
+# metrics.lopo_clear_refs), a little below what was reached: (person, AU) -> r floor. Only pairs
+# whose reference varies (std >= 0.2) and where the engine reached r >= 0.5 get a floor.
+LOPO_R_FLOOR = {("default", 6): 0.75, ("default", 10): 0.8, ("default", 12): 0.9, ("default", 25): 0.85,
+                ("default", 26): 0.6, ("default", 45): 0.7, ("multi_face", 6): 0.75, ("multi_face", 10): 0.45,
+                ("multi_face", 12): 0.9, ("multi_face", 25): 0.7, ("image_sequence", 45): 0.7}
+LOPO_MEDIAN_FLOOR = 0.65  # median r over (AU, person) with a varying reference; 0.72 reached
 
 
 # -- synthetic landmark sets ------------------------------------------------------------------
@@ -37,14 +37,21 @@ def synthetic_face(gap_px: float = 0.0, lid_px: float = 5.0, roll_deg: float = 0
     def put(i: int, x: float, y: float) -> None:
         p[i, :2] = (x, y)
 
-    for (outer, inner, up, low), cx, sgn in ((L.RIGHT_EYE, 100, -1), (L.LEFT_EYE, 160, 1)):
+    for spec_eye, lids, cx, sgn in ((L.RIGHT_EYE, ((160, 158), (144, 153)), 100, -1),
+                                    (L.LEFT_EYE, ((387, 385), (373, 380)), 160, 1)):
+        outer, inner, up, low = spec_eye
         put(outer, cx + sgn * 15, 100)
         put(inner, cx - sgn * 15, 100)
         put(up, cx, 100 - lid_px)
         put(low, cx, 100 + lid_px)
-    for brow, cx, sgn in ((L.RIGHT_BROW, 100, -1), (L.LEFT_BROW, 160, 1)):
-        for k, i in enumerate(brow):  # outer to inner
+        for (a, b), dy in ((lids[0], -lid_px), (lids[1], lid_px)):
+            put(a, cx - 5, 100 + dy)
+            put(b, cx + 5, 100 + dy)
+    for brow, lower, cx, sgn in ((L.RIGHT_BROW, (46, 53, 52, 65, 55), 100, -1),
+                                 (L.LEFT_BROW, (276, 283, 282, 295, 285), 160, 1)):
+        for k, (i, j) in enumerate(zip(brow, lower, strict=True)):  # outer to inner
             put(i, cx + sgn * (20 - 10 * k), 80)
+            put(j, cx + sgn * (20 - 10 * k), 84)
     put(L.NOSE_TIP, 130, 140)
     put(L.NOSE_ALA_RIGHT, 118, 145)
     put(L.NOSE_ALA_LEFT, 142, 145)
@@ -163,9 +170,14 @@ def test_shipped_calibration_loads_and_has_a_card():
     assert set(maps) == set(REPORTED_AUS) - E.GEOMETRY_AUS
     card = ModelCard.load(card_path(models_dir() / E.CALIBRATION_FILE))
     assert card.kind == "au_calibration" and card.trained_on_infant_pain is False
-    assert card.extra["test"] == ["default.wmv"] and "default.wmv" not in " ".join(card.extra["train"])
-    for au in R_FLOOR:
-        assert f"AU{au:02d}" in card.metrics["held_out_engine"]
+    assert "leave-one-person-out" in card.metrics["held_out"]
+    for (person, au) in LOPO_R_FLOOR:
+        assert f"AU{au:02d}" in card.metrics["lopo_clear_refs"][person]
+    # Tiny maps: the geometric AUs have one measure each, the appearance AUs a handful of terms.
+    assert all(len(maps[au].features) == 1 for au in (1, 2, 12, 20, 25, 26, 45))
+    assert all(len(m.features) <= 6 for m in maps.values())
+    for au in (4, 9):  # the AUs that were constant before v3 have a real term now
+        assert maps[au].coef and max(maps[au].coef) > 0
 
 
 def test_missing_calibration_is_a_model_file_error(tmp_path):
@@ -197,7 +209,10 @@ def _edited(edit) -> str:
     (_edited(lambda d: d["aus"].pop("12")), "AU12 missing"),
     (_edited(lambda d: d["aus"]["6"].update(intercept="high")), "intercept not a number"),
     (_edited(lambda d: d["aus"]["6"]["coef"].__setitem__(0, float("nan"))), "NaN coefficient"),
-    (_edited(lambda d: d["aus"]["6"].update(baseline=["not_a_feature"])), "baseline on an unused feature"),
+    (_edited(lambda d: d["aus"]["6"]["coef"].__setitem__(0, -1.0)), "negative coefficient"),
+    (_edited(lambda d: d["aus"]["6"]["sign"].__setitem__(0, 2)), "sign not +-1"),
+    (_edited(lambda d: d.pop("neutral")), "no population neutral"),
+    (_edited(lambda d: d["neutral"].pop(d["aus"]["6"]["features"][0])), "neutral lacks a used feature"),
     (_edited(lambda d: d["aus"].update(x=d["aus"]["6"])), "AU key not a number"),
 ])
 def test_malformed_calibration_is_a_model_file_error(tmp_path, text, why):
@@ -213,89 +228,82 @@ def test_binary_garbage_calibration_is_a_model_file_error(tmp_path):
         E.load_calibration(p)
 
 
-# -- agreement with OpenFace on the held-out video ------------------------------------------------
-def _read_openface(path: Path) -> dict[str, np.ndarray]:
-    lines = path.read_text(encoding="utf-8").splitlines()
-    head = [c.strip() for c in lines[0].split(",")]  # OpenFace headers may carry leading spaces
-    data = np.array([[float(x) for x in ln.split(",")] for ln in lines[1:] if ln.strip()])
-    return {k: data[:, i] for i, k in enumerate(head)}
+# -- real data ----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def clear_preps(faces_dir):
+    """The clear references' features (tracker output cached by training.au_data under /tmp)."""
+    from training import au_data as D
+    from training import fit_au_calibration as F
+
+    return [F.Prepared(c) for c in D.clear_clips(faces_dir, log=lambda *a: None)]
 
 
-_RUNS: dict[Path, tuple] = {}
+@pytest.mark.slow
+def test_leave_one_person_out_figures_reproduce_the_card(clear_preps):
+    from training import fit_au_calibration as F
+
+    figs, _ = F.lopo(clear_preps)
+    card = ModelCard.load(card_path(models_dir() / E.CALIBRATION_FILE))
+    for (person, au), floor in LOPO_R_FLOOR.items():
+        r = figs["per_person"][person][f"AU{au:02d}"]["r"]
+        assert r >= floor, f"{person} AU{au:02d}: held-out r {r:.3f} < floor {floor}"
+        # The card's figure, within rounding (a changed tracker moves these: refit, see the card).
+        assert r == pytest.approx(card.metrics["lopo_clear_refs"][person][f"AU{au:02d}"]["r"], abs=0.03)
+    assert figs["median_r_all"] >= LOPO_MEDIAN_FLOOR
+    assert figs["median_r_all"] == pytest.approx(card.metrics["lopo_median_r_all"], abs=0.03)
 
 
-@pytest.fixture
-def default_run(faces_dir, openface_ref_dir, face_tracker_factory):
-    """Real tracker + engine over default.wmv, frame by frame, run once per session.
+@pytest.mark.slow
+def test_au04_and_au09_move_where_they_vary(clear_preps):
+    from training.validate_aus import replay
 
-    Returns (per-frame AU dicts or None, per-frame features or None, OpenFace reference columns).
-    """
-    if faces_dir not in _RUNS:
-        _RUNS[faces_dir] = _run_default(faces_dir, openface_ref_dir, face_tracker_factory)
-    return _RUNS[faces_dir]
-
-
-def _run_default(faces: Path, ref_dir: Path, face_tracker_factory) -> tuple:
-    ref = _read_openface(ref_dir / "default.csv")
-    tracker = face_tracker_factory()
     engine = E.EmbeddedAUEngine()
-    cap = cv2.VideoCapture(str(faces / "default.wmv"))
-    out: list[dict[int, float] | None] = []
-    feats: list[dict[str, float] | None] = []
-    while True:
-        ok, img = cap.read()
-        if not ok:
-            break
-        fit, _ = tracker.process(img)
-        out.append(engine.estimate(fit, img) if fit is not None else None)
-        feats.append(E.face_features(fit) if fit is not None else None)
-    cap.release()
-    return out, feats, ref
+    col = {a: j for j, a in enumerate(REPORTED_AUS)}
+    for p in clear_preps:
+        if p.name not in ("default", "multi_face"):
+            continue
+        out, _ = replay(engine, p.clip)
+        rows = p.good
+        for au, floor in ((4, 0.05), (9, 0.02)):
+            assert np.nanstd(out[rows, col[au]]) >= floor, f"{p.name}: AU{au:02d} is constant"
+        # AU04 follows OpenFace's AU04 where OpenFace's varies most (multi_face: std 0.24).
+        if p.name == "multi_face":
+            r = np.corrcoef(out[rows, col[4]], p.ref[4][rows])[0, 1]
+            assert r > 0.05
+
+
+def _turned(fit: FaceFit, yaw_deg: float, pitch_deg: float) -> FaceFit:
+    """The same face turned/nodded: its 3D landmarks rotated about the face centre, projected
+    orthographically; the pose the tracker would report moves by the same angles."""
+    from scipy.spatial.transform import Rotation
+
+    p = fit.landmarks.astype(np.float64)
+    c = p.mean(axis=0)
+    rot = Rotation.from_euler("yx", [yaw_deg, pitch_deg], degrees=True).as_matrix()
+    q = (p - c) @ rot.T + c
+    pose = HeadPose(fit.pose.yaw + yaw_deg, fit.pose.pitch + pitch_deg, fit.pose.roll)
+    return FaceFit(fit.box, q.astype(np.float32), fit.blendshapes, pose, fit.quality)
 
 
 @pytest.mark.slow
-def test_agreement_with_openface_on_held_out_video(default_run):
-    out, _, ref = default_run
-    n = len(ref["frame"])
-    assert len(out) == n
-    ok = [i for i in range(n) if out[i] is not None and ref["success"][i] > 0]
-    assert len(ok) >= 0.95 * n
-    for au, floor in R_FLOOR.items():
-        pred = np.array([out[i][au] for i in ok])
-        y = ref[f"AU{au:02d}_r"][ok]
-        r = float(np.corrcoef(pred, y)[0, 1])
-        mae = float(np.abs(pred - y).mean())
-        assert r >= floor, f"AU{au:02d}: r {r:.3f} < floor {floor}"
-        assert mae <= MAE_CEIL[au], f"AU{au:02d}: MAE {mae:.3f} > {MAE_CEIL[au]}"
-    for frame in out:
-        if frame is not None:
-            assert all(0.0 <= v <= 5.0 for v in frame.values())
-
-
-@pytest.mark.slow
-def test_geometry_aus_on_real_frames_chosen_by_openface(default_run, faces_dir, face_tracker_factory):
-    out, feats, ref = default_run
-    ok = np.array([o is not None for o in out])
-    # Mouth: the most open frame by OpenFace (AU25 + AU26) against a clearly closed one.
-    opening = np.where(ok, ref["AU25_r"] + ref["AU26_r"], -1)
-    closed = np.where(ok & (ref["AU25_r"] == 0) & (ref["AU26_r"] == 0), 1, 0)
-    i_open, i_closed = int(np.argmax(opening)), int(np.argmax(closed))
-    assert opening[i_open] >= 4 and closed[i_closed] == 1
-    assert feats[i_open]["mouth_gap"] > 2 * feats[i_closed]["mouth_gap"] + 0.1
-    assert out[i_closed][27] == 0.0 and out[i_open][27] >= out[i_closed][27]
-    assert out[i_open][25] > out[i_closed][25] + 1
-    # Eyes: the strongest blink by OpenFace AU45 against frames it calls open.
-    blink = np.where(ok, ref["AU45_r"], -1)
-    i_blink = int(np.argmax(blink))
-    assert blink[i_blink] >= 1.5
-    open_frames = [i for i in range(len(out)) if ok[i] and ref["AU45_r"][i] == 0]
-    assert out[i_blink][43] >= 2.5  # PSPI's "eyes closed"
-    assert np.mean([out[i][43] for i in open_frames]) < 0.3
-    assert np.mean([out[i][43] >= 2.5 for i in open_frames]) < 0.02
-    # A mouth stretched beyond a jaw drop: the child pulling a face in sample5.jpg.
-    tracker = face_tracker_factory()
-    img = cv2.imread(str(faces_dir / "sample5.jpg"))
-    fit, _ = tracker.process(img)
-    assert fit is not None
-    stretched = E.EmbeddedAUEngine().estimate(fit, img)
-    assert stretched[27] > 0.0 and stretched[25] > 1.0
+def test_a_head_turn_or_nod_without_expression_barely_moves_the_geometric_aus(clear_preps):
+    """Real neutral-ish frames of default.wmv, turned by up to 20 deg and nodded by up to 10 deg."""
+    p = next(p for p in clear_preps if p.name == "default")
+    t = p.clip.track
+    engine = E.EmbeddedAUEngine()
+    for i in np.where(t.fit)[0][:60]:  # warm the person's neutral on the real frames
+        engine.estimate_crop(t.face_fit(int(i)), t.crop[i])
+    calm = [int(i) for i in np.where(p.good)[0] if p.ref[12][i] < 0.5 and p.ref[25][i] < 0.5][:20]
+    assert len(calm) >= 10
+    worst: dict[int, float] = {}
+    for i in calm:
+        fit = t.face_fit(i)
+        base = engine.estimate_crop(fit, None)
+        for yaw, pitch in ((20, 0), (-20, 0), (0, 10), (0, -10)):
+            moved = engine.estimate_crop(_turned(fit, yaw, pitch), None)
+            for au in (1, 2, 4, 12, 20, 25, 26, 45):
+                worst[au] = max(worst.get(au, 0.0), abs(moved[au] - base[au]))
+    # Bounds from what the engine reaches (AU intensity units, 0-5): a turn of 20 deg shortens the
+    # 2D eye distance by 6 %, which the 2D measures see; a nod is corrected by the pitch slope.
+    for au, bound in {1: 1.5, 2: 1.5, 4: 1.0, 12: 1.0, 20: 1.0, 25: 0.5, 26: 1.5, 45: 1.0}.items():
+        assert worst[au] <= bound, f"AU{au:02d} moved {worst[au]:.2f} on a head turn without expression"

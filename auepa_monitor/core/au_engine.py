@@ -1,57 +1,80 @@
-"""The embedded AU intensity engine: FACS 0-5 intensities from MediaPipe blendshapes and geometry.
+"""The embedded AU intensity engine (v3): FACS 0-5 intensities from geometry, blendshapes and texture.
 
-Features are MediaPipe's blendshape scores (0-1) and landmark distances normalised by the
-eye distance in the roll-corrected face (:func:`geometry_features`). Each AU with an OpenFace
-reference (1, 2, 4, 6, 7, 9, 10, 12, 20, 25, 26, 45) is a linear map of a few features, fitted
-against OpenFace 2.2's ``AUxx_r`` by ``training/fit_au_calibration.py`` and stored in
-``models/au_calibration.json`` (its model card holds the held-out agreement); values are
-clipped to 0-5. Where the calibration says so, a feature first has the person's running neutral
-value subtracted (:class:`NeutralBaseline`, the training population's neutral while it warms up).
+Every AU is ``clip(intercept + sum_j coef_j * sign_j * (feature_j - neutral_j), 0, 5)`` with
+``coef_j >= 0``: a monotone map of a few sign-oriented features, each taken relative to the
+person's running neutral (:class:`RunningNeutral`: a percentile of the feature over the last
+300 good fits, the training population's value until 30 fits are in). The maps are fitted
+against OpenFace 2.2's ``AUxx_r`` on clear references by ``training/fit_au_calibration.py``
+and stored in ``models/au_calibration.json`` (its model card holds the leave-one-person-out
+figures).
 
-AU27 and AU43 have no OpenFace reference and are defined from geometry, on scalars so that any
-landmark set can feed them (the OpenFace backend uses its 68 points):
+**Geometric AUs** (one measure each, :mod:`au_geometry`: MediaPipe's landmarks in the eye-line
+frame with roll and scale removed and a nod corrected by the head's pitch, in inter-ocular
+distances; two parameters: gain and intercept):
 
-* AU27 (mouth stretch, :func:`au27_from_geometry`): the inner-lip gap over the eye distance,
-  0 at ``AU27_START`` rising linearly to 5 at ``AU27_FULL``. On OpenFace's sample media a jaw
-  drop (OpenFace AU26 2-2.8) opens the lips at most 0.35 eye distances and closed lips stay
-  under 0.15, so AU27 starts at 0.5: only a mouth opened beyond what a jaw drop reaches counts
-  as stretched.
-* AU43 (eye closure, :func:`au43_from_geometry`): the mean eye aspect ratio (lid gap over eye
-  width, ~0.33-0.38 open on those adults, 0.04-0.06 in a full blink). Thresholds are fractions
-  of the person's open-eye ratio (80th percentile of the running baseline): 0 at or above
-  ``EAR_OPEN_FRACTION`` of it, 5 at or below ``EAR_CLOSED_FRACTION``; fixed ``EAR_OPEN`` /
-  ``EAR_CLOSED`` until the baseline is ready. Relative thresholds keep narrow-eyed people (0.21
-  open on multi_face.avi) from reading as closing.
+* AU01 inner brow raiser: ``brow_inner``, inner brow end height above the inner eye corner.
+* AU02 outer brow raiser: ``brow_outer``, outer brow end height above the outer eye corner.
+* AU04 brow lowerer: ``brow_lower`` (brows down and drawn together) plus the appearance terms below.
+* AU12 lip corner puller: ``lip_pull``, lip corners' height above the inner-lip midpoint + half
+  the mouth width.
+* AU20 lip stretcher: ``mouth_width``, corner to corner.
+* AU25 lips part: ``lip_gap``, inner-lip distance at the midline.
+* AU26 jaw drop: ``jaw_drop``, chin depth below the eye line.
+* AU45 blink: minus ``eye_open`` (eye aspect ratio) below the person's open-eye level.
+* AU27 mouth stretch (:func:`au27_from_geometry`, no OpenFace reference): the inner-lip gap,
+  0 at ``AU27_START`` rising linearly to 5 at ``AU27_FULL`` eye distances. On OpenFace's sample
+  media a jaw drop (OpenFace AU26 2-2.8) opens the lips at most 0.35 eye distances, so only a
+  mouth opened beyond what a jaw drop reaches counts as stretched.
+* AU43 eye closure (:func:`au43_from_geometry`, no OpenFace reference): the mean eye aspect
+  ratio against fractions of the person's open-eye ratio (80th percentile of the running
+  neutral): 0 at or above ``EAR_OPEN_FRACTION`` of it, 5 at or below ``EAR_CLOSED_FRACTION``;
+  fixed ``EAR_OPEN`` / ``EAR_CLOSED`` until the neutral is ready.
+
+**Appearance AUs** (AU04's furrow, AU06, AU07, AU09, AU10): a handful of MediaPipe blendshapes
+(``bs_*``), geometry and local texture of the aligned face (:mod:`au_appearance`: gradient
+energy in the region the action wrinkles, against the person's neutral); the calibration keeps
+only terms that earned a positive weight on the clear references (candidates and the kept
+terms are in the model card).
+
+The geometry helpers :func:`mouth_gap`, :func:`eye_aspect_ratio`, :func:`au27_from_geometry`
+and :func:`au43_from_geometry` take plain coordinates, so OpenFace's 68 points feed them too.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..model_card import models_dir
-from . import landmarks as L
+from . import au_appearance, au_crop, au_geometry
 from .errors import ModelFileError
 from .records import REPORTED_AUS, FaceFit
 
 CALIBRATION_FILE = "au_calibration.json"
 #: AUs defined from geometry alone (no OpenFace reference, so no calibration map).
 GEOMETRY_AUS = frozenset({27, 43})
-BASELINE_MIN_QUALITY = 0.5  # only fits at least this good update the neutral baseline
+BASELINE_MIN_QUALITY = 0.5  # only fits at least this good update the running neutral
 
 # AU27 (mouth stretch): inner-lip gap in eye distances beyond what a jaw drop (AU26) reaches.
-AU27_START = 0.50  # gap / eye distance where AU27 begins (0); jaw drops measured reach 0.35
-AU27_FULL = 1.0  # gap / eye distance at AU27 = 5
+AU27_START = 0.50
+AU27_FULL = 1.0
 # AU43 (eye closure): eye aspect ratio (lid gap / eye width), mean of both eyes.
-EAR_OPEN = 0.20  # at or above: AU43 = 0
-EAR_CLOSED = 0.07  # at or below: AU43 = 5
-# With the person's open-eye ratio known (80th percentile of the running baseline):
+EAR_OPEN = 0.20
+EAR_CLOSED = 0.07
 EAR_OPEN_FRACTION = 0.70
 EAR_CLOSED_FRACTION = 0.25
+
+#: Percentile of the running window that is the person's neutral, per feature: the resting end
+#: of each feature (low for what grows with its AU, high for the open eye).
+NEUTRAL_PERCENTILE: dict[str, float] = {
+    "brow_inner": 30, "brow_outer": 30, "brow_lower": 30, "lip_pull": 20, "mouth_width": 20, "lip_gap": 10,
+    "jaw_drop": 10, "eye_open": 80, "lip_raise": 20,
+}
+DEFAULT_PERCENTILE = 20.0  # blendshapes and texture
 
 
 def _rescale(x: float, start: float, full: float) -> float:
@@ -78,7 +101,7 @@ def au27_from_geometry(gap: float) -> float:
 def au43_from_geometry(ear: float, open_ear: float | None = None) -> float:
     """AU43 (eye closure) 0-5 from the mean eye aspect ratio.
 
-    With ``open_ear`` (this person's open-eye ratio, from the neutral baseline) the
+    With ``open_ear`` (this person's open-eye ratio, from the running neutral) the
     thresholds scale with it, so small or narrow eyes are not read as closing.
     """
     hi, lo = EAR_OPEN, EAR_CLOSED
@@ -87,192 +110,171 @@ def au43_from_geometry(ear: float, open_ear: float | None = None) -> float:
     return _rescale(-ear, -hi, -lo)
 
 
-def geometry_features(pts: np.ndarray) -> dict[str, float]:
-    """Distances from (478, 2+) frame-pixel landmarks, in eye distances, roll removed.
-
-    Keys: brow_inner_h, brow_outer_h, brow_mid_h (brow height above the eye centers' line),
-    ear (eye aspect ratio), mouth_gap, mouth_width, corner_lift (lip corners above the lip
-    center line, positive up), upper_lip_nose (upper lip to subnasale), nose_width, chin_drop.
-    """
-    p = np.asarray(pts, dtype=np.float64)[:, :2]
-    re, le = L.eye_centers(p)
-    v = le - re
-    ed = float(np.hypot(*v)) or 1.0
-    ux = v / ed
-    down = np.array([-ux[1], ux[0]])
-    if np.dot(down, p[L.CHIN] - (re + le) / 2) < 0:
-        down = -down
-    mid = (re + le) / 2
-
-    def h(i: int) -> float:  # height above the eye line, in eye distances (positive up)
-        return float(-np.dot(p[i] - mid, down) / ed)
-
-    def d(i: int, j: int) -> float:
-        return float(np.linalg.norm(p[i] - p[j]) / ed)
-
-    ear_r = eye_aspect_ratio(*(p[i] for i in L.RIGHT_EYE))
-    ear_l = eye_aspect_ratio(*(p[i] for i in L.LEFT_EYE))
-    lip_mid = (p[L.UPPER_LIP_INNER] + p[L.LOWER_LIP_INNER]) / 2
-    corner = (p[L.LIP_CORNER_RIGHT] + p[L.LIP_CORNER_LEFT]) / 2
-    return {
-        "brow_inner_h": (h(L.RIGHT_BROW[-1]) + h(L.LEFT_BROW[-1])) / 2,
-        "brow_outer_h": (h(L.RIGHT_BROW[0]) + h(L.LEFT_BROW[0])) / 2,
-        "brow_mid_h": (h(L.RIGHT_BROW[2]) + h(L.LEFT_BROW[2])) / 2,
-        "ear": (ear_r + ear_l) / 2,
-        "mouth_gap": mouth_gap(p[L.UPPER_LIP_INNER], p[L.LOWER_LIP_INNER], ed),
-        "mouth_width": d(L.LIP_CORNER_RIGHT, L.LIP_CORNER_LEFT),
-        "corner_lift": float(np.dot(lip_mid - corner, down) / ed),
-        "upper_lip_nose": d(L.UPPER_LIP_OUTER, L.SUBNASALE),
-        "nose_width": d(L.NOSE_ALA_RIGHT, L.NOSE_ALA_LEFT),
-        "chin_drop": float(np.dot(p[L.CHIN] - mid, down) / ed),
-    }
-
-
-def face_features(fit: FaceFit) -> dict[str, float]:
-    """All features of one face: geometry (``geometry_features``) plus ``bs_<name>`` blendshapes."""
-    f = geometry_features(fit.landmarks)
+def face_features(fit: FaceFit, crop: np.ndarray | None = None) -> dict[str, float]:
+    """All features of one face: geometry (:func:`au_geometry.measures_mp`), ``bs_<name>``
+    blendshapes and, with the aligned crop (:func:`au_crop.aligned_gray`), texture (``tx_*``)."""
+    f = au_geometry.measures_mp(fit.landmarks, fit.pose.yaw, fit.pose.pitch)
     for k, v in fit.blendshapes.items():
         f["bs_" + k] = float(v)
+    if crop is not None:
+        f.update(au_appearance.texture_features(crop))
     return f
 
 
 @dataclass(frozen=True)
 class AUMap:
-    """Linear map for one AU: intensity = intercept + sum(coef * (feature - baseline)), clipped 0-5."""
+    """One AU: ``clip(intercept + sum coef * sign * (feature - neutral), 0, 5)``, ``coef >= 0``."""
 
     features: tuple[str, ...]
+    sign: tuple[float, ...]
     coef: tuple[float, ...]
     intercept: float
-    baseline: tuple[str, ...] = ()  # features that have this person's neutral value subtracted
-    # Population neutral of each ``baseline`` feature, subtracted while the person's own
-    # baseline is still warming up (so the map means the same from the first frame on).
-    neutral: tuple[float, ...] = ()
 
-    def apply(self, feats: Mapping[str, float], person: Callable[[str], float | None] | None) -> float:
-        """Intensity 0-5 from features; ``person(name)`` gives the person's neutral value or None."""
+    def apply(self, feats: Mapping[str, float], neutral: Mapping[str, float]) -> float:
         val = self.intercept
-        pop = dict(zip(self.baseline, self.neutral, strict=False))
-        for name, c in zip(self.features, self.coef, strict=True):
-            x = feats.get(name, 0.0)
-            if person is not None and name in self.baseline:
-                b = person(name)
-                if b is None:
-                    b = pop.get(name)
-                if b is not None:
-                    x -= b
-            val += c * x
+        for name, s, c in zip(self.features, self.sign, self.coef, strict=True):
+            x = feats.get(name)
+            if x is None:  # e.g. texture without an image: the neutral value, no contribution
+                continue
+            val += c * s * (x - neutral.get(name, x))
         return float(np.clip(val, 0.0, 5.0))
 
 
-class NeutralBaseline:
-    """Running per-person neutral value of features (like OpenFace's running median).
+class RunningNeutral:
+    """Per-person neutral value of each feature: a percentile (``NEUTRAL_PERCENTILE``) of the
+    last ``window`` good fits; the calibration's population value until ``min_samples`` are in."""
 
-    Keeps a window of recent values per feature (only from good fits) and reports a low
-    percentile as "neutral" for features that grow with expression, which is how OpenFace
-    treats a person's resting face in its dynamic AU models.
-    """
-
-    def __init__(self, window: int = 300, percentile: float = 10.0, min_samples: int = 30) -> None:
-        self.window = window
-        self.percentile = percentile
-        self.min_samples = min_samples
-        self._buf: dict[str, list[float]] = {}
-        self._cache: dict[str, float] = {}
-        self._n = 0
+    def __init__(self, population: Mapping[str, float], window: int = 300, min_samples: int = 30,
+                 every: int = 10) -> None:
+        self.population = dict(population)
+        self.names = sorted(self.population)
+        self.pct = np.array([NEUTRAL_PERCENTILE.get(n, DEFAULT_PERCENTILE) for n in self.names])
+        self.window, self.min_samples, self.every = window, min_samples, every
+        self.reset()
 
     def reset(self) -> None:
-        self._buf.clear()
-        self._cache.clear()
+        self._buf = np.full((self.window, len(self.names)), np.nan)
         self._n = 0
+        self.value: dict[str, float] = dict(self.population)
 
-    def update(self, feats: Mapping[str, float], names: set[str]) -> None:
+    @property
+    def ready(self) -> bool:
+        return self._n >= self.min_samples
+
+    def update(self, feats: Mapping[str, float]) -> None:
+        row = np.array([feats.get(n, np.nan) for n in self.names])
+        self._buf[self._n % self.window] = row
         self._n += 1
-        for k in names:
-            b = self._buf.setdefault(k, [])
-            b.append(feats[k])
-            if len(b) > self.window:
-                del b[0]
-        if self._n % 10 == 0 or self._n <= self.min_samples:
-            self._cache = {k: float(np.percentile(b, self.percentile)) for k, b in self._buf.items()
-                           if len(b) >= self.min_samples}
+        if self._n >= self.min_samples and (self._n % self.every == 0 or self._n == self.min_samples):
+            b = self._buf[: min(self._n, self.window)]
+            for j, n in enumerate(self.names):
+                col = b[:, j]
+                col = col[~np.isnan(col)]
+                if len(col) >= self.min_samples:
+                    self.value[n] = float(np.percentile(col, self.pct[j]))
 
-    def get(self, name: str) -> float | None:
-        return self._cache.get(name)
 
-    def open_ear(self) -> float | None:
-        b = self._buf.get("ear")
-        if b is None or len(b) < self.min_samples:
-            return None
-        return float(np.percentile(b, 80))
+def _image_of(frame: object) -> np.ndarray | None:
+    img = getattr(frame, "image", frame)
+    return img if isinstance(img, np.ndarray) and img.ndim in (2, 3) else None
 
 
 class EmbeddedAUEngine:
-    """AU intensities (FACS 0-5) for every reported AU from one :class:`FaceFit`.
+    """AU intensities (FACS 0-5) for every reported AU from one :class:`FaceFit` (and its frame).
 
     Args:
-        calibration: path to the calibration JSON (default ``models/au_calibration.json``).
-        neutral_baseline: subtract a running per-person neutral value where the calibration asks.
+        calibration: path to the calibration JSON (default ``models/au_calibration.json``), or
+            the calibration itself as a dict (what the fit script evaluates).
+        neutral_baseline: subtract the person's running neutral (else the population's).
     """
 
     name = "embedded"
 
-    def __init__(self, calibration: str | Path | None = None, neutral_baseline: bool = True) -> None:
-        path = Path(calibration) if calibration else models_dir() / CALIBRATION_FILE
-        self.maps = load_calibration(path)
-        self.calibration_path = path
+    def __init__(self, calibration: str | Path | dict | None = None, neutral_baseline: bool = True) -> None:
+        if isinstance(calibration, dict):
+            self.calibration_path: Path | None = None
+            self.maps, population = parse_calibration(calibration, "calibration")
+        else:
+            path = Path(calibration) if calibration else models_dir() / CALIBRATION_FILE
+            self.maps, population = load_calibration_full(path)
+            self.calibration_path = path
         self.use_baseline = neutral_baseline
-        self.baseline = NeutralBaseline()
-        self._baseline_feats = {f for m in self.maps.values() for f in m.baseline} | {"ear"}
+        population = {**population, "eye_open": population.get("eye_open", 0.3)}
+        self.neutral = RunningNeutral(population)
 
     def reset(self) -> None:
-        self.baseline.reset()
+        self.neutral.reset()
 
     def estimate(self, fit: FaceFit, frame: object = None) -> dict[int, float]:
-        """AU number -> intensity 0-5 for every AU in ``REPORTED_AUS`` (``frame`` is unused here)."""
-        return self.estimate_features(face_features(fit), fit.quality)
+        """AU number -> intensity 0-5 for every AU in ``REPORTED_AUS``.
+
+        ``frame``: the :class:`sources.Frame` (or its BGR image) the fit came from; without it
+        the texture terms contribute nothing.
+        """
+        img = _image_of(frame)
+        crop = au_crop.aligned_gray(img, fit.landmarks) if img is not None else None
+        return self.estimate_crop(fit, crop)
+
+    def estimate_crop(self, fit: FaceFit, crop: np.ndarray | None) -> dict[int, float]:
+        """Same as :meth:`estimate` from the aligned grey crop (:func:`au_crop.aligned_gray`)."""
+        return self.estimate_features(face_features(fit, crop), fit.quality)
 
     def estimate_features(self, feats: Mapping[str, float], quality: float) -> dict[int, float]:
-        """Same as :meth:`estimate` from precomputed :func:`face_features` and the fit quality 0-1.
-
-        The calibration script replays recorded features through this, so the figures in the
-        model card come from the engine itself.
-        """
+        """Same as :meth:`estimate` from precomputed :func:`face_features` and the fit quality 0-1."""
         if self.use_baseline and quality >= BASELINE_MIN_QUALITY:
-            self.baseline.update(feats, self._baseline_feats & feats.keys())
-        person = self.baseline.get if self.use_baseline else None
-        out = {au: m.apply(feats, person) for au, m in self.maps.items()}
-        out[27] = au27_from_geometry(feats["mouth_gap"])
-        open_ear = self.baseline.open_ear() if self.use_baseline else None
-        out[43] = au43_from_geometry(feats["ear"], open_ear)
+            self.neutral.update(feats)
+        neutral = self.neutral.value
+        out = {au: m.apply(feats, neutral) for au, m in self.maps.items()}
+        out[27] = au27_from_geometry(feats["lip_gap"])
+        open_ear = neutral.get("eye_open") if self.use_baseline and self.neutral.ready else None
+        out[43] = au43_from_geometry(feats["eye_open"], open_ear)
         return {au: out.get(au, 0.0) for au in REPORTED_AUS}
 
 
-def load_calibration(path: Path) -> dict[int, AUMap]:
-    """Read ``au_calibration.json``: {"aus": {"6": {"features": [...], "coef": [...], ...}}}."""
+def fit_ready() -> bool:
+    """This engine's calibration can be refitted per fold by ``training.fit_au_calibration``."""
+    return True
+
+
+def parse_calibration(data: object, label: str) -> tuple[dict[int, AUMap], dict[str, float]]:
+    """Check and read a calibration (format: ``{"aus": {"6": {"features", "sign", "coef",
+    "intercept"}}, "neutral": {feature: population value}}``); raises ValueError-like errors."""
+    maps = {}
+    for k, v in data["aus"].items():
+        n = len(v["features"])
+        if len(v["coef"]) != n or len(v["sign"]) != n:
+            raise ValueError(f"AU{k}: features, sign and coef differ in length")
+        m = AUMap(tuple(str(f) for f in v["features"]), tuple(float(s) for s in v["sign"]),
+                  tuple(float(c) for c in v["coef"]), float(v["intercept"]))
+        if not np.all(np.isfinite([*m.coef, m.intercept])):
+            raise ValueError(f"AU{k}: non-finite number")
+        if any(c < 0 for c in m.coef) or any(s not in (-1.0, 1.0) for s in m.sign):
+            raise ValueError(f"AU{k}: coef must be >= 0 and sign +-1")
+        maps[int(k)] = m
+    missing = sorted(set(REPORTED_AUS) - GEOMETRY_AUS - maps.keys())
+    if missing:
+        raise ValueError(f"no map for AU {', '.join(map(str, missing))}")
+    neutral = {str(k): float(v) for k, v in data["neutral"].items()}
+    if not np.all(np.isfinite(list(neutral.values()))):
+        raise ValueError("non-finite neutral value")
+    unknown = {f for m in maps.values() for f in m.features} - neutral.keys()
+    if unknown:
+        raise ValueError(f"no population neutral for {sorted(unknown)}")
+    return maps, neutral
+
+
+def load_calibration_full(path: Path) -> tuple[dict[int, AUMap], dict[str, float]]:
+    """Read ``au_calibration.json``: the AU maps and the population neutral."""
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"AU calibration {path} is missing (rerun training/fit_au_calibration.py)")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        maps = {}
-        for k, v in data["aus"].items():
-            if len(v["features"]) != len(v["coef"]):
-                raise ValueError(f"AU{k}: features and coef differ in length")
-            base = tuple(v.get("baseline", ()))
-            neutral = tuple(float(x) for x in v.get("neutral", ()))
-            if neutral and len(neutral) != len(base):
-                raise ValueError(f"AU{k}: baseline and neutral differ in length")
-            unknown = set(base) - set(v["features"])
-            if unknown:
-                raise ValueError(f"AU{k}: baseline names features the map does not use: {sorted(unknown)}")
-            m = AUMap(tuple(str(f) for f in v["features"]), tuple(float(c) for c in v["coef"]),
-                      float(v["intercept"]), base, neutral)
-            if not np.all(np.isfinite([*m.coef, m.intercept, *m.neutral])):
-                raise ValueError(f"AU{k}: non-finite number")
-            maps[int(k)] = m
-        missing = sorted(set(REPORTED_AUS) - GEOMETRY_AUS - maps.keys())
-        if missing:
-            raise ValueError(f"no map for AU {', '.join(map(str, missing))}")
-        return maps
+        return parse_calibration(data, path.name)
     except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError, AttributeError) as e:
         raise ModelFileError(f"AU calibration {path.name} is not valid: {e}") from e
+
+
+def load_calibration(path: Path) -> dict[int, AUMap]:
+    """The AU maps of ``au_calibration.json`` (see :func:`load_calibration_full`)."""
+    return load_calibration_full(path)[0]

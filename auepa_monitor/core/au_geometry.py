@@ -4,14 +4,19 @@
 distance (IOD: distance between the eye centres, each eye centre the midpoint of its two
 corners), x from the subject's right eye to their left eye, y up (towards the forehead).
 
-* MediaPipe 478 (3D; x, y frame pixels, z relative depth on the same scale): a weighted
-  similarity (Umeyama: rotation in 3D, uniform scale, translation) of stable points (eye
-  corners, nose bridge and dorsum, upper forehead: ``ANCHORS``) onto a fixed reference
-  shape (``REFERENCE``, the median of those points on the clear references, in IOD units).
-  A head turn or nod is a rotation of all points together and is removed; what remains is
-  motion of the face relative to its upper, rigid part.
-* OpenFace 68 (2D): the roll and scale of the eye line only (a 2D similarity with the eye
-  centres at (-0.5, 0) and (0.5, 0)); OpenFace's 2D points carry no depth.
+* What the engine uses (:func:`measures_mp`): MediaPipe's points in the 2D eye-line frame (a
+  similarity: roll and scale removed), then a nod removed by a linear pitch correction in the
+  tracker's head pose (``PITCH_SLOPE``: brows, mouth and chin lie at another depth than the
+  eye corners, so a nod moves them in 2D; slopes fitted within video on the clear references
+  and the children set).
+* Evaluated and not used by the engine (:func:`to_face_frame_mp`, :func:`measures_mp_3d`): a
+  weighted 3D similarity (Umeyama) of stable points (eye corners, nose bridge and dorsum, upper
+  forehead: ``ANCHORS``) onto a reference shape, each measured point placed from its 2D
+  position and a reference depth. On the children's small faces its rotation estimate added
+  more noise than the pose it removed (brow_inner within-video r against OpenFace's geometry
+  0.10, against 0.58 in 2D, and 0.15 against 0.55 with OpenFace's pose partialled out).
+* OpenFace 68 (2D, :func:`measures_68`): the same eye-line frame; OpenFace's 2D points carry
+  no depth.
 
 **Measures** (``MEASURES``, all in IOD; "height" = y in the face frame; the mean of both sides):
 
@@ -42,7 +47,7 @@ from dataclasses import dataclass
 import numpy as np
 
 MEASURES: tuple[str, ...] = ("brow_inner", "brow_outer", "brow_lower", "lip_pull", "mouth_width", "lip_gap",
-                             "jaw_drop", "eye_open")
+                             "jaw_drop", "eye_open", "lip_raise")
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,8 @@ class LandmarkSpec:
     lip_in_up: int
     lip_in_lo: int
     chin: int
+    lip_out_up: int
+    subnasale: int
 
 
 MP = LandmarkSpec(
@@ -75,14 +82,14 @@ MP = LandmarkSpec(
     brow_inner_r=(107, 55), brow_inner_l=(336, 285), brow_outer_r=(70, 46), brow_outer_l=(300, 276),
     eye_outer_r=33, eye_inner_r=133, eye_inner_l=362, eye_outer_l=263,
     lid_up_r=(160, 158), lid_lo_r=(144, 153), lid_up_l=(385, 387), lid_lo_l=(380, 373),
-    corner_r=61, corner_l=291, lip_in_up=13, lip_in_lo=14, chin=152,
+    corner_r=61, corner_l=291, lip_in_up=13, lip_in_lo=14, chin=152, lip_out_up=0, subnasale=2,
 )
 OF68 = LandmarkSpec(
     brow_r=(17, 18, 19, 20, 21), brow_l=(26, 25, 24, 23, 22),
     brow_inner_r=(21,), brow_inner_l=(22,), brow_outer_r=(17,), brow_outer_l=(26,),
     eye_outer_r=36, eye_inner_r=39, eye_inner_l=42, eye_outer_l=45,
     lid_up_r=(37, 38), lid_lo_r=(41, 40), lid_up_l=(43, 44), lid_lo_l=(47, 46),
-    corner_r=48, corner_l=54, lip_in_up=62, lip_in_lo=66, chin=8,
+    corner_r=48, corner_l=54, lip_in_up=62, lip_in_lo=66, chin=8, lip_out_up=51, subnasale=33,
 )
 
 #: MediaPipe points for the rigid alignment: eye corners, nose bridge and dorsum, upper forehead.
@@ -123,19 +130,46 @@ def umeyama(src: np.ndarray, dst: np.ndarray, w: np.ndarray) -> tuple[float, np.
     return s, r, mu_d - s * r @ mu_s
 
 
+#: Depth (z, IOD units, towards the camera) of every measured MediaPipe point in the face frame:
+#: the median over the clear references' good fits (symmetrised). Measured points are placed in
+#: the face frame from their 2D image position and this depth (see :func:`to_face_frame_mp`).
+DEPTH: dict[int, float] = {
+    0: 0.666, 2: 0.617, 4: 0.833, 5: 0.753, 6: 0.410, 10: 0.000, 13: 0.607, 14: 0.606, 33: -0.042,
+    46: -0.008, 52: 0.144, 53: 0.076, 55: 0.245, 61: 0.372, 63: 0.007, 65: 0.199, 66: 0.194, 70: -0.104,
+    105: 0.099, 107: 0.245, 133: 0.041, 144: 0.051, 151: 0.128, 152: 0.581, 153: 0.075, 158: 0.073,
+    160: 0.050, 168: 0.306, 195: 0.633, 197: 0.519, 263: -0.042, 276: -0.008, 282: 0.144, 283: 0.076,
+    285: 0.245, 291: 0.372, 293: 0.007, 295: 0.199, 296: 0.194, 300: -0.104, 334: 0.099, 336: 0.245,
+    362: 0.041, 373: 0.051, 380: 0.075, 385: 0.073, 387: 0.050,
+}
+_DEPTH_USED = np.array([DEPTH[i] for i in MP_USED])
+#: Share of ``DEPTH`` used when placing points: with the full depth a nod moved the brow measures
+#: the other way than in 2D (over-corrected: +0.013/+0.026 IOD per 10 deg pitch on the clear refs /
+#: children, against -0.045/-0.031 in 2D); 0.5 brings the pitch slope of the brow measures to
+#: about zero on both sets (training/validate_aus.py reports it).
+DEPTH_GAIN = 0.5
+
+
 def to_face_frame_mp(landmarks: np.ndarray) -> np.ndarray:
     """(478, 3) MediaPipe landmarks -> (478, 3) in the face frame (IOD units, y up); only
-    ``MP_USED`` rows are filled, the others are NaN."""
+    ``MP_USED`` rows are filled, the others are NaN.
+
+    The head's rotation, scale and position come from a similarity fit of the anchors'
+    3D points onto ``REFERENCE``. Each measured point is then placed in the face frame from its
+    2D image position and its reference depth (``DEPTH``): MediaPipe's per-frame depth is far
+    noisier than its x, y, so it serves the rotation fit only (where 12 points average it).
+    """
     p = np.asarray(landmarks, dtype=np.float64)
     q = p[list(ANCHORS)].copy()
-    q[:, 1] *= -1.0  # image y is down; the face frame's y is up
-    q[:, 2] *= -1.0  # MediaPipe z grows away from the camera
-    s, r, t = umeyama(q, REFERENCE, ANCHOR_WEIGHTS)
+    q[:, 1:] *= -1.0  # image y is down and MediaPipe z grows away from the camera; the face frame's do not
+    s, r, t = umeyama(REFERENCE, q, ANCHOR_WEIGHTS)  # face frame -> (x, -y, -z) image
+    a = s * r[:2, :2]
+    obs = p[MP_USED, :2].copy()
+    obs[:, 1] *= -1.0
+    z = _DEPTH_USED * DEPTH_GAIN
+    xy = (obs - t[:2] - s * np.outer(z, r[:2, 2])) @ np.linalg.inv(a).T
     out = np.full((p.shape[0], 3), np.nan)
-    u = p[MP_USED].copy()
-    u[:, 1] *= -1.0
-    u[:, 2] *= -1.0
-    out[MP_USED] = s * u @ r.T + t
+    out[MP_USED, :2] = xy
+    out[MP_USED, 2] = z
     return out
 
 
@@ -182,13 +216,39 @@ def measures(f: np.ndarray, spec: LandmarkSpec) -> dict[str, float]:
         "mouth_width": width,
         "lip_gap": float(np.linalg.norm(lo - up)),
         "jaw_drop": float(-f[spec.chin][y]),
+        "lip_raise": float(-np.linalg.norm(f[spec.lip_out_up][:2] - f[spec.subnasale][:2])),
         "eye_open": (ear(spec.eye_outer_r, spec.eye_inner_r, spec.lid_up_r, spec.lid_lo_r)
                      + ear(spec.eye_outer_l, spec.eye_inner_l, spec.lid_up_l, spec.lid_lo_l)) / 2,
     }
 
 
-def measures_mp(landmarks: np.ndarray) -> dict[str, float]:
-    """:func:`measures` of MediaPipe 478 landmarks in the 3D pose-normalised face frame."""
+#: Linear pitch correction (IOD per degree of the tracker's pitch): brows, mouth and chin lie at
+#: another depth than the eye corners, so a nod moves them in 2D. Within-video slope of each 2D
+#: measure on the tracker's pitch, pooled over the clear references and the children set.
+PITCH_SLOPE: dict[str, float] = {
+    "brow_inner": -0.00314, "brow_outer": -0.00054, "brow_lower": 0.00169, "lip_pull": 0.00336,
+    "mouth_width": -0.00036, "lip_gap": -0.00255, "jaw_drop": -0.00235, "eye_open": -0.00031, "lip_raise": 0.00155,
+}
+MAX_POSE_DEG = 60.0  # pose corrections are capped here
+
+
+def measures_mp(landmarks: np.ndarray, yaw: float = 0.0, pitch: float = 0.0) -> dict[str, float]:
+    """The engine's measures: MediaPipe landmarks in the 2D eye-line frame (roll and scale
+    removed), minus ``PITCH_SLOPE`` * the tracker's pitch (degrees) so a nod does not read as
+    action. ``yaw`` is accepted for the interface and unused: scaling vertical measures by
+    cos(yaw)/cos(pitch) with the tracker's pose was tried and cut the children-set agreement
+    with OpenFace's geometry (brow_inner r 0.58 -> 0.16): the pose on small faces is too noisy."""
+    del yaw
+    m = measures(to_face_frame_2d(np.asarray(landmarks)[:, :2], MP), MP)
+    p = float(np.clip(pitch, -MAX_POSE_DEG, MAX_POSE_DEG))
+    for name in m:
+        m[name] -= PITCH_SLOPE[name] * p
+    return m
+
+
+def measures_mp_3d(landmarks: np.ndarray) -> dict[str, float]:
+    """:func:`measures` in the 3D face frame of :func:`to_face_frame_mp` (evaluated, not used by
+    the engine: on the children's small faces it lost the agreement with OpenFace's geometry)."""
     return measures(to_face_frame_mp(landmarks), MP)
 
 

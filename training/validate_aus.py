@@ -1,0 +1,286 @@
+"""Validate the embedded AU engine against OpenFace 2.2: rerunnable, prints tables.
+
+Reports, with whatever engine and calibration are installed (``--calibration`` for another):
+
+(a) **children set, geometry** (``../shared/data/children``, OpenFace on each half): within-video
+    Pearson r of each geometric AU against the *same measure* computed from OpenFace's 68 2D
+    landmarks (:mod:`auepa_monitor.core.au_geometry`; both series centred per video, pooled),
+    with, for comparison, our raw measure (3D face frame) and OpenFace's own ``AUxx_r`` against
+    that geometry.
+(b) **children set, does it move**: for every AU, the pooled within-video std of ours, of
+    OpenFace's ``AUxx_r`` and of the matching geometry, and the share of frames above 0.5.
+(c) **clear references** (default.wmv, multi_face.avi, image_sequence, stills; each a different
+    person): r and MAE against OpenFace's ``AUxx_r``. With ``--lopo`` (default when the engine's
+    calibration can be refitted) each person is held out of a refit
+    (:func:`training.fit_au_calibration.fit_calibration`) and scored by the real engine.
+
+Frames used: OpenFace ``success`` 1, ``confidence`` >= 0.8, |yaw| < 45 deg (``pose_Ry``; on the
+children's halves it reads low, see their README), our fit present and on the same face (our
+eye centres within 0.5 inter-ocular distances of OpenFace's, landmarks 36-41 / 42-47).
+Our tracker runs on the same half OpenFace saw (``frame[:, 0:320]`` / ``frame[:, 320:640]``).
+Tracker output is cached (:mod:`training.au_data`, ``--cache``); the AU engine is replayed
+frame by frame from the cache exactly as it runs online (running neutral included).
+
+Run: ``python -m training.validate_aus [--out benchmarks/results/au_validation_after.txt]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from auepa_monitor.core import au_crop
+from auepa_monitor.core import au_engine as E
+from auepa_monitor.core import au_geometry as G
+from auepa_monitor.core.records import REPORTED_AUS
+from training import au_data as D
+from training.au_data import good_frames, pearson
+
+OPENFACE_AUS = (1, 2, 4, 6, 7, 9, 10, 12, 20, 25, 26, 45)
+#: Geometric AU -> (measure, sign): the AU grows with sign * measure.
+GEOMETRIC = {1: ("brow_inner", 1), 2: ("brow_outer", 1), 4: ("brow_lower", 1), 12: ("lip_pull", 1),
+             20: ("mouth_width", 1), 25: ("lip_gap", 1), 26: ("jaw_drop", 1), 27: ("lip_gap", 1),
+             43: ("eye_open", -1), 45: ("eye_open", -1)}
+TARGETS_CHILDREN = {1: 0.7, 2: 0.7, 12: 0.7, 25: 0.7, 26: 0.7, 45: 0.7, 4: 0.5}
+MIN_GOOD = 10  # a children clip counts with at least this many good frames
+
+
+def replay(engine, clip: D.Clip) -> tuple[np.ndarray, float]:
+    """(n, len(REPORTED_AUS)) the engine's output per frame (NaN without a fit) and ms per call."""
+    t = clip.track
+    out = np.full((len(t), len(REPORTED_AUS)), np.nan)
+    engine.reset()
+    by_crop = getattr(engine, "estimate_crop", None)
+    dt = 0.0
+    k = 0
+    for i in np.where(t.fit)[0]:
+        fit = t.face_fit(int(i))
+        t0 = time.perf_counter()
+        au = by_crop(fit, t.crop[i]) if by_crop is not None else engine.estimate(fit, None)
+        dt += time.perf_counter() - t0
+        k += 1
+        out[i] = [au[a] for a in REPORTED_AUS]
+    return out, 1000 * dt / max(k, 1)
+
+
+def geometry_series(clip: D.Clip, rows: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Measures on ``rows``: OpenFace 68 in 2D, ours pose-corrected (the engine's), ours in 2D."""
+    of = {m: np.zeros(len(rows)) for m in G.MEASURES}
+    us = {m: np.zeros(len(rows)) for m in G.MEASURES}
+    u2 = {m: np.zeros(len(rows)) for m in G.MEASURES}
+    for k, i in enumerate(rows):
+        a = G.measures_68(clip.ref.landmarks[i])
+        yaw, pitch = (float(v) for v in clip.track.pose[i, :2])
+        b = G.measures_mp(clip.track.landmarks[i], yaw, pitch)
+        c = G.measures_mp_2d(clip.track.landmarks[i])
+        for m in G.MEASURES:
+            of[m][k], us[m][k], u2[m][k] = a[m], b[m], c[m]
+    return of, us, u2
+
+
+def _c(x: np.ndarray) -> np.ndarray:
+    return x - x.mean()
+
+
+def children_tables(clips: list[D.Clip], engine) -> tuple[str, dict]:
+    """Tables (a) and (b) on the children set; returns text and the figures."""
+    col = {a: j for j, a in enumerate(REPORTED_AUS)}
+    pooled: dict[str, list[np.ndarray]] = {}
+
+    def add(key: str, x: np.ndarray) -> None:
+        pooled.setdefault(key, []).append(x)
+
+    used, n_frames, ms = 0, 0, []
+    for clip in clips:
+        ok = good_frames(clip)
+        rows = np.where(ok)[0]
+        if len(rows) < MIN_GOOD:
+            continue
+        used += 1
+        n_frames += len(rows)
+        out, t_ms = replay(engine, clip)
+        ms.append(t_ms)
+        of, us, u2 = geometry_series(clip, rows)
+        for au in REPORTED_AUS:
+            add(f"our{au}", _c(out[rows, col[au]]))
+            add(f"raw{au}", out[rows, col[au]])
+        for au in OPENFACE_AUS:
+            add(f"of{au}", _c(clip.ref.aus[au][rows]))
+        for m in G.MEASURES:
+            add(f"geo_of:{m}", _c(of[m]))
+            add(f"geo_us:{m}", _c(us[m]))
+            add(f"geo_2d:{m}", _c(u2[m]))
+        pose = clip.ref.pose[rows] if clip.ref.pose is not None else np.zeros((len(rows), 3))
+        add("pose", pose - pose.mean(axis=0))
+    P = {k: np.concatenate(v) for k, v in pooled.items()}
+    pose = P.pop("pose")
+
+    def partial(a: np.ndarray, b: np.ndarray) -> float:
+        """r of a and b after a quadratic fit on OpenFace's head rotation (centred per clip) is removed
+        (quadratic: a turn either way shortens the eye distance alike)."""
+        X = np.c_[pose, pose ** 2, np.ones(len(pose))]
+        ra = a - X @ np.linalg.lstsq(X, a, rcond=None)[0]
+        rb = b - X @ np.linalg.lstsq(X, b, rcond=None)[0]
+        return pearson(ra, rb)
+
+    lines = [f"(a) children set: within-video r against the same measure from OpenFace's 68 landmarks "
+             f"({used} clip halves with >= {MIN_GOOD} good frames, {n_frames} frames; centred per clip, pooled)",
+             "  ours(AU): our AU output; ours(raw): our pose-corrected measure (what the engine maps); ours(2D): without the pose correction; pose-partial: "
+             "both with their quadratic dependence on OpenFace's head rotation removed (OpenFace's measure is 2D, so a nod "
+             "moves its brow and jaw measures)",
+             "  AU    measure        ours(AU)  pose-partial  ours(raw)  ours(2D)  OpenFace AUxx_r  target",
+             ]
+    figs: dict = {"clips": used, "frames": n_frames, "a": {}, "b": {}}
+    for au, (m, sgn) in GEOMETRIC.items():
+        g = sgn * P[f"geo_of:{m}"]
+        r_au = pearson(P[f"our{au}"], g)
+        r_raw = pearson(sgn * P[f"geo_us:{m}"], g)
+        r_part = partial(P[f"our{au}"], g)
+        r_2d = pearson(sgn * P[f"geo_2d:{m}"], g)
+        r_of = pearson(P[f"of{au}"], g) if f"of{au}" in P else float("nan")
+        tgt = TARGETS_CHILDREN.get(au)
+        lines.append(f"  AU{au:02d}  {m:<13} {r_au:8.2f}  {r_part:12.2f}  {r_raw:9.2f}  {r_2d:8.2f}  {r_of:15.2f}  "
+                     f"{'>= ' + str(tgt) if tgt else '':>6}")
+        figs["a"][f"AU{au:02d}"] = {"r": round(r_au, 3), "pose_partial_r": round(r_part, 3),
+                                    "raw_measure_r": round(r_raw, 3), "raw_2d_measure_r": round(r_2d, 3),
+                                    "openface_au_r": round(r_of, 3)}
+    lines += ["", "(b) children set: does each AU move? (pooled within-video std on the good frames; "
+              "share of frames with AU > 0.5)",
+              "  AU    std ours  share>0.5  std OpenFace  std geometry  r(ours, OpenFace AU)  verdict"]
+    for au in REPORTED_AUS:
+        s_our = float(P[f"our{au}"].std())
+        share = float((P[f"raw{au}"] > 0.5).mean())
+        s_of = float(P[f"of{au}"].std()) if f"of{au}" in P else float("nan")
+        s_geo = float(P[f"geo_of:{GEOMETRIC[au][0]}"].std()) if au in GEOMETRIC else float("nan")
+        r_of = pearson(P[f"our{au}"], P[f"of{au}"]) if f"of{au}" in P else float("nan")
+        varies_ref = (not math.isnan(s_of) and s_of >= 0.2) or au in GEOMETRIC
+        verdict = "CONSTANT" if s_our < 0.05 and varies_ref else ("moves" if s_our >= 0.05 else "flat (ref flat)")
+        lines.append(f"  AU{au:02d}  {s_our:8.2f}  {share:9.2f}  {s_of:12.2f}  {s_geo:12.3f}  {r_of:20.2f}  {verdict}")
+        figs["b"][f"AU{au:02d}"] = {"std": round(s_our, 3), "share_above_0_5": round(share, 3),
+                                    "std_openface": round(s_of, 3), "r_openface": round(r_of, 3)}
+    figs["engine_ms_per_frame"] = round(float(np.mean(ms)), 3) if ms else float("nan")
+    return "\n".join(lines), figs
+
+
+def clear_table(clips: list[D.Clip], engine_for_fold) -> tuple[str, dict]:
+    """(c): r and MAE vs OpenFace on each clear reference; ``engine_for_fold(person)`` gives the
+    engine to score that person with (a refit without them for LOPO, or the installed one)."""
+    col = {a: j for j, a in enumerate(REPORTED_AUS)}
+    persons = sorted({c.person for c in clips}, key=lambda p: [c.person for c in clips].index(p))
+    res: dict[str, dict[int, dict[str, float]]] = {}
+    pooled_p: dict[int, list[np.ndarray]] = {a: [] for a in OPENFACE_AUS}
+    pooled_y: dict[int, list[np.ndarray]] = {a: [] for a in OPENFACE_AUS}
+    for person in persons:
+        engine = engine_for_fold(person)
+        preds, ys = {a: [] for a in OPENFACE_AUS}, {a: [] for a in OPENFACE_AUS}
+        for clip in [c for c in clips if c.person == person]:
+            ok = good_frames(clip)
+            rows = np.where(ok)[0]
+            out, _ = replay(engine, clip)
+            for a in OPENFACE_AUS:
+                preds[a].append(out[rows, col[a]])
+                ys[a].append(clip.ref.aus[a][rows])
+        res[person] = {}
+        for a in OPENFACE_AUS:
+            p, y = np.concatenate(preds[a]), np.concatenate(ys[a])
+            pooled_p[a].append(p)
+            pooled_y[a].append(y)
+            res[person][a] = {"r": round(pearson(p, y), 3), "mae": round(float(np.abs(p - y).mean()), 3),
+                              "ref_std": round(float(y.std()), 3), "n": len(y)}
+    lines = ["  AU   " + "".join(f"{p[:14]:>22}" for p in persons) + "   median r (ref std>=0.2)",
+             "       " + "".join(f"{'r   MAE  ref-std':>22}" for _ in persons)]
+    figs: dict = {"per_person": {p: {f"AU{a:02d}": v for a, v in r.items()} for p, r in res.items()}, "median_r": {}}
+    for a in OPENFACE_AUS:
+        cells = []
+        rs = []
+        for p in persons:
+            v = res[p][a]
+            cells.append(f"{v['r']:7.2f} {v['mae']:5.2f} {v['ref_std']:6.2f}  ")
+            if v["ref_std"] >= 0.2 and not math.isnan(v["r"]):
+                rs.append(v["r"])
+        med = float(np.median(rs)) if rs else float("nan")
+        figs["median_r"][f"AU{a:02d}"] = round(med, 3)
+        lines.append(f"  AU{a:02d} " + "".join(f"{c:>22}" for c in cells) + f"   {med:6.2f} (n={len(rs)})")
+    allr = [v["r"] for p in persons for a, v in res[p].items() if v["ref_std"] >= 0.2 and not math.isnan(v["r"])]
+    figs["median_r_all"] = round(float(np.median(allr)), 3) if allr else float("nan")
+    lines.append(f"  median r over every (AU, person) whose reference varies (std >= 0.2): {figs['median_r_all']:.2f}")
+    return "\n".join(lines), figs
+
+
+def crop_ms(faces: Path, n: int = 60) -> float:
+    """ms per :func:`au_crop.aligned_gray` on real 640x480 frames (the part the replay skips)."""
+    frames = list(D.video_frames(faces / "default.wmv"))[:n]
+    clips = D.clear_clips(faces, log=lambda *a: None)
+    t = next(c for c in clips if c.name == "default").track
+    t0 = time.perf_counter()
+    for i, img in enumerate(frames):
+        au_crop.aligned_gray(img, t.landmarks[i])
+    return 1000 * (time.perf_counter() - t0) / max(len(frames), 1)
+
+
+def run(args) -> str:
+    D.ANY_TRACKER = args.any_tracker
+    engine = E.EmbeddedAUEngine(args.calibration) if args.calibration else E.EmbeddedAUEngine()
+    t0 = time.perf_counter()
+    children = D.children_clips(args.children, args.cache, limit=args.limit)
+    clear = D.clear_clips(args.faces, args.cache)
+    t_load = time.perf_counter() - t0
+    out = [f"AU validation: engine {engine.name}, calibration {getattr(engine, 'calibration_path', '?')}",
+           f"tracker output: {args.cache} ({t_load:.1f} s to load or track)", ""]
+    txt, figs_c = children_tables(children, engine)
+    out += [txt, ""]
+    lopo = args.lopo and hasattr(E, "fit_ready")
+    if lopo:
+        from training import fit_au_calibration as F
+
+        def fold(person: str):
+            cal = F.fit_calibration([c for c in clear if c.person != person])
+            return E.EmbeddedAUEngine(cal)
+
+        title = "(c) clear references, held out by person (refit without the person, real engine replay)"
+    else:
+        def fold(person: str):
+            return engine
+
+        title = ("(c) clear references with the installed calibration (NOT held out: it was fitted on all of "
+                 "them but default.wmv)")
+    txt, figs_r = clear_table(clear, fold)
+    out += [title, txt, ""]
+    t_crop = crop_ms(args.faces)
+    out.append(f"timing: engine {figs_c['engine_ms_per_frame']:.3f} ms/frame (replay from the fit and crop) "
+               f"+ aligned crop {t_crop:.3f} ms/frame = AU stage {figs_c['engine_ms_per_frame'] + t_crop:.2f} ms/frame")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--faces", type=Path, default=D.DEFAULT_FACES)
+    ap.add_argument("--children", type=Path, default=D.DEFAULT_CHILDREN)
+    ap.add_argument("--cache", type=Path, default=D.DEFAULT_CACHE, help="tracker output cache folder")
+    ap.add_argument("--calibration", type=Path, default=None, help="another au_calibration.json")
+    ap.add_argument("--out", type=Path, default=None, help="also write the report here")
+    ap.add_argument("--no-lopo", dest="lopo", action="store_false", help="score the installed calibration only")
+    ap.add_argument("--any-tracker", action="store_true", help="reuse cached tracker output of another tracker version")
+    ap.add_argument("--limit", type=int, default=None, help="only the first N children videos")
+    args = ap.parse_args(argv)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    for p in (args.faces, args.children):
+        if not p.is_dir():
+            print(f"{p} is absent: nothing to validate", file=sys.stderr)
+            return 2
+    report = run(args)
+    print(report)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(report + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
