@@ -111,7 +111,7 @@ def analyze_one(path: Path, out_dir: Path, make_pipeline: Callable[[Path], objec
     roi = getattr(tracker, "roi", None)
     s.target_rule = (f"the face inside --roi {','.join(f'{v:g}' for v in roi)}" if roi is not None else
                      "the largest face at first detection, then followed; re-picked by size only after "
-                     "30 frames lost")
+                     "15 frames lost")
     s.target_reacquired = int(getattr(tracker, "reacquired", 0))
     s.au_engine = pipe.au_engine.name  # type: ignore[attr-defined]
     s.model = pipe.scorer.name  # type: ignore[attr-defined]
