@@ -81,8 +81,6 @@ def test_lost_frames_are_good_and_untracked(right_subset):
     assert len(lost) == s.good - s.tracked
 
 
-@pytest.mark.xfail(strict=False, reason="the pre-v2 tracker drifts from the child to the parent at frames "
-                                        "~110-119 (box x 183-209)")
 def test_roi_target_never_drifts_to_parent():
     """Full frame, target = the child (ROI): no fit on the parent's face, box center stays right."""
     recs = ct.evaluate_full_frame(CHILDREN / DRIFT_VIDEO, roi=DRIFT_ROI)
