@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("inputs", nargs="+", help="video files, images or image folders")
     a.add_argument("--out", required=True, help="output folder")
     a.add_argument("--quiet", action="store_true", help="no progress bars")
+    a.add_argument("--faces", choices=("target", "all"), default="target",
+                   help="target: one row per frame for the target face (default); all: one row per face per "
+                        "frame with a stable face_id, to pick the infant afterwards")
     _add_pipeline_options(a)
     return p
 
@@ -87,6 +90,18 @@ def make_pipeline_factory(args: argparse.Namespace):
         scorer = PainScorer(args.model, smoothing=not args.no_smoothing)
         if scorer.fallback_reason:
             print(f"warning: {scorer.fallback_reason}", file=sys.stderr)
+        if getattr(args, "faces", "target") == "all":
+            if engine is not None:
+                raise ValueError("--faces all works with the embedded AU engine only (OpenFace's run follows one face)")
+            from .core.all_faces import AllFacesPipeline
+            from .core.face import FaceTracker
+
+            nets = FaceTracker().nets
+
+            def per_face(tracker):
+                return Pipeline(tracker=tracker, scorer=PainScorer(args.model, smoothing=not args.no_smoothing))
+
+            return AllFacesPipeline(nets, per_face)
         return Pipeline(au_engine=engine, scorer=scorer, roi=roi)
 
     return make
@@ -139,7 +154,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         print(f"{Path(s.input).name}: {s.frames} frames, target tracked in {s.frames_tracked}, "
               f"scored in {s.frames_with_face}, up to {s.max_faces_seen} faces seen, pain mean {mean} max {peak} "
               f"(0-10, {s.model}{'; ' + s.model_warning if s.model_warning else ''}), {s.fps:.1f} fps -> {s.csv}")
-        if s.frames_several_faces:
+        if s.frames_several_faces and "face_id" not in s.target_rule:
             print(f"  several faces in view on {s.frames_several_faces} frames; target: {s.target_rule}"
                   + ("" if "--roi" in s.target_rule else " (use --roi x,y,w,h to choose the infant)"))
 

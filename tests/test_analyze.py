@@ -70,3 +70,33 @@ def test_bad_roi_is_a_clear_error(tmp_path, faces_dir):
     p = run_analyze(str(faces_dir / "sample1.jpg"), "--out", str(tmp_path), "--roi", "1,2,three")
     assert p.returncode == 2
     assert "--roi expects x,y,w,h" in p.stderr
+
+
+def test_several_faces_summary_and_all_faces_rows(tmp_path, children_dir):
+    """A toddler and a parent: the summary says several faces were seen and which one was used;
+    --faces all writes a row per face per frame, each face_id staying on one person."""
+    video = children_dir / "3dC3SQ.joke3.rep2.take1.ThatsNotACat.mp4"
+    p = run_analyze(str(video), "--out", str(tmp_path / "t"))
+    assert p.returncode == 0, p.stderr
+    assert "several faces in view" in p.stdout and "--roi" in p.stdout
+    summary = json.loads((tmp_path / "t" / "3dC3SQ.joke3.rep2.take1.ThatsNotACat.summary.json").read_text())
+    assert summary["frames_several_faces"] > 0 and "largest face" in summary["target_rule"]
+    assert summary["frames_tracked"] >= summary["frames_with_face"]
+    assert sum(summary["unscored"].values()) == summary["frames"] - summary["frames_with_face"]
+
+    # A video where both faces are mostly in view (OpenFace fits the parent on 106 of 112 frames).
+    video = children_dir / "3dC3SQ.joke1.rep1.take1.TearingPaper.mp4"
+    p = run_analyze(str(video), "--out", str(tmp_path / "a"), "--faces", "all")
+    assert p.returncode == 0, p.stderr
+    rows = list(csv.DictReader(open(tmp_path / "a" / "3dC3SQ.joke1.rep1.take1.TearingPaper.csv")))
+    by_id: dict[str, list[float]] = {}
+    for r in rows:
+        by_id.setdefault(r["face_id"], []).append(float(r["face_x"]) + float(r["face_w"]) / 2)
+    big = {k: v for k, v in by_id.items() if len(v) >= 30}
+    assert len(big) >= 2, {k: len(v) for k, v in by_id.items()}
+    # The parent sits left of x=320, the child right: a stable id never crosses over.
+    for k, xs in big.items():
+        assert all(x < 320 for x in xs) or all(x > 320 for x in xs), (k, min(xs), max(xs))
+    assert {all(x < 320 for x in xs) for xs in big.values()} == {True, False}
+    frames_per_id = [[int(r["frame"]) for r in rows if r["face_id"] == k] for k in big]
+    assert all(len(f) == len(set(f)) for f in frames_per_id)  # one row per face per frame

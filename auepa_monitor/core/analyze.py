@@ -80,19 +80,23 @@ def analyze_one(path: Path, out_dir: Path, make_pipeline: Callable[[Path], objec
     reasons: Counter[str] = Counter()
     writer = FrameCsvWriter(csv_path)
     try:
-        for _, r in process_frames(src, pipe, max_frames):  # type: ignore[arg-type]
-            writer.write(r)
+        for _, out in process_frames(src, pipe, max_frames):  # type: ignore[arg-type]
+            # One result per frame (the target face), or one per tracked face (--faces all).
+            results = out if isinstance(out, list) else [out]
+            for r in results:
+                writer.write(r)
+                if r.reason:
+                    reasons[r.reason] += 1
+                if r.success:
+                    scores.append(r.pain_score)
+                    pspis.append(r.pspi)
+                    levels[r.pain_level.label] += 1
             s.frames += 1
-            s.max_faces_seen = max(s.max_faces_seen, r.faces_seen)
-            s.frames_several_faces += r.faces_seen > 1
-            s.frames_tracked += r.face is not None
-            if r.reason:
-                reasons[r.reason] += 1
-            if r.success:
-                s.frames_with_face += 1
-                scores.append(r.pain_score)
-                pspis.append(r.pspi)
-                levels[r.pain_level.label] += 1
+            seen = max((r.faces_seen for r in results), default=len(results))
+            s.max_faces_seen = max(s.max_faces_seen, seen, len(results))
+            s.frames_several_faces += max(seen, len(results)) > 1
+            s.frames_tracked += any(r.face is not None for r in results)
+            s.frames_with_face += any(r.success for r in results)
             if progress:
                 progress(s.frames, src.frame_count)
     finally:
@@ -109,9 +113,12 @@ def analyze_one(path: Path, out_dir: Path, make_pipeline: Callable[[Path], objec
     s.unscored = dict(sorted(reasons.items()))
     tracker = getattr(pipe, "tracker", None)
     roi = getattr(tracker, "roi", None)
-    s.target_rule = (f"the face inside --roi {','.join(f'{v:g}' for v in roi)}" if roi is not None else
-                     "the largest face at first detection, then followed; re-picked by size only after "
-                     "15 frames lost")
+    if tracker is None:
+        s.target_rule = "every face, one row per face per frame with a stable face_id (--faces all)"
+    else:
+        s.target_rule = (f"the face inside --roi {','.join(f'{v:g}' for v in roi)}" if roi is not None else
+                         "the largest face at first detection, then followed; re-picked by size only after "
+                         "15 frames lost")
     s.target_reacquired = int(getattr(tracker, "reacquired", 0))
     s.au_engine = pipe.au_engine.name  # type: ignore[attr-defined]
     s.model = pipe.scorer.name  # type: ignore[attr-defined]

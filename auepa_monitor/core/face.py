@@ -218,6 +218,7 @@ class FaceTracker:
         acquire_min_agreement: least ``keypoints`` quality factor (detector vs landmarks, 0-1) for
             a face to be acquired.
         num_threads: LiteRT threads per network.
+        nets: networks to share with other trackers (e.g. one tracker per face), else loaded here.
     """
 
     def __init__(
@@ -232,10 +233,12 @@ class FaceTracker:
         coast_frames: int = 10,
         acquire_min_agreement: float = 0.3,
         num_threads: int = 1,
+        nets: FaceNets | None = None,
     ) -> None:
-        path = Path(model_path) if model_path else find_face_model()
-        self.nets = FaceNets(path, num_threads=num_threads)
-        self.model_path = path
+        if nets is None:
+            nets = FaceNets(Path(model_path) if model_path else find_face_model(), num_threads=num_threads)
+        self.nets = nets
+        self.model_path = nets.model_path
         self.roi = roi
         self.detect_threshold = detect_threshold
         self.detect_every = max(1, detect_every)

@@ -18,7 +18,7 @@ from typing import Any
 from .records import REPORTED_AUS, FrameResult, au_column
 
 FRAME_COLUMNS: tuple[str, ...] = (
-    "frame", "timestamp", "confidence", "success", "face_x", "face_y", "face_w", "face_h",
+    "frame", "face_id", "timestamp", "confidence", "success", "face_x", "face_y", "face_w", "face_h",
     "pose_Rx", "pose_Ry", "pose_Rz",
     *(au_column(a) for a in REPORTED_AUS),
     "pspi", "pain_score", "pain_raw", "pain_level", "faces_seen", "au_engine", "model", "reason",
@@ -32,7 +32,7 @@ def frame_row(r: FrameResult) -> list[Any]:
     scored frames (``success`` 1); ``reason`` says why a frame was not scored.
     """
     f = r.face
-    row: list[Any] = [r.frame, f"{r.timestamp:.3f}", f"{r.confidence:.2f}", int(r.success)]
+    row: list[Any] = [r.frame, r.face_id, f"{r.timestamp:.3f}", f"{r.confidence:.2f}", int(r.success)]
     if f is not None:
         row += [f"{v:.1f}" for v in f.box]
         # OpenFace's pose_Rx/Ry/Rz are pitch/yaw/roll in radians.

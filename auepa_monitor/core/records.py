@@ -120,6 +120,8 @@ class FrameResult:
         reason: why the frame has no AU values and no score, "" when it has them: "no_face",
             "target_lost" (the fit jumped off the target), "turned", "occluded", "unsure_fit"
             (fit quality below the scoring threshold), or "au_missing" (see ``au_missing``).
+        face_id: which face of the frame this is (0 for the one target face; with
+            ``analyze --faces all`` a stable number per tracked person, as OpenFace's ``face_id``).
     """
 
     frame: int
@@ -138,6 +140,7 @@ class FrameResult:
     latency_ms: float = 0.0
     au_missing: str = ""
     reason: str = ""
+    face_id: int = 0
 
     @property
     def success(self) -> bool:

@@ -1,0 +1,116 @@
+"""Every face in view, each tracked as its own person with a stable ``face_id`` (``analyze --faces all``). No Qt.
+
+For researchers who pick the infant afterwards, as with OpenFace's multi-face tool: each face
+gets its own :class:`Pipeline` (tracker, AU engine with the person's own neutral baseline,
+scorer), all sharing one set of face networks. The whole-frame detector runs every
+``detect_every`` frames; a confident face that no track covers starts a new track (the next
+``face_id``); a track that has lost its face for ``drop_after`` frames ends, and its id is
+never reused. Two tracks that converge on one face are merged into the older one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import cv2
+
+from .face import FaceTracker, _iou
+from .face_nets import FaceNets
+from .pipeline import Pipeline
+from .records import FrameResult
+from .sources import Frame
+
+
+class AllFacesPipeline:
+    """Runs one :class:`Pipeline` per face in view.
+
+    Args:
+        nets: the shared face networks.
+        make_pipeline: builds the pipeline of a new face from its tracker (which carries the
+            face's box as its ROI); gives each face its own AU engine and scorer.
+        detect_every: frames between whole-frame detections that look for new faces.
+        drop_after: frames a track may go without its face before it ends.
+        min_score: detector score (0-1) for a face to start a track.
+    """
+
+    def __init__(self, nets: FaceNets, make_pipeline: Callable[[FaceTracker], Pipeline], detect_every: int = 10,
+                 drop_after: int = 30, min_score: float = 0.5) -> None:
+        self.nets = nets
+        self.make_pipeline = make_pipeline
+        self.detect_every = detect_every
+        self.drop_after = drop_after
+        self.min_score = min_score
+        self.tracks: dict[int, Pipeline] = {}
+        self._missed: dict[int, int] = {}
+        self._boxes: dict[int, tuple[float, float, float, float]] = {}
+        self._next_id = 0
+        self._n = 0
+
+    # The analyze loop reads these like a single Pipeline's.
+    @property
+    def au_engine(self):
+        return self._template().au_engine
+
+    @property
+    def scorer(self):
+        return self._template().scorer
+
+    @property
+    def tracker(self):
+        return None
+
+    def _template(self) -> Pipeline:
+        if not hasattr(self, "_tmpl"):
+            self._tmpl = self.make_pipeline(FaceTracker(nets=self.nets))
+        return self._tmpl
+
+    def reset(self) -> None:
+        self.tracks.clear()
+        self._missed.clear()
+        self._boxes.clear()
+        self._n = 0
+
+    def close(self) -> None:
+        for p in self.tracks.values():
+            p.au_engine.reset()
+
+    def process(self, frame: Frame) -> list[FrameResult]:
+        """The results of every tracked face in this frame (a face with no fit this frame is left out)."""
+        if self._n % self.detect_every == 0:
+            self._add_new_faces(frame)
+        self._n += 1
+        out: list[FrameResult] = []
+        for fid, pipe in list(self.tracks.items()):
+            r = dataclasses.replace(pipe.process(frame), face_id=fid)
+            if r.face is None:
+                self._missed[fid] += 1
+                if self._missed[fid] >= self.drop_after:
+                    del self.tracks[fid], self._missed[fid], self._boxes[fid]
+                continue
+            self._missed[fid] = 0
+            self._boxes[fid] = r.face.box
+            out.append(r)
+        self._merge_duplicates(out)
+        return [r for r in out if r.face_id in self.tracks]
+
+    def _add_new_faces(self, frame: Frame) -> None:
+        img = frame.image
+        rgb = cv2.cvtColor(img, cv2.COLOR_BGR2RGB if img.ndim == 3 else cv2.COLOR_GRAY2RGB)
+        finder = FaceTracker(nets=self.nets)
+        for d in finder.detect(rgb, tiles=2 if max(rgb.shape[:2]) <= 960 else None):
+            if d.score < self.min_score or any(_iou(d.box, b) > 0.2 for b in self._boxes.values()):
+                continue
+            fid = self._next_id
+            self._next_id += 1
+            self.tracks[fid] = self.make_pipeline(FaceTracker(nets=self.nets, roi=d.box))
+            self._missed[fid] = 0
+            self._boxes[fid] = d.box
+
+    def _merge_duplicates(self, results: list[FrameResult]) -> None:
+        by_id = {r.face_id: r for r in results}
+        for a in sorted(by_id):
+            for b in sorted(by_id):
+                if a < b and a in self.tracks and b in self.tracks and \
+                        _iou(by_id[a].face.box, by_id[b].face.box) > 0.5:
+                    del self.tracks[b], self._missed[b], self._boxes[b]
