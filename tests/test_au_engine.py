@@ -1,4 +1,4 @@
-"""The embedded AU engine v3: calibration file handling, 0-5 range, AU27/AU43 geometry, and on real
+"""The embedded AU engine v4: calibration file handling, 0-5 range, AU27/AU43 geometry, and on real
 media the leave-one-person-out figures of the model card, AU04/AU09 that move, head-turn invariance."""
 
 from __future__ import annotations
@@ -19,10 +19,19 @@ from auepa_monitor.model_card import ModelCard, card_path, models_dir
 # Leave-one-person-out floors on the clear references (training/fit_au_calibration.py, model card
 # metrics.lopo_clear_refs), a little below what was reached: (person, AU) -> r floor. Only pairs
 # whose reference varies (std >= 0.2) and where the engine reached r >= 0.5 get a floor.
-LOPO_R_FLOOR = {("default", 6): 0.75, ("default", 10): 0.8, ("default", 12): 0.9, ("default", 25): 0.85,
-                ("default", 26): 0.6, ("default", 45): 0.7, ("multi_face", 6): 0.75, ("multi_face", 10): 0.45,
-                ("multi_face", 12): 0.9, ("multi_face", 25): 0.7, ("image_sequence", 45): 0.7}
-LOPO_MEDIAN_FLOOR = 0.65  # median r over (AU, person) with a varying reference; 0.72 reached
+LOPO_R_FLOOR = {("default", 6): 0.78, ("default", 7): 0.5, ("default", 10): 0.85, ("default", 12): 0.9,
+                ("default", 25): 0.85, ("default", 26): 0.48, ("default", 45): 0.78, ("multi_face", 2): 0.75,
+                ("multi_face", 6): 0.74, ("multi_face", 10): 0.5, ("multi_face", 12): 0.9, ("multi_face", 25): 0.72,
+                ("image_sequence", 45): 0.75, ("stills", 4): 0.9, ("stills", 9): 0.85, ("stills", 10): 0.75,
+                ("stills", 12): 0.8, ("stills", 25): 0.75, ("stills", 45): 0.74}
+LOPO_MEDIAN_FLOOR = 0.75  # median r over (AU, person) with a varying reference; 0.78 reached
+# Children set (training/validate_aus.py table (a), model card metrics.children_geometry): within-video r
+# of each geometric AU against the same measure from OpenFace's 68 landmarks, a little below what was
+# reached (AU01 0.56, AU02 0.50, AU04 0.52, AU12 0.62, AU20 0.57, AU25 0.37, AU26 0.63, AU45 0.33), and
+# the most the AU may lose against its raw measure (the map is monotone: only the running neutral's
+# movement and the clips at 0 and 5 cost; AU26 clips at 5 on ~9% of the children's frames).
+CHILDREN_R_FLOOR = {1: 0.52, 2: 0.46, 4: 0.48, 12: 0.58, 20: 0.53, 25: 0.33, 26: 0.58, 45: 0.29}
+CHILDREN_MAX_LOSS = {1: 0.06, 2: 0.05, 4: 0.04, 12: 0.03, 20: 0.03, 25: 0.03, 26: 0.16, 45: 0.08}
 
 
 # -- synthetic landmark sets ------------------------------------------------------------------
@@ -304,6 +313,26 @@ def test_a_head_turn_or_nod_without_expression_barely_moves_the_geometric_aus(cl
             for au in (1, 2, 4, 12, 20, 25, 26, 45):
                 worst[au] = max(worst.get(au, 0.0), abs(moved[au] - base[au]))
     # Bounds from what the engine reaches (AU intensity units, 0-5): a turn of 20 deg shortens the
-    # 2D eye distance by 6 %, which the 2D measures see; a nod is corrected by the pitch slope.
+    # 2D eye distance by 6 %, which the 2D measures see; a nod moves brows and chin in 2D (no pitch
+    # correction: on the children it added more noise than it removed, see au_geometry).
     for au, bound in {1: 1.5, 2: 1.5, 4: 1.0, 12: 1.0, 20: 1.0, 25: 0.5, 26: 1.5, 45: 1.0}.items():
         assert worst[au] <= bound, f"AU{au:02d} moved {worst[au]:.2f} on a head turn without expression"
+
+
+@pytest.mark.slow
+def test_children_geometry_figures_reproduce_the_card(children_dir):
+    """Within-video r of each geometric AU against OpenFace's landmark geometry on the children set
+    (the card's children_geometry.a), and how little the AU map loses against its raw measure."""
+    from training import au_data as D
+    from training.validate_aus import children_tables
+
+    kids = D.children_clips(children_dir, log=lambda *a: None)
+    _, figs = children_tables(kids, E.EmbeddedAUEngine())
+    card = ModelCard.load(card_path(models_dir() / E.CALIBRATION_FILE))
+    for au, floor in CHILDREN_R_FLOOR.items():
+        a = figs["a"][f"AU{au:02d}"]
+        assert a["r"] >= floor, f"AU{au:02d}: children r {a['r']:.3f} < floor {floor}"
+        assert a["raw_measure_r"] - a["r"] <= CHILDREN_MAX_LOSS[au], f"AU{au:02d} loses too much of its measure"
+        assert a["r"] == pytest.approx(card.metrics["children_geometry"]["a"][f"AU{au:02d}"]["r"], abs=0.03)
+    for au in (4, 9):  # AU04 and AU09 move on the children too
+        assert figs["b"][f"AU{au:02d}"]["std"] >= 0.1

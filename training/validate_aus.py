@@ -5,8 +5,8 @@ Reports, with whatever engine and calibration are installed (``--calibration`` f
 (a) **children set, geometry** (``../shared/data/children``, OpenFace on each half): within-video
     Pearson r of each geometric AU against the *same measure* computed from OpenFace's 68 2D
     landmarks (:mod:`auepa_monitor.core.au_geometry`; both series centred per video, pooled),
-    with, for comparison, our raw measure (3D face frame) and OpenFace's own ``AUxx_r`` against
-    that geometry.
+    next to our raw measure's r (what the engine maps: the AU's loss is the difference), our measure
+    in the 3D face frame, and OpenFace's own ``AUxx_r`` against that geometry.
 (b) **children set, does it move**: for every AU, the pooled within-video std of ours, of
     OpenFace's ``AUxx_r`` and of the matching geometry, and the share of frames above 0.5.
 (c) **clear references** (default.wmv, multi_face.avi, image_sequence, stills; each a different
@@ -70,7 +70,7 @@ def replay(engine, clip: D.Clip) -> tuple[np.ndarray, float]:
 
 
 def geometry_series(clip: D.Clip, rows: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Measures on ``rows``: OpenFace 68 in 2D, ours pose-corrected (the engine's), ours in 2D."""
+    """Measures on ``rows``: OpenFace 68 in 2D, ours (the engine's, 2D), ours in the 3D face frame."""
     of = {m: np.zeros(len(rows)) for m in G.MEASURES}
     us = {m: np.zeros(len(rows)) for m in G.MEASURES}
     u2 = {m: np.zeros(len(rows)) for m in G.MEASURES}
@@ -78,7 +78,7 @@ def geometry_series(clip: D.Clip, rows: np.ndarray) -> tuple[dict[str, np.ndarra
         a = G.measures_68(clip.ref.landmarks[i])
         yaw, pitch = (float(v) for v in clip.track.pose[i, :2])
         b = G.measures_mp(clip.track.landmarks[i], yaw, pitch)
-        c = G.measures_mp_2d(clip.track.landmarks[i])
+        c = G.measures_mp_3d(clip.track.landmarks[i])
         for m in G.MEASURES:
             of[m][k], us[m][k], u2[m][k] = a[m], b[m], c[m]
     return of, us, u2
@@ -115,7 +115,7 @@ def children_tables(clips: list[D.Clip], engine) -> tuple[str, dict]:
         for m in G.MEASURES:
             add(f"geo_of:{m}", _c(of[m]))
             add(f"geo_us:{m}", _c(us[m]))
-            add(f"geo_2d:{m}", _c(u2[m]))
+            add(f"geo_3d:{m}", _c(u2[m]))
         pose = clip.ref.pose[rows] if clip.ref.pose is not None else np.zeros((len(rows), 3))
         add("pose", pose - pose.mean(axis=0))
     P = {k: np.concatenate(v) for k, v in pooled.items()}
@@ -131,10 +131,12 @@ def children_tables(clips: list[D.Clip], engine) -> tuple[str, dict]:
 
     lines = [f"(a) children set: within-video r against the same measure from OpenFace's 68 landmarks "
              f"({used} clip halves with >= {MIN_GOOD} good frames, {n_frames} frames; centred per clip, pooled)",
-             "  ours(AU): our AU output; ours(raw): our pose-corrected measure (what the engine maps); ours(2D): without the pose correction; pose-partial: "
-             "both with their quadratic dependence on OpenFace's head rotation removed (OpenFace's measure is 2D, so a nod "
-             "moves its brow and jaw measures)",
-             "  AU    measure        ours(AU)  pose-partial  ours(raw)  ours(2D)  OpenFace AUxx_r  target",
+             "  raw: our measure (MediaPipe landmarks, 2D eye-line frame: what the engine maps); AU: our AU output "
+             "(raw minus the running neutral, times the gain, clipped to 0-5); loss = raw - AU; pose-partial: "
+             "with the quadratic dependence on OpenFace's head rotation removed from both series (OpenFace's "
+             "measure is 2D, so a nod moves its brow and jaw measures and ours alike); 3D: our measure in the "
+             "3D face frame (evaluated, not used)",
+             "  AU    measure         raw r   AU r   loss  raw pose-partial  AU pose-partial   3D r  OpenFace AUxx_r  target",
              ]
     figs: dict = {"clips": used, "frames": n_frames, "a": {}, "b": {}}
     for au, (m, sgn) in GEOMETRIC.items():
@@ -142,14 +144,15 @@ def children_tables(clips: list[D.Clip], engine) -> tuple[str, dict]:
         r_au = pearson(P[f"our{au}"], g)
         r_raw = pearson(sgn * P[f"geo_us:{m}"], g)
         r_part = partial(P[f"our{au}"], g)
-        r_2d = pearson(sgn * P[f"geo_2d:{m}"], g)
+        r_raw_part = partial(sgn * P[f"geo_us:{m}"], g)
+        r_3d = pearson(sgn * P[f"geo_3d:{m}"], g)
         r_of = pearson(P[f"of{au}"], g) if f"of{au}" in P else float("nan")
         tgt = TARGETS_CHILDREN.get(au)
-        lines.append(f"  AU{au:02d}  {m:<13} {r_au:8.2f}  {r_part:12.2f}  {r_raw:9.2f}  {r_2d:8.2f}  {r_of:15.2f}  "
-                     f"{'>= ' + str(tgt) if tgt else '':>6}")
+        lines.append(f"  AU{au:02d}  {m:<13} {r_raw:6.2f} {r_au:6.2f} {r_raw - r_au:6.2f}  {r_raw_part:16.2f}  "
+                     f"{r_part:15.2f}  {r_3d:5.2f}  {r_of:15.2f}  {'>= ' + str(tgt) if tgt else '':>6}")
         figs["a"][f"AU{au:02d}"] = {"r": round(r_au, 3), "pose_partial_r": round(r_part, 3),
-                                    "raw_measure_r": round(r_raw, 3), "raw_2d_measure_r": round(r_2d, 3),
-                                    "openface_au_r": round(r_of, 3)}
+                                    "raw_measure_r": round(r_raw, 3), "raw_pose_partial_r": round(r_raw_part, 3),
+                                    "raw_3d_measure_r": round(r_3d, 3), "openface_au_r": round(r_of, 3)}
     lines += ["", "(b) children set: does each AU move? (pooled within-video std on the good frames; "
               "share of frames with AU > 0.5)",
               "  AU    std ours  share>0.5  std OpenFace  std geometry  r(ours, OpenFace AU)  verdict"]

@@ -5,10 +5,13 @@ distance (IOD: distance between the eye centres, each eye centre the midpoint of
 corners), x from the subject's right eye to their left eye, y up (towards the forehead).
 
 * What the engine uses (:func:`measures_mp`): MediaPipe's points in the 2D eye-line frame (a
-  similarity: roll and scale removed), then a nod removed by a linear pitch correction in the
-  tracker's head pose (``PITCH_SLOPE``: brows, mouth and chin lie at another depth than the
-  eye corners, so a nod moves them in 2D; slopes fitted within video on the clear references
-  and the children set).
+  similarity: roll and scale removed), nothing else. A linear correction of each measure by the
+  tracker's head pitch (brows, mouth and chin lie at another depth than the eye corners, so a
+  nod moves them in 2D; slopes fitted within video) was evaluated and dropped: on the children
+  set it cut the within-video r against OpenFace's geometry (brow_inner 0.60 -> 0.40, lip_pull
+  0.62 -> 0.50; with OpenFace's head rotation partialled out of both still 0.54 -> 0.44 and
+  0.63 -> 0.58): the tracker's pitch on small faces (r 0.58 with OpenFace's) is too noisy to
+  correct with.
 * Evaluated and not used by the engine (:func:`to_face_frame_mp`, :func:`measures_mp_3d`): a
   weighted 3D similarity (Umeyama) of stable points (eye corners, nose bridge and dorsum, upper
   forehead: ``ANCHORS``) onto a reference shape, each measured point placed from its 2D
@@ -222,28 +225,14 @@ def measures(f: np.ndarray, spec: LandmarkSpec) -> dict[str, float]:
     }
 
 
-#: Linear pitch correction (IOD per degree of the tracker's pitch): brows, mouth and chin lie at
-#: another depth than the eye corners, so a nod moves them in 2D. Within-video slope of each 2D
-#: measure on the tracker's pitch, pooled over the clear references and the children set.
-PITCH_SLOPE: dict[str, float] = {
-    "brow_inner": -0.00314, "brow_outer": -0.00054, "brow_lower": 0.00169, "lip_pull": 0.00336,
-    "mouth_width": -0.00036, "lip_gap": -0.00255, "jaw_drop": -0.00235, "eye_open": -0.00031, "lip_raise": 0.00155,
-}
-MAX_POSE_DEG = 60.0  # pose corrections are capped here
-
-
 def measures_mp(landmarks: np.ndarray, yaw: float = 0.0, pitch: float = 0.0) -> dict[str, float]:
-    """The engine's measures: MediaPipe landmarks in the 2D eye-line frame (roll and scale
-    removed), minus ``PITCH_SLOPE`` * the tracker's pitch (degrees) so a nod does not read as
-    action. ``yaw`` is accepted for the interface and unused: scaling vertical measures by
-    cos(yaw)/cos(pitch) with the tracker's pose was tried and cut the children-set agreement
-    with OpenFace's geometry (brow_inner r 0.58 -> 0.16): the pose on small faces is too noisy."""
-    del yaw
-    m = measures(to_face_frame_2d(np.asarray(landmarks)[:, :2], MP), MP)
-    p = float(np.clip(pitch, -MAX_POSE_DEG, MAX_POSE_DEG))
-    for name in m:
-        m[name] -= PITCH_SLOPE[name] * p
-    return m
+    """The engine's measures: MediaPipe landmarks in the 2D eye-line frame (roll and scale removed).
+
+    ``yaw`` and ``pitch`` are accepted for the interface and unused: a pitch-slope correction and
+    a cos(yaw)/cos(pitch) rescaling with the tracker's pose were both tried and both cut the
+    children-set agreement with OpenFace's geometry (module doc): the pose on small faces is too noisy."""
+    del yaw, pitch
+    return measures(to_face_frame_2d(np.asarray(landmarks)[:, :2], MP), MP)
 
 
 def measures_mp_3d(landmarks: np.ndarray) -> dict[str, float]:
