@@ -118,12 +118,13 @@ def run_all(path: Path, pipe) -> list:
 
 
 def check_result(r) -> None:
-    """A FrameResult is sane: scores in range, AU cells 0-5."""
+    """A FrameResult is sane: scores in range, AU cells 0-5; an unscored frame says why and has no values."""
     if r.success:
         assert 0.0 <= r.pain_score <= 10.0 and 0.0 <= r.pspi <= 16.0
         assert all(0.0 <= v <= 5.0 for v in r.au.values())
     else:
-        assert r.face is None
+        assert r.reason and not r.au and r.pain_score is None and r.pspi is None
+        assert (r.face is None) == (r.reason in ("no_face", "target_lost", "au_missing"))
 
 
 @pytest.fixture(scope="module")
