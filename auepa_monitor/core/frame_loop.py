@@ -1,16 +1,19 @@
-"""The read -> process loop for recorded inputs, on both cores: decoding runs ahead in a thread. No Qt.
+"""The read -> track -> score loop for recorded inputs, on both cores. No Qt.
 
-Why a thread and not a process: OpenCV's decoder and LiteRT's ``invoke`` both release the
-GIL, so a decode thread overlaps with tracking on the second core without copying frames
-between processes. The queue is bounded, so memory stays flat however slow the pipeline is.
+Three stages overlap: a thread decodes frames ahead, a second thread tracks the face in them
+(:meth:`Pipeline.track`), and the caller's thread computes AUs and scores (:meth:`Pipeline.finish`)
+and writes. Why threads and not processes: OpenCV's decoder and LiteRT's ``invoke`` release the
+GIL (measured: two threads of landmark calls run 2.0x one), so the stages run on both cores
+without copying frames between processes. The queues are bounded, so memory stays flat however
+slow a stage is; results come out in frame order.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
-from typing import Protocol
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from .records import FrameResult
 from .sources import Frame, Source
@@ -18,15 +21,12 @@ from .sources import Frame, Source
 _END = object()
 
 
-class FrameProcessor(Protocol):
-    def process(self, frame: Frame) -> FrameResult: ...
+def in_thread(items: Iterable[Any], fn: Callable[[Any], Any] = lambda x: x, depth: int = 4,
+              name: str = "auepa-stage") -> Iterator[Any]:
+    """``fn(item)`` for each item, computed by a background thread up to ``depth`` items ahead.
 
-
-def read_ahead(src: Source, max_frames: int | None = None, depth: int = 4) -> Iterator[Frame]:
-    """Frames of ``src`` in order, decoded by a background thread up to ``depth`` frames ahead.
-
-    An error raised by the source (e.g. a corrupt file) is raised here, in the caller's thread,
-    after the frames read before it. Closing the iterator early stops the thread.
+    An exception raised while producing an item is raised here, in the caller's thread, after
+    the results before it. Closing the iterator early stops the thread.
     """
     q: queue.Queue = queue.Queue(maxsize=max(1, depth))
     stop = threading.Event()
@@ -41,21 +41,16 @@ def read_ahead(src: Source, max_frames: int | None = None, depth: int = 4) -> It
         return False
 
     def work() -> None:
-        n = 0
         try:
-            while not stop.is_set() and (max_frames is None or n < max_frames):
-                f = src.read()
-                if f is None:
-                    break
-                n += 1
-                if not put(f):
+            for x in items:
+                if stop.is_set() or not put(fn(x)):
                     return
         except BaseException as e:  # handed to the consumer, raised there
             put(e)
             return
         put(_END)
 
-    t = threading.Thread(target=work, name="auepa-decode", daemon=True)
+    t = threading.Thread(target=work, name=name, daemon=True)
     t.start()
     try:
         while True:
@@ -70,7 +65,36 @@ def read_ahead(src: Source, max_frames: int | None = None, depth: int = 4) -> It
         t.join(timeout=5)
 
 
-def process_frames(src: Source, pipe: FrameProcessor, max_frames: int | None = None) -> Iterator[tuple[Frame, FrameResult]]:
-    """Each frame of ``src`` with its :class:`FrameResult`, in order (decode overlapped with processing)."""
-    for frame in read_ahead(src, max_frames):
-        yield frame, pipe.process(frame)
+def _frames(src: Source, max_frames: int | None) -> Iterator[Frame]:
+    n = 0
+    while max_frames is None or n < max_frames:
+        f = src.read()
+        if f is None:
+            return
+        n += 1
+        yield f
+
+
+def read_ahead(src: Source, max_frames: int | None = None, depth: int = 4) -> Iterator[Frame]:
+    """Frames of ``src`` in order, decoded by a background thread up to ``depth`` frames ahead."""
+    return in_thread(_frames(src, max_frames), depth=depth, name="auepa-decode")
+
+
+def process_frames(src: Source, pipe: Any, max_frames: int | None = None) -> Iterator[tuple[Frame, Any]]:
+    """Each frame of ``src`` with its result, in order: a :class:`FrameResult`, or a list of them
+    for a pipeline of several faces (one without ``track``/``finish`` stages runs ``process``)."""
+    frames = read_ahead(src, max_frames)
+    try:
+        if hasattr(pipe, "track") and hasattr(pipe, "finish"):
+            tracked_frames = in_thread(frames, pipe.track, name="auepa-track")
+            try:
+                for tracked in tracked_frames:
+                    r: FrameResult = pipe.finish(tracked)
+                    yield tracked.frame, r
+            finally:
+                tracked_frames.close()  # joins the tracking thread before the decoder is closed
+        else:
+            for frame in frames:
+                yield frame, pipe.process(frame)
+    finally:
+        frames.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Protocol
 
@@ -20,6 +21,27 @@ class AUValuesMissing(Exception):  # noqa: N818 (a per-frame outcome, not a prog
     target. The pipeline records the frame as having no AU values (never zeros); the
     message says why and goes into :attr:`FrameResult.au_missing`.
     """
+
+
+@dataclass(frozen=True)
+class Tracked:
+    """The tracking stage's result for one frame (see :meth:`Pipeline.track`).
+
+    Attributes:
+        frame: the frame.
+        fit: the target face, or None.
+        faces_seen: faces the detector saw (its last pass).
+        reason: why the frame will not be scored ("" when it will): see ``FrameResult.reason``.
+        size: (width, height) of the frame in pixels.
+        t0: ``time.perf_counter()`` when tracking began (for the latency).
+    """
+
+    frame: Frame
+    fit: FaceFit | None
+    faces_seen: int
+    reason: str
+    size: tuple[int, int]
+    t0: float
 
 
 class AUEngine(Protocol):
@@ -81,7 +103,12 @@ class Pipeline:
         self.tracker.close()
 
     def process(self, frame: Frame) -> FrameResult:
-        """Process one frame into an immutable :class:`FrameResult`."""
+        """Process one frame into an immutable :class:`FrameResult` (:meth:`track`, then :meth:`finish`)."""
+        return self.finish(self.track(frame))
+
+    def track(self, frame: Frame) -> Tracked:
+        """Stage 1: find the target face in the frame. Runs ahead of :meth:`finish` in its own thread
+        when frames are processed in a pipeline (``frame_loop.process_frames``)."""
         t0 = time.perf_counter()
         img = frame.image
         size = (img.shape[1], img.shape[0])
@@ -92,12 +119,17 @@ class Pipeline:
         self._last_size = size
         fit, faces_seen = self.tracker.process(img)
         reason = (self.tracker.last_reason or "no_face") if fit is None else unscored_reason(fit, self.min_quality)
-        if reason:
+        return Tracked(frame, fit, faces_seen, reason, size, t0)
+
+    def finish(self, t: Tracked) -> FrameResult:
+        """Stage 2: AU intensities, PSPI and the pain score of a tracked frame, in frame order."""
+        frame, fit, faces_seen, size = t.frame, t.fit, t.faces_seen, t.size
+        if t.reason:
             # Tracked is not scored: a turned, occluded or unsure fit keeps its box (for the view
             # and the CSV's face_x..face_h) but gets no AU values and no score.
             return FrameResult(frame=frame.index, timestamp=frame.timestamp, faces_seen=faces_seen, face=fit,
                                au_engine=self.au_engine.name, model_name=self.scorer.name, size=size,
-                               reason=reason, latency_ms=(time.perf_counter() - t0) * 1000)
+                               reason=t.reason, latency_ms=(time.perf_counter() - t.t0) * 1000)
         try:
             au = self.au_engine.estimate(fit, frame)
         except AUValuesMissing as e:
@@ -106,12 +138,12 @@ class Pipeline:
             return FrameResult(frame=frame.index, timestamp=frame.timestamp, faces_seen=faces_seen, face=None,
                                au_engine=self.au_engine.name, au_missing=str(e), reason="au_missing",
                                model_name=self.scorer.name,
-                               size=size, latency_ms=(time.perf_counter() - t0) * 1000)
+                               size=size, latency_ms=(time.perf_counter() - t.t0) * 1000)
         score, raw, level = self.scorer.score(au, frame.timestamp)
         regions = {k: (float(v[0]), float(v[1])) for k, v in au_centers(fit.landmarks).items()}
         return FrameResult(
             frame=frame.index, timestamp=frame.timestamp, faces_seen=faces_seen, face=fit,
             au=MappingProxyType(au), au_engine=self.au_engine.name, au_regions=MappingProxyType(regions),
             pspi=pspi(au), pain_score=score, pain_raw=raw, pain_level=level, model_name=self.scorer.name,
-            size=size, latency_ms=(time.perf_counter() - t0) * 1000,
+            size=size, latency_ms=(time.perf_counter() - t.t0) * 1000,
         )
