@@ -37,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--settings", help="settings file (INI) to use instead of the per-user settings")
     p.add_argument("--mute", action="store_true", help="no alarm sounds (visual alarms only)")
     p.add_argument("--geometry", help="window size WxH in pixels, e.g. 1600x1000")
+    p.add_argument("--keep-days", type=int, metavar="N",
+                   help="at start-up remove closed sessions older than N days (0: keep all; default: the "
+                        "setting session/keep_days, unset = keep all)")
     _add_pipeline_options(p)
     p.set_defaults(au_engine=None)  # the window: None = the engine chosen last in the window, else embedded
     sub = p.add_subparsers(dest="command")
@@ -48,7 +51,39 @@ def build_parser() -> argparse.ArgumentParser:
                    help="target: one row per frame for the target face (default); all: one row per face per "
                         "frame with a stable face_id, to pick the infant afterwards")
     _add_pipeline_options(a)
+    e = sub.add_parser("export", help="de-identified export of a session folder or a video, for research sharing")
+    e.add_argument("input", help="session folder (or per-frame CSV) or video file")
+    e.add_argument("--deidentify", action="store_true",
+                   help="required: times relative, no paths/user names/URLs, every detected face blurred "
+                        "(the only export there is)")
+    e.add_argument("--out", required=True, help="output folder (new or empty)")
+    e.add_argument("--max-frames", type=int, help="video: export only the first N frames")
+    e.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_pipeline_options(e)
     return p
+
+
+def _setup_logging() -> None:
+    """Privacy warnings and the retention line go to stderr as plain lines."""
+    import logging
+
+    class Stderr(logging.StreamHandler):  # the stderr of the moment (tests and tools swap it)
+        @property
+        def stream(self):  # type: ignore[override]
+            return sys.stderr
+
+        @stream.setter
+        def stream(self, _value) -> None:
+            pass
+
+    h = Stderr()
+    h.setFormatter(logging.Formatter("%(message)s"))
+    for name in ("auepa_monitor.core.private_files", "auepa_monitor.core.retention"):
+        lg = logging.getLogger(name)
+        if not lg.handlers:
+            lg.addHandler(h)
+            lg.setLevel(logging.INFO)
+            lg.propagate = False
 
 
 def _openface_progress(path: Path | None):
@@ -168,10 +203,57 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from .core.errors import AuepaError
+    from .core.export import export_any
+
+    if not args.deidentify:
+        print("error: export needs --deidentify (a de-identified export is the only one there is)", file=sys.stderr)
+        return 2
+    if args.max_frames is not None and args.max_frames < 1:
+        print("error: --max-frames must be 1 or more", file=sys.stderr)
+        return 2
+    bars: dict = {}
+
+    def progress(stage: str, n: int, total: int) -> None:
+        from tqdm import tqdm
+
+        bar = bars.get(stage)
+        if bar is None:
+            for b in bars.values():
+                b.close()
+            bar = bars[stage] = tqdm(desc=stage, unit="frame", total=total or None, leave=False, dynamic_ncols=True)
+        bar.update(n - bar.n)
+
+    try:
+        factory = make_pipeline_factory(args)
+        res = export_any(args.input, args.out, make_pipeline=factory, max_frames=args.max_frames,
+                         progress=None if args.quiet else progress)
+    except (AuepaError, ValueError) as e:
+        for b in bars.values():
+            b.close()
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    for b in bars.values():
+        b.close()
+    what = (f"{res.frames} frames, {res.faces_blurred} face detections blurred, check passed in "
+            f"{res.check_rounds} round(s) ({res.check_detections} detections in the output, all blurred), "
+            if res.kind == "video" else "")
+    print(f"exported ({res.kind}, de-identified): {what}{res.rows} CSV rows -> "
+          + ", ".join(Path(f).name for f in res.files) + f" in {args.out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _setup_logging()
     if args.command == "analyze":
         return cmd_analyze(args)
+    if args.command == "export":
+        return cmd_export(args)
+    if args.keep_days is not None and args.keep_days < 0:
+        print("error: --keep-days must be 0 or more", file=sys.stderr)
+        return 2
     from .ui.app import run_gui
 
     return run_gui(args)

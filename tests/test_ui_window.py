@@ -56,7 +56,7 @@ def test_open_play_pause_seek_step(make_window, qtbot, faces_dir):
     win.pause()
     qtbot.wait(1200)
     csv = (win.session.path / "frames.csv").read_text().splitlines()
-    assert csv[0].startswith("frame,timestamp,confidence,success") and len(csv) > 10
+    assert csv[0].startswith("frame,face_id,timestamp,confidence,success") and len(csv) > 10
 
 
 @pytest.mark.slow

@@ -13,6 +13,7 @@ from pathlib import Path
 from .errors import AuepaError, ModelFileError
 from .face import Box
 from .frame_loop import process_frames
+from .private_files import private_dir, write_private_text
 from .recorder import FrameCsvWriter
 from .records import PainLevel
 from .sources import open_source
@@ -123,7 +124,7 @@ def analyze_one(path: Path, out_dir: Path, make_pipeline: Callable[[Path], objec
     s.au_engine = pipe.au_engine.name  # type: ignore[attr-defined]
     s.model = pipe.scorer.name  # type: ignore[attr-defined]
     s.model_warning = pipe.scorer.card.warning  # type: ignore[attr-defined]
-    (out_dir / f"{csv_stem}.summary.json").write_text(json.dumps(asdict(s), indent=2) + "\n")
+    write_private_text(out_dir / f"{csv_stem}.summary.json", json.dumps(asdict(s), indent=2) + "\n")
     return s
 
 
@@ -136,7 +137,7 @@ def analyze_many(paths: list[Path], out_dir: Path, make_pipeline: Callable[[Path
     A :class:`ModelFileError` (the face model cannot be loaded) is raised instead: no input
     could run, so the caller reports it once.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(out_dir)  # 0700 when made here; a one-line warning when an existing one is wider
     used: set[str] = set()
     done, failed = [], []
     for p in paths:

@@ -46,6 +46,7 @@ from .au_engine import au27_from_geometry, au43_from_geometry, eye_aspect_ratio,
 from .errors import EngineUnavailable
 from .openface_csv import OpenFaceCsvError, OpenFaceTable, load_table, read_openface_csv, save_table
 from .pipeline import AUValuesMissing
+from .private_files import copy_private, private_dir, write_private_text
 from .records import REPORTED_AUS, FaceFit
 from .sources import IMAGE_EXTS, Frame
 
@@ -231,7 +232,7 @@ def run_feature_extraction(install: OpenFaceInstall, source: Path, out_dir: Path
     output on any failure.
     """
     source = Path(source)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(out_dir, warn=False)
     total = count_frames(source)
     # Started by its real path: OpenFace looks for AU_predictors/ beside argv[0], not beside a symlink to it.
     cmd = [str(install.exe.resolve())]
@@ -239,9 +240,8 @@ def run_feature_extraction(install: OpenFaceInstall, source: Path, out_dir: Path
         cmd += ["-fdir", str(source)]
     elif source.suffix.lower() in IMAGE_EXTS:
         # A single still: a one-image sequence, with OpenFace's static AU models (no video offset).
-        one = out_dir / "_still"
-        one.mkdir(exist_ok=True)
-        shutil.copy2(source, one / source.name)
+        one = private_dir(out_dir / "_still", warn=False)
+        copy_private(source, one / source.name)
         cmd += ["-fdir", str(one), "-au_static"]
     else:
         cmd += ["-f", str(source)]
@@ -407,17 +407,17 @@ class OpenFaceCache:
 
     def put(self, key: str, csv_path: Path, table: OpenFaceTable, meta: dict) -> OpenFaceTable:
         """Store OpenFace's CSV and its parsed ``table``; returns the table pointing at the stored CSV."""
-        self.dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.dir)  # owner-only (0700): the values describe an identifiable infant
         dst = self.dir / f"{key}.csv"
         # Written under a temporary name and renamed: a crash never leaves a half entry under the real name.
         tmp = dst.with_suffix(".csv.part")
-        shutil.copyfile(csv_path, tmp)
+        copy_private(csv_path, tmp)
         os.replace(tmp, dst)
         stored = replace(table, path=dst)
         tmp = self.dir / f"{key}.npz.part"
         save_table(stored, tmp)
         os.replace(tmp, self.dir / f"{key}.npz")
-        (self.dir / f"{key}.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        write_private_text(self.dir / f"{key}.json", json.dumps(meta, indent=2) + "\n")
         return stored
 
 

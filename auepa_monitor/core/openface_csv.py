@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import AuepaError
+from .private_files import open_private
 
 _AU_R = re.compile(r"^AU(\d\d)_r$")
 N_LANDMARKS = 68
@@ -160,7 +161,7 @@ def save_table(table: OpenFaceTable, path: str | Path) -> None:
         arrays["landmarks"] = table.landmarks
     if table.pose is not None:
         arrays["pose"] = table.pose
-    with open(path, "wb") as fh:
+    with open_private(path, "wb") as fh:  # owner-only (0600)
         np.savez(fh, **arrays)
 
 

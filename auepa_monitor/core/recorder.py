@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .private_files import private_dir, private_fd
 from .records import REPORTED_AUS, FrameResult, au_column
 
 FRAME_COLUMNS: tuple[str, ...] = (
@@ -62,11 +63,10 @@ class _SyncedFile:
 
     def __init__(self, path: Path, interval: float = 1.0) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent, warn=False)  # owner-only (0700) when made here
         _drop_partial_tail(self.path)
-        # O_BINARY (Windows only): no newline translation, the bytes are written as given.
-        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_BINARY", 0)
-        self._fd: int | None = os.open(self.path, flags, 0o644)
+        # Owner-only (0600) whatever the umask; O_BINARY (Windows only): no newline translation.
+        self._fd: int | None = private_fd(self.path, append=True)
         self.interval = interval
         self._last = time.monotonic()
         self._dirty = False

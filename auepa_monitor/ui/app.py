@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -10,11 +11,27 @@ ORG, APP = "AuE-IPA", "AuE-IPA Monitor"
 
 
 def _settings(path: str | None):
+    """The settings file (INI), created owner-only (0600) in a 0700 folder when new.
+
+    It holds recent file names and folders, so it is private too; Qt rewrites it atomically
+    and keeps the rights of the file it replaces.
+    """
     from PySide6.QtCore import QSettings
 
+    from ..core.private_files import private_dir, private_fd
+
     if path:
-        return QSettings(path, QSettings.Format.IniFormat)
-    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORG, APP)
+        s = QSettings(path, QSettings.Format.IniFormat)
+    else:
+        s = QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORG, APP)
+    f = Path(s.fileName())
+    try:
+        if not f.exists():
+            private_dir(f.parent, warn=False)
+            os.close(private_fd(f))
+    except OSError:
+        pass  # Qt reports an unwritable settings file itself (settings are then not kept)
+    return s
 
 
 def run_gui(args: argparse.Namespace) -> int:
@@ -77,6 +94,9 @@ def run_gui(args: argparse.Namespace) -> int:
                      sessions_root=getattr(args, "session_dir", None), device=torch_device(),
                      au_engine=getattr(args, "au_engine", None), openface_bin=getattr(args, "openface_bin", None))
     win.initial_roi = roi
+    # Retention at start-up: --keep-days for this start, else the setting (0/unset: keep all).
+    keep = getattr(args, "keep_days", None)
+    win.apply_retention(keep)
     if getattr(args, "cnn_model", None):
         win.load_cnn(args.cnn_model)
     status = {"code": 0}

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from collections import deque
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QImage, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -55,6 +56,7 @@ from .. import NOT_A_MEDICAL_DEVICE, __version__
 from ..core.alerts import PAIN_ALARMS, AlertConfig, AlertEvent, AlertMonitor, Priority
 from ..core.errors import AuepaError
 from ..core.player import SPEEDS, LatestWorker, Player, PlayerNotice, Processed
+from ..core.private_files import mask_credentials, private_dir, write_private_bytes, write_private_text
 from ..core.records import FrameResult
 from ..core.session import Session, default_sessions_dir
 from ..core.sources import IMAGE_EXTS, VIDEO_EXTS, Source, list_cameras, open_source
@@ -67,6 +69,18 @@ from .theme import apply_dark
 from .video_view import VideoView
 
 MAX_RECENT = 8
+
+
+def _png_bytes(img: QImage) -> bytes:
+    """A QImage encoded as PNG in memory (written to disk by the caller with owner-only rights)."""
+    data = QByteArray()
+    buf = QBuffer(data)
+    buf.open(QIODevice.OpenModeFlag.WriteOnly)
+    ok = img.save(buf, "PNG")
+    buf.close()
+    if not ok or data.isEmpty():
+        raise ValueError("PNG encoding failed")
+    return bytes(data.data())
 ENGINES = {"embedded": "embedded", "openface": "OpenFace 2.2"}  # engine name -> what the UI calls it
 
 
@@ -387,6 +401,7 @@ class MainWindow(QMainWindow):
         m_file.addAction(act("Load pain model…", self.load_model_dialog))
         m_file.addAction(act("Load CNN checkpoint (Grad-CAM)…", self.load_cnn_dialog))
         m_file.addAction(act("Session folder…", self.choose_session_dir))
+        m_file.addAction(act("Keep sessions for…", self.choose_keep_days))
         m_file.addAction(act("OpenFace FeatureExtraction…", self.choose_openface_bin))
         m_file.addSeparator()
         m_file.addAction(act("Quit", self.close, QKeySequence.StandardKey.Quit))
@@ -537,6 +552,33 @@ class MainWindow(QMainWindow):
             self._sessions_root = None
             self.settings.setValue("session/dir", d)
             self.statusBar().showMessage(f"New sessions go to {d}", 5000)
+
+    def keep_days(self) -> int:
+        """Days closed sessions are kept (setting ``session/keep_days``; 0 or unset: keep all)."""
+        try:
+            return max(0, int(self.settings.value("session/keep_days", 0) or 0))
+        except (TypeError, ValueError):
+            return 0
+
+    def choose_keep_days(self) -> None:
+        from PySide6.QtWidgets import QInputDialog
+
+        n, ok = QInputDialog.getInt(self, "Keep sessions for", "Days closed sessions are kept (0: keep all); "
+                                    "applied when the program starts:", self.keep_days(), 0, 36500)
+        if ok:
+            self.settings.setValue("session/keep_days", n)
+            self.statusBar().showMessage(f"Sessions kept {n} days (from the next start)" if n else
+                                         "All sessions kept", 5000)
+
+    def apply_retention(self, keep_days: int | None = None) -> list[Path]:
+        """Remove closed sessions older than ``keep_days`` (default: the setting) from the sessions folder."""
+        from ..core.retention import apply_retention
+
+        days = self.keep_days() if keep_days is None else keep_days
+        removed = apply_retention(self.sessions_root(), days)
+        if removed:
+            self.statusBar().showMessage(f"Removed {len(removed)} session(s) older than {days} days", 10000)
+        return removed
 
     @property
     def au_engine_choice(self) -> str:
@@ -768,12 +810,13 @@ class MainWindow(QMainWindow):
         self.player.open(src, play=play)
         self.alerts.watch_stall(play, time.monotonic())
         self._set_play_icon(play)
-        self.setWindowTitle(f"AuE-IPA Monitor – {Path(desc).name if not src.live else desc}")
-        self.statusBar().showMessage(note or f"Opened {desc}", 15000 if note else 4000)
+        self.setWindowTitle(f"AuE-IPA Monitor – {Path(desc).name if not src.live else mask_credentials(desc)}")
+        self.statusBar().showMessage(note or f"Opened {mask_credentials(desc)}", 15000 if note else 4000)
         self.sourceOpened.emit(desc)
 
     def show_error(self, message: str) -> None:
         """A one-line message in the view, the status bar and a non-blocking dialog."""
+        message = mask_credentials(message)
         self.last_error = message
         self.statusBar().showMessage(message, 15000)
         if self.current is None:
@@ -1222,20 +1265,27 @@ class MainWindow(QMainWindow):
         p = self.current
         r = p.result
         if path is None:
-            stem = Path(self.source_desc).stem if not self.source_live else self.source_desc.replace(" ", "")
+            stem = Path(self.source_desc).stem if not self.source_live else \
+                re.sub(r"[^A-Za-z0-9._-]+", "_", mask_credentials(self.source_desc)).strip("_")
             path = self.screenshot_dir() / f"{stem}_f{r.frame:06d}_{time.strftime('%H%M%S')}.png"
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            private_dir(path.parent)  # 0700 when made here (screenshots show the infant's face)
+        except OSError as e:
+            self.show_error(f"cannot write {path}: {e}")
+            return None
         heat = self.view._heat if self.view.options.heatmap else None
         weights = self.view._weights if self.view.options.heatmap else None
         img: QImage = render_annotated(p.image, r, self.view.options, heat=heat, region_weights=weights)
-        if not img.save(str(path), "PNG"):
-            self.show_error(f"cannot write {path}")
-            return None
         win_path = path.with_name(path.stem + "_window.png")
-        self.grab().save(str(win_path), "PNG")
         side = path.with_suffix(".json")
-        side.write_text(json.dumps(self.sidecar(p, path, win_path), indent=2, default=str) + "\n", encoding="utf-8")
+        try:  # encoded in memory, written owner-only (0600) whatever the umask
+            write_private_bytes(path, _png_bytes(img))
+            write_private_bytes(win_path, _png_bytes(self.grab().toImage()))
+            write_private_text(side, json.dumps(self.sidecar(p, path, win_path), indent=2, default=str) + "\n")
+        except (OSError, ValueError) as e:
+            self.show_error(f"cannot write {path}: {e}")
+            return None
         if self.session:
             self.session.event("screenshot", path=str(path), frame=r.frame)
         self.statusBar().showMessage(f"Saved {path}", 5000)
@@ -1250,7 +1300,7 @@ class MainWindow(QMainWindow):
             "program": f"AuE-IPA Monitor {__version__}",
             "notice": NOT_A_MEDICAL_DEVICE,
             "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "source": self.source_desc,
+            "source": mask_credentials(self.source_desc),
             "live": self.source_live,
             "frame": r.frame,
             "timestamp_s": round(r.timestamp, 3),
