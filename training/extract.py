@@ -1,7 +1,9 @@
 """Frames -> aligned 224x224 face crops -> AU intensities, for every manifest row, cached on disk.
 
 Per row the paper takes 30 consecutive frames from the time point (Sec. IV); a still image
-gives one frame. Each frame goes through the app's own chain: :class:`FaceTracker`, then
+gives one frame; a row with a frame range gives ``n_frames`` frames spread evenly over it. A row's
+face box is the tracker's target region (``FaceTracker.set_target``), so the boxed face is the one
+measured even when a larger face is in view. Each frame goes through the app's own chain: :class:`FaceTracker`, then
 :func:`align_face` (the crop the end-to-end CNN sees) and :func:`au_centers` in crop pixels
 (the Eq. 2 regions), then the AU engine. Frames where no face is fitted are skipped and counted.
 
@@ -113,6 +115,11 @@ class SampleSet:
         return self._per(lambda r: r.row.dataset)
 
     @property
+    def classes(self) -> np.ndarray:
+        """(N,) the rows' class / stimulus ("" when none)."""
+        return self._per(lambda r: r.row.cls)
+
+    @property
     def targets(self) -> np.ndarray:
         """(N,) pain 0-10 (the common target)."""
         return self._per(lambda r: r.row.target).astype(np.float32)
@@ -146,13 +153,39 @@ def open_media(row: Row) -> Source:
     return ImageSource(row.media, fps=FOLDER_FPS)
 
 
+def range_frames(first: int, last: int, n_frames: int) -> list[int]:
+    """``n_frames`` frame numbers spread evenly over [first, last] (all of them when fewer)."""
+    count = last - first + 1
+    if count <= n_frames:
+        return list(range(first, last + 1))
+    return sorted({int(round(v)) for v in np.linspace(first, last, n_frames)})
+
+
 def read_frames(row: Row, n_frames: int) -> list[Frame]:
-    """The row's ``n_frames`` consecutive frames from ``time_s`` (one frame for a still image)."""
+    """The row's ``n_frames`` consecutive frames from ``time_s`` (one frame for a still image), or
+    ``n_frames`` frames spread evenly over its frame range."""
     src = open_media(row)
     try:
         if row.kind == "image":
             f = src.read()
             return [f] if f is not None else []
+        if row.frame_range is not None:
+            first, last = row.frame_range
+            if src.frame_count:
+                last = min(last, src.frame_count)
+            want = set(range_frames(first, last, n_frames))
+            if not want:
+                return []
+            if first > 1:
+                src.seek(first)
+            out = []
+            while True:
+                f = src.read()
+                if f is None or f.index > last:
+                    break
+                if f.index in want:
+                    out.append(f)
+            return out
         start = int(round(row.time_s * src.fps)) + 1
         if src.frame_count and start > src.frame_count:
             return []
@@ -225,6 +258,11 @@ class Extractor:
         d = file_digest(row.media, self._index)
         n = 1 if row.kind == "image" else self.n_frames
         text = f"{d}|{row.time_s:.4f}|{n}|{CROP_VERSION}|{self._face_model_digest}"
+        # Only present when used, so older cache entries (no box, no range) stay valid.
+        if row.box is not None:
+            text += "|box=" + ",".join(f"{v:.1f}" for v in row.box)
+        if row.frame_range is not None:
+            text += f"|range={row.frame_range[0]}-{row.frame_range[1]}"
         return hashlib.sha1(text.encode()).hexdigest()[:20]
 
     def _engine_tag(self) -> str:
@@ -275,7 +313,7 @@ class Extractor:
                                      np.load(au_p)["au"], int(meta["tried"]))
         frames = read_frames(row, self.n_frames)
         tracker = self.tracker()
-        tracker.reset()
+        tracker.set_target(row.box)  # the row's face box is the target region (None: the largest face); resets
         engine = make_au_engine(self.engine_name, row)
         crops, centers, nums, aus = [], [], [], []
         for fr in frames:

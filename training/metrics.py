@@ -76,3 +76,12 @@ def mean_scores(items: Sequence[Scores]) -> Scores:
         return Scores(float("nan"), float("nan"), float("nan"), float("nan"), float("nan"), 0)
     m = lambda k: float(np.mean([getattr(s, k) for s in items]))  # noqa: E731
     return Scores(m("wa"), m("ua"), m("precision"), m("recall"), m("f1"), sum(s.n for s in items))
+
+
+def std_scores(items: Sequence[Scores]) -> Scores:
+    """Standard deviation over folds of each metric (population std, as ``np.std``); n is the fold count."""
+    items = [s for s in items if s.n > 0]
+    if not items:
+        return Scores(float("nan"), float("nan"), float("nan"), float("nan"), float("nan"), 0)
+    sd = lambda k: float(np.std([getattr(s, k) for s in items]))  # noqa: E731
+    return Scores(sd("wa"), sd("ua"), sd("precision"), sd("recall"), sd("f1"), len(items))

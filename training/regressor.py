@@ -5,6 +5,10 @@ multiplied element-wise by their engagement levels (normalised so the top AU is 
 for the unweighted variants), hidden 3 with ReLU and dropout, 1 output on the 0-10 scale.
 Paper hyperparameters (defaults of :class:`RegParams`): Adam lr 0.01, SmoothL1Loss, batch 8,
 100 epochs. Predicted scores become pain levels with :meth:`PainLevel.from_score`.
+
+As for the CNN (:mod:`training.cnn`): with validation data the weights of the epoch with the
+lowest validation SmoothL1 loss are kept (else the last epoch's), and the learning rate follows
+``schedule`` (cosine by default).
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ from auepa_monitor.core.records import PainLevel
 from auepa_monitor.core.scoring import pspi
 from auepa_monitor.nets.pain_regressor import PainRegressor
 
+from .cnn import TrainResult, make_scheduler
 from .extract import AU_ORDER
+from .logs import BestEpoch, EpochLog
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,7 @@ class RegParams:
     batch: int = 8
     hidden: int = 3
     dropout: float = 0.2
+    schedule: str = "cosine"  # cosine | step | none
 
 
 def au_matrix(au: np.ndarray, aus: Sequence[int]) -> np.ndarray:
@@ -41,25 +48,62 @@ def au_matrix(au: np.ndarray, aus: Sequence[int]) -> np.ndarray:
 
 
 def fit_regressor(x: np.ndarray, y: np.ndarray, aus: Sequence[int], engagement: Sequence[float],
-                  params: RegParams, seed: int) -> PainRegressor:
-    """Train a :class:`PainRegressor` on (N, k) AU intensities ``x`` and pain targets ``y`` (0-10)."""
+                  params: RegParams, seed: int, val: tuple[np.ndarray, np.ndarray] | None = None,
+                  log: EpochLog | None = None) -> PainRegressor:
+    """Train a :class:`PainRegressor` on (N, k) AU intensities ``x`` and pain targets ``y`` (0-10);
+    see :func:`train_regressor`."""
+    return train_regressor(x, y, aus, engagement, params, seed, val, log)[0]
+
+
+def train_regressor(x: np.ndarray, y: np.ndarray, aus: Sequence[int], engagement: Sequence[float],
+                    params: RegParams, seed: int, val: tuple[np.ndarray, np.ndarray] | None = None,
+                    log: EpochLog | None = None) -> tuple[PainRegressor, TrainResult]:
+    """Train a :class:`PainRegressor`; with ``val`` = (x, y) validation data the best validation
+    epoch's weights are kept. Returns the model (eval mode) and its per-epoch history."""
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     model = PainRegressor(aus, engagement, hidden=params.hidden, dropout=params.dropout)
     opt = torch.optim.Adam(model.parameters(), lr=params.lr)
+    sched = make_scheduler(opt, params.schedule, params.epochs)
     loss_fn = nn.SmoothL1Loss()
     X = torch.from_numpy(np.asarray(x, np.float32))
     Y = torch.from_numpy(np.asarray(y, np.float32))
-    model.train()
-    for _ in range(params.epochs):
+    has_val = val is not None and len(val[0]) > 0
+    if has_val:
+        XV = torch.from_numpy(np.asarray(val[0], np.float32))
+        YV = torch.from_numpy(np.asarray(val[1], np.float32))
+    keeper = BestEpoch("min")
+    history: list[dict[str, float]] = []
+    for epoch in range(1, params.epochs + 1):
+        model.train()
+        lr = opt.param_groups[0]["lr"]
         perm = torch.randperm(len(X), generator=gen)
+        tot = 0.0
         for i in range(0, len(X), params.batch):
             b = perm[i:i + params.batch]
             opt.zero_grad()
-            loss_fn(model(X[b]), Y[b]).backward()
+            loss = loss_fn(model(X[b]), Y[b])
+            loss.backward()
             opt.step()
+            tot += float(loss.item()) * len(b)
+        if sched is not None:
+            sched.step()
+        rec = {"train_loss": tot / max(len(X), 1), "lr": lr}
+        if has_val:
+            model.eval()
+            with torch.no_grad():
+                rec["val_loss"] = float(loss_fn(model(XV), YV))
+            keeper.update(epoch, rec["val_loss"], model)
+        history.append(rec)
+        if log is not None:
+            log(epoch, **rec)
+    if has_val:
+        keeper.restore(model)
+        res = TrainResult(int(keeper.epoch), history, "validation loss")
+    else:
+        res = TrainResult(params.epochs, history)
     model.eval()
-    return model
+    return model, res
 
 
 @torch.no_grad()

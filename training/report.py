@@ -29,6 +29,30 @@ def metric_row(name: str, s: Scores) -> list[object]:
     return [name, round(s.wa, 1), round(s.ua, 1), round(s.precision, 1), round(s.recall, 1), round(s.f1, 3), s.n]
 
 
+def pm(m: float, sd: float, digits: int = 1) -> str:
+    """``mean ± std`` text (``n/a`` for a missing value)."""
+    if np.isnan(m):
+        return "n/a"
+    return f"{m:.{digits}f} ± {sd:.{digits}f}" if not np.isnan(sd) else f"{m:.{digits}f}"
+
+
+def metric_rows_pm(items: Mapping[str, tuple[Scores, Scores]]) -> tuple[list[str], list[list[object]]]:
+    """Methods table with ``mean ± std over folds`` cells."""
+    rows = [[n, pm(m.wa, s.wa), pm(m.ua, s.ua), pm(m.precision, s.precision), pm(m.recall, s.recall),
+             pm(m.f1, s.f1, 3), m.n] for n, (m, s) in items.items()]
+    return METRIC_HEADER, rows
+
+
+def metric_csv(items: Mapping[str, tuple[Scores, Scores]]) -> tuple[list[str], list[list[object]]]:
+    """Methods table as numbers: each metric's mean, then its std over folds."""
+    header = ["Method", "WA(%)", "WA_std", "UA(%)", "UA_std", "Precision(%)", "Precision_std", "Recall(%)",
+              "Recall_std", "F1 Score", "F1_std", "n"]
+    rows = [[n, round(m.wa, 2), round(s.wa, 2), round(m.ua, 2), round(s.ua, 2), round(m.precision, 2),
+             round(s.precision, 2), round(m.recall, 2), round(s.recall, 2), round(m.f1, 4), round(s.f1, 4), m.n]
+            for n, (m, s) in items.items()]
+    return header, rows
+
+
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows:
@@ -44,17 +68,28 @@ def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[object]
         w.writerows(rows)
 
 
-def table_iii_rows(per_arch: Mapping[str, Scores]) -> tuple[list[str], list[list[object]]]:
-    """Table III layout: one column per backbone, one row per metric."""
+def table_iii_rows(per_arch: Mapping[str, Scores],
+                   std: Mapping[str, Scores] | None = None) -> tuple[list[str], list[list[object]]]:
+    """Table III layout: one column per backbone, one row per metric (``mean ± std`` when ``std``)."""
     archs = list(per_arch)
     header = ["Model", *archs]
-    rows = [
-        ["Weighted Accuracy(%)", *[round(per_arch[a].wa, 1) for a in archs]],
-        ["Unweighted Accuracy(%)", *[round(per_arch[a].ua, 1) for a in archs]],
-        ["Weighted Precision(%)", *[round(per_arch[a].precision, 1) for a in archs]],
-        ["Weighted Recall(%)", *[round(per_arch[a].recall, 1) for a in archs]],
-        ["Weighted F1 score", *[round(per_arch[a].f1, 3) for a in archs]],
-    ]
+
+    def cell(a: str, k: str, digits: int) -> object:
+        m = getattr(per_arch[a], k)
+        return pm(m, getattr(std[a], k), digits) if std is not None else round(m, digits)
+
+    rows = [[label, *[cell(a, k, d) for a in archs]] for label, k, d in (
+        ("Weighted Accuracy(%)", "wa", 1), ("Unweighted Accuracy(%)", "ua", 1), ("Weighted Precision(%)", "precision", 1),
+        ("Weighted Recall(%)", "recall", 1), ("Weighted F1 score", "f1", 3))]
+    return header, rows
+
+
+def table_iii_csv(per_arch: Mapping[str, Scores], std: Mapping[str, Scores]) -> tuple[list[str], list[list[object]]]:
+    """Table III as numbers: one row per metric, a mean and a std column per backbone."""
+    archs = list(per_arch)
+    header = ["metric", *[f"{a}{suffix}" for a in archs for suffix in ("", "_std")]]
+    rows = [[k, *[v for a in archs for v in (round(getattr(per_arch[a], k), 4), round(getattr(std[a], k), 4))]]
+            for k in ("wa", "ua", "precision", "recall", "f1")]
     return header, rows
 
 
@@ -96,21 +131,29 @@ def topk_figure(path: Path, ks: Sequence[int], losses: Sequence[float], stds: Se
     plt.close(fig)
 
 
-def confusion_figure(path: Path, cms: Mapping[str, np.ndarray], classes: Mapping[str, Sequence[str]]) -> None:
-    """Confusion matrices (rows = truth) side by side, one panel per method."""
+def confusion_figure(path: Path, cms: Mapping[str, np.ndarray], classes: Mapping[str, Sequence[str]],
+                     title: str | None = None, per_row: int = 4) -> None:
+    """Confusion matrices (rows = truth), one panel per method, ``per_row`` panels a row."""
     n = len(cms)
-    fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 3.2), dpi=110, squeeze=False)
-    for ax, (name, cm) in zip(axes[0], cms.items(), strict=True):
-        ax.imshow(cm, cmap="Blues")
+    cols = min(n, per_row)
+    nrows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(nrows, cols, figsize=(3.1 * cols, 3.2 * nrows + (0.4 if title else 0)), dpi=110,
+                             squeeze=False)
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
+    for ax, (name, cm) in zip(axes.ravel(), cms.items(), strict=False):
+        ax.imshow(cm, cmap="Blues", vmin=0, vmax=max(int(cm.max()), 1))
         names = classes[name]
         ax.set_xticks(range(len(names)), [c.replace(" pain", "") for c in names], fontsize=7)
         ax.set_yticks(range(len(names)), [c.replace(" pain", "") for c in names], fontsize=7)
         for (r, c), v in np.ndenumerate(cm):
             ax.text(c, r, str(int(v)), ha="center", va="center", fontsize=8,
                     color="white" if v > cm.max() / 2 else "black")
-        ax.set_title(name, fontsize=9)
+        ax.set_title(name if len(name) <= 34 else name[:32] + "...", fontsize=8)
         ax.set_xlabel("predicted", fontsize=8)
         ax.set_ylabel("true", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

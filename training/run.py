@@ -29,12 +29,30 @@ from auepa_monitor.core.errors import AuepaError
 from auepa_monitor.core.records import PAPER_CORE_AUS, TABLE_I_AUS
 
 from . import report as R
+from .degenerate import check_predictions
 from .folds import fold_indices, subject_folds
-from .manifest import class_names, collapse, datasets, read_manifest, scheme_of
-from .metrics import Scores, confusion, mean_scores, scores
+from .logs import EpochLog, environment
+from .manifest import SCALE_DEFS, class_names, collapse, datasets, read_manifest, scheme_of
+from .metrics import Scores, confusion, mean_scores, scores, std_scores
 from .state import fingerprint, load_done, save_done, write_json
+from .topk import fit_split, flat_k, nested_k, split_val
 
-QUICK = {"n_frames": 3, "archs": ("resnet18", "vgg11_bn"), "cnn_epochs": 1, "reg_epochs": 30}
+QUICK = {"n_frames": 3, "archs": ("resnet18",), "cnn_epochs": 2, "reg_epochs": 30}
+
+
+@dataclass
+class MethodResult:
+    """One method on the held-out folds or another data set: mean and std over the fold models,
+    the summed confusion matrix, and per fold the (collapsed) truth, prediction, raw output and samples."""
+
+    mean: Scores
+    std: Scores
+    cm: np.ndarray
+    folds: list[Scores]
+    truth: list[list[int]]
+    pred: list[list[int]]
+    raw: list[list[float]] | None
+    idx: list[np.ndarray]
 
 
 @dataclass
@@ -59,6 +77,13 @@ class RunConfig:
     reg_batch: int = 8
     reg_hidden: int = 3
     reg_dropout: float = 0.2
+    val_frac: float = 0.2  # subjects of each training fold held out for best-epoch keeping (0: last epoch)
+    augment: bool = True
+    lr_schedule: str = "cosine"
+    cnn_select: str = "loss"
+    nested: bool = False  # choose top-k by an inner CV inside each outer training fold
+    inner_folds: int = 3
+    tensorboard: bool = True
     top_k: int | None = None  # None: the k with the lowest loss in Fig. 6
     train_dataset: str | None = None  # None: the data set with the most subjects
     weights_dir: Path | None = None
@@ -114,7 +139,12 @@ class Pipeline:
         self.timings["validate"] = {"seconds": round(time.perf_counter() - t0, 2), "resumed": False}
         self.device = cfg.device or torch_device()
         self.out.mkdir(parents=True, exist_ok=True)
-        write_json(self.out / "config.json", dataclasses.asdict(cfg))
+        self.warnings: list[str] = []
+        seeds = {"base": cfg.seed, "folds": f"subject folds shuffled with seed {cfg.seed}",
+                 "fold_models": f"fold k trains with seed {cfg.seed} + k (weights, batch order, augmentation, "
+                                "validation subjects)", "final_models": cfg.seed}
+        self.env = environment(self.device, seeds)
+        write_json(self.out / "config.json", {**dataclasses.asdict(cfg), "environment": self.env})
         self.log(f"[validate] {len(self.rows)} rows OK in {len(datasets(self.rows))} data set(s)")
         self._choose_train_dataset()
         self._extract()
@@ -167,6 +197,7 @@ class Pipeline:
         self.subj_of = s.subjects
         self.levels = s.levels
         self.targets = s.targets
+        self.classes = s.classes
         self.au = s.au
         per = {}
         for d, rows in datasets(self.rows).items():
@@ -175,7 +206,10 @@ class Pipeline:
                       "frames_tried": int(sum(s.rows[i].tried for i in idx)),
                       "frames_fitted": int(sum(len(s.rows[i].frames) for i in idx)),
                       "scale": rows[0].scale, "scheme": scheme_of(rows[0].scale),
-                      "levels": np.bincount(self.levels[self.ds_of == d], minlength=4).tolist()}
+                      "levels": np.bincount(self.levels[self.ds_of == d], minlength=4).tolist(),
+                      "rule": SCALE_DEFS[rows[0].scale].rule(),
+                      "boxed_rows": sum(r.box is not None for r in rows),
+                      "classes": sorted({r.cls for r in rows if r.cls})}
             empty = [s.rows[i].row.line for i in idx if len(s.rows[i].frames) == 0]
             if empty:
                 per[d]["rows_without_face"] = empty
@@ -195,6 +229,8 @@ class Pipeline:
             te = te[self.train_mask[te]]
             assert not set(self.subj_of[tr]) & set(self.subj_of[te]), "subject leakage between train and test"
             self.fold_idx.append((tr, te))
+        # Best-epoch validation inside each training fold: some of its subjects, never the test fold's.
+        self.fold_val = [split_val(self.subj_of, tr, cfg.val_frac, cfg.seed + k) for k, (tr, _) in enumerate(self.fold_idx)]
         write_json(self.out / "folds.json", [dataclasses.asdict(f) for f in self.folds])
         self.other_idx = {d: np.flatnonzero(self.ds_of == d) for d in self.others}
 
@@ -205,11 +241,11 @@ class Pipeline:
 
     def _cnn(self) -> None:
         cfg = self.cfg
-        from .cnn import CnnParams, predict, train_cnn
+        from .cnn import predict, train_cnn
 
-        params = CnnParams(cfg.cnn_epochs, cfg.cnn_lr, cfg.cnn_weight_decay, cfg.cnn_batch)
+        params = self._cnn_params()
         fp = fingerprint(self.fold_fp, dataclasses.asdict(params), cfg.archs, cfg.engagement_arch,
-                         {a: str(self._weights(a)) for a in cfg.archs}, self.others)
+                         {a: str(self._weights(a)) for a in cfg.archs}, self.others, cfg.val_frac)
 
         def work() -> dict[str, Any]:
             from auepa_monitor.model_card import ModelCard
@@ -220,15 +256,19 @@ class Pipeline:
                 wp = self._weights(arch)
                 folds_out = []
                 t_arch = time.perf_counter()
-                for k, (tr, te) in enumerate(self.fold_idx):
+                for k, (_tr, te) in enumerate(self.fold_idx):
                     ffp = fingerprint(fp, arch, k)
                     fpath = self.out / "cnn" / arch / f"fold{k}.json"
                     done = load_done(fpath, ffp)
                     ckpt = self.out / "cnn" / arch / f"fold{k}.pt"
                     if done is None or (arch == cfg.engagement_arch and not ckpt.is_file()):
                         t0 = time.perf_counter()
-                        model = train_cnn(arch, self.samples, tr, params, self.device, cfg.seed + k, wp,
-                                          desc=f"{arch} fold {k + 1}/{len(self.fold_idx)}", progress=cfg.progress)
+                        fit, val = self.fold_val[k]
+                        log = self._log("cnn", arch, f"fold{k}")
+                        model, tres = train_cnn(arch, self.samples, fit, params, self.device, cfg.seed + k, wp,
+                                                desc=f"{arch} fold {k + 1}/{len(self.fold_idx)}",
+                                                progress=cfg.progress, val_idx=val, log=log)
+                        log.close()
                         pred, _ = predict(model, self.samples, te, self.device)
                         other = {d: predict(model, self.samples, idx, self.device)[0].tolist()
                                  for d, idx in self.other_idx.items()}
@@ -239,10 +279,14 @@ class Pipeline:
                                              output_scale="4 pain levels", created=dt.date.today().isoformat(),
                                              built_by="training/run.py")
                             save_checkpoint(ckpt, model, arch, PAIN_CLASSES, card,
-                                            {"training": {"epochs": params.epochs, "train_samples": int(len(tr)),
+                                            {"training": {"epochs": params.epochs, "train_samples": int(len(fit)),
+                                                          "val_samples": int(len(val)), "best_epoch": tres.best_epoch,
                                                           "fold": k, "seed": cfg.seed + k}})
                         done = save_done(fpath, ffp, {"test_idx": te.tolist(), "pred": pred.tolist(),
-                                                      "other_pred": other}, time.perf_counter() - t0)
+                                                      "other_pred": other, "best_epoch": tres.best_epoch,
+                                                      "selected_by": tres.selected_by,
+                                                      "val_subjects": sorted(set(self.subj_of[val].tolist())),
+                                                      "history": tres.history}, time.perf_counter() - t0)
                         del model
                     folds_out.append(done)
                 per_fold = [scores(self.levels[np.array(f["test_idx"], int)], f["pred"], 4) for f in folds_out]
@@ -250,6 +294,8 @@ class Pipeline:
                     "pretrained": str(wp) if wp else None,
                     "folds": [s.as_dict() for s in per_fold],
                     "mean": mean_scores(per_fold).as_dict(),
+                    "std": std_scores(per_fold).as_dict(),
+                    "best_epochs": [f.get("best_epoch") for f in folds_out],
                     "seconds": round(time.perf_counter() - t_arch, 2),
                     "fold_seconds": [f["seconds"] for f in folds_out],
                 }
@@ -257,6 +303,17 @@ class Pipeline:
 
         self.stage("cnn", fp, work)
         self.cnn_fp = fp
+
+    def _cnn_params(self):
+        from .cnn import CnnParams
+
+        c = self.cfg
+        return CnnParams(c.cnn_epochs, c.cnn_lr, c.cnn_weight_decay, c.cnn_batch, c.augment, c.lr_schedule,
+                         c.cnn_select)
+
+    def _log(self, *parts: str) -> EpochLog:
+        """The per-epoch log (epochs.csv + TensorBoard events) of one trained model: OUT/logs/<parts>/."""
+        return EpochLog(self.out.joinpath("logs", *parts), tensorboard=self.cfg.tensorboard)
 
     def _cnn_fold(self, arch: str, k: int) -> dict[str, Any]:
         import json
@@ -334,17 +391,18 @@ class Pipeline:
         from .regressor import RegParams
 
         c = self.cfg
-        return RegParams(c.reg_epochs, c.reg_lr, c.reg_batch, c.reg_hidden, c.reg_dropout)
+        return RegParams(c.reg_epochs, c.reg_lr, c.reg_batch, c.reg_hidden, c.reg_dropout, c.lr_schedule)
 
     def _topk(self) -> None:
         cfg = self.cfg
         params = self._reg_params()
-        fp = fingerprint(self.fold_fp, self.au_fp, self.res["engagement"]["fingerprint"], dataclasses.asdict(params))
+        fp = fingerprint(self.fold_fp, self.au_fp, self.res["engagement"]["fingerprint"], dataclasses.asdict(params),
+                         cfg.val_frac, cfg.nested, cfg.inner_folds)
 
         def work() -> dict[str, Any]:
             from tqdm import tqdm
 
-            from .regressor import au_matrix, fit_regressor, predict_scores, smooth_l1
+            from .regressor import au_matrix, predict_scores, smooth_l1
 
             ks = list(range(1, len(self.ranking) + 1))
             out: dict[str, Any] = {"ks": ks, "loss_mean": [], "loss_std": [], "folds": {}}
@@ -353,18 +411,32 @@ class Pipeline:
             for k in ks:
                 aus = self.ranking[:k]
                 x = au_matrix(self.au, aus)
-                losses, preds = [], []
+                losses, preds, best = [], [], []
                 for f, (tr, te) in enumerate(self.fold_idx):
-                    m = fit_regressor(x[tr], self.targets[tr], aus, [1.0] * k, params, cfg.seed + f)
+                    log = self._log("topk", f"k{k:02d}", f"fold{f}")
+                    m, tres = fit_split(x, self.targets, self.subj_of, tr, aus, [1.0] * k, params, cfg.seed + f,
+                                        cfg.val_frac, log)
+                    log.close()
                     losses.append(smooth_l1(m, x[te], self.targets[te]))
                     preds.append({"test": predict_scores(m, x[te]).tolist(),
                                   "other": {d: predict_scores(m, x[idx]).tolist() for d, idx in self.other_idx.items()}})
+                    best.append(tres.best_epoch)
                     bar.update(1)
                 out["loss_mean"].append(float(np.mean(losses)))
                 out["loss_std"].append(float(np.std(losses)))
-                out["folds"][str(k)] = {"loss": losses, "pred": preds}
+                out["folds"][str(k)] = {"loss": losses, "pred": preds, "best_epoch": best}
             bar.close()
-            out["best_k"] = int(ks[int(np.argmin(out["loss_mean"]))])
+            out["best_k"] = flat_k({k: out["folds"][str(k)]["loss"] for k in ks})
+            if cfg.nested:
+                # Per outer fold: k chosen by an inner CV on that fold's training subjects only.
+                nk, inner = [], []
+                for f, (tr, _) in enumerate(tqdm(self.fold_idx, desc="nested top-k (inner CV)", unit="fold",
+                                                 disable=not cfg.progress, leave=False)):
+                    k_f, losses_f = nested_k(self.au, self.targets, self.subj_of, self.ranking, tr,
+                                             cfg.inner_folds, params, cfg.seed + f, cfg.val_frac)
+                    nk.append(int(k_f))
+                    inner.append({str(k): v for k, v in losses_f.items()})
+                out["nested"] = {"ks": nk, "inner_loss": inner, "inner_folds": cfg.inner_folds}
             return out
 
         self.stage("topk", fp, work)
@@ -378,42 +450,61 @@ class Pipeline:
         fp = fingerprint(self.res["topk"]["fingerprint"], self.best_k, dataclasses.asdict(params))
 
         def work() -> dict[str, Any]:
-            from .regressor import PspiMap, au_matrix, fit_regressor, predict_scores, pspi_values
+            from .regressor import PspiMap, au_matrix, predict_scores, pspi_values
+
+            def fit_pred(aus: list[int], w: list[float], f: int, tr: np.ndarray, te: np.ndarray,
+                         log: EpochLog | None = None) -> dict[str, Any]:
+                x = au_matrix(self.au, aus)
+                m, tres = fit_split(x, self.targets, self.subj_of, tr, aus, w, params, cfg.seed + f, cfg.val_frac, log)
+                if log is not None:
+                    log.close()
+                return {"test": predict_scores(m, x[te]).tolist(), "best_epoch": tres.best_epoch,
+                        "other": {d: predict_scores(m, x[idx]).tolist() for d, idx in self.other_idx.items()}}
 
             aus = self.ranking[:self.best_k]
             w = [self.eng_norm.get(a, 0.0) for a in aus]
-            x = au_matrix(self.au, aus)
             p_all = pspi_values(self.au)
             out: dict[str, Any] = {"core_aus": aus, "engagement": w, "pspi": [], "weighted": []}
             for f, (tr, te) in enumerate(self.fold_idx):
                 pm = PspiMap.fit(p_all[tr], self.targets[tr])
                 out["pspi"].append({"map": dataclasses.asdict(pm), "test": pm.scores(p_all[te]).tolist(),
                                     "other": {d: pm.scores(p_all[idx]).tolist() for d, idx in self.other_idx.items()}})
-                m = fit_regressor(x[tr], self.targets[tr], aus, w, params, cfg.seed + f)
-                out["weighted"].append({"test": predict_scores(m, x[te]).tolist(),
-                                        "other": {d: predict_scores(m, x[idx]).tolist()
-                                                  for d, idx in self.other_idx.items()}})
+                out["weighted"].append(fit_pred(aus, w, f, tr, te, self._log("aue_ipa", f"fold{f}")))
+            if "nested" in self.res["topk"]:
+                out["nested_plain"], out["nested_weighted"] = [], []
+                for f, (tr, te) in enumerate(self.fold_idx):
+                    a_f = self.ranking[:self.res["topk"]["nested"]["ks"][f]]
+                    out["nested_plain"].append(fit_pred(a_f, [1.0] * len(a_f), f, tr, te))
+                    out["nested_weighted"].append(fit_pred(a_f, [self.eng_norm.get(a, 0.0) for a in a_f], f, tr, te,
+                                                           self._log("aue_ipa_nested", f"fold{f}")))
             return out
 
         self.stage("compare", fp, work)
 
     # -- metrics from stored predictions ----------------------------------------------------
-    def _method_scores(self, scheme: str, truth_of: Callable[[int], np.ndarray],
+    def _method_scores(self, scheme: str, idx_of: Callable[[int], np.ndarray],
                        preds_of: Callable[[int], np.ndarray],
-                       same_images_each_fold: bool = False) -> tuple[Scores, np.ndarray]:
-        """Mean over folds of the scores, plus the confusion matrix summed over folds, in ``scheme``."""
+                       raw_of: Callable[[int], list[float]] | None = None,
+                       same_images_each_fold: bool = False) -> MethodResult:
+        """Mean and std over folds of the scores, the confusion matrix summed over folds, in ``scheme``."""
         n = 4 if scheme == "4level" else 2
-        per, cm = [], np.zeros((n, n), int)
+        per, cm, truths, preds, idxs = [], np.zeros((n, n), int), [], [], []
         for f in range(len(self.folds)):
-            t = collapse(list(truth_of(f)), scheme)
+            idx = idx_of(f)
+            t = collapse(list(self.levels[idx]), scheme)
             p = collapse(list(preds_of(f)), scheme)
             per.append(scores(t, p, n))
             cm += confusion(t, p, n)
+            truths.append(t)
+            preds.append(p)
+            idxs.append(idx)
         m = mean_scores(per)
+        raw = [list(map(float, raw_of(f))) for f in range(len(self.folds))] if raw_of is not None else None
         # n = images scored once: the held-out folds together, or the other data set's size.
-        return dataclasses.replace(m, n=len(t) if same_images_each_fold else int(cm.sum())), cm
+        m = dataclasses.replace(m, n=len(truths[-1]) if same_images_each_fold else int(cm.sum()))
+        return MethodResult(m, std_scores(per), cm, per, truths, preds, raw, idxs)
 
-    def _methods(self, where: str) -> dict[str, tuple[Scores, np.ndarray]]:
+    def _methods(self, where: str) -> dict[str, MethodResult]:
         """Every method's scores on the held-out folds (``where="test"``) or on another data set."""
         from .regressor import levels_of
 
@@ -421,27 +512,32 @@ class Pipeline:
         cmp = self.res["compare"]
         k_all = str(len(self.ranking))
         k_best = str(self.best_k)
-        if where == "test":
+        other = where != "test"
+        if not other:
             scheme = self.scheme
-            truth = lambda f: self.levels[self.fold_idx[f][1]]  # noqa: E731
-            reg = lambda preds: (lambda f: levels_of(np.array(preds(f))))  # noqa: E731
+            idx_of = lambda f: self.fold_idx[f][1]  # noqa: E731
             sel = lambda d: d["test"]  # noqa: E731
         else:
             scheme = self.data_summary[where]["scheme"]
-            truth = lambda f: self.levels[self.other_idx[where]]  # noqa: E731
-            reg = lambda preds: (lambda f: levels_of(np.array(preds(f))))  # noqa: E731
+            idx_of = lambda f: self.other_idx[where]  # noqa: E731
             sel = lambda d: d["other"][where]  # noqa: E731
-        m: dict[str, tuple[Scores, np.ndarray]] = {}
-        m["PSPI"] = self._method_scores(scheme, truth, same_images_each_fold=where != "test", preds_of=reg(lambda f: sel(cmp["pspi"][f])))
+
+        def reg(items: list[dict[str, Any]]) -> MethodResult:
+            return self._method_scores(scheme, idx_of, lambda f: levels_of(np.array(sel(items[f]))),
+                                       lambda f: sel(items[f]), same_images_each_fold=other)
+
+        m: dict[str, MethodResult] = {"PSPI": reg(cmp["pspi"])}
         for arch in self.cfg.archs:
             def cnn_pred(f: int, arch: str = arch) -> np.ndarray:
                 d = self._cnn_fold(arch, f)
-                return np.array(d["pred"] if where == "test" else d["other_pred"][where], int)
-            m[arch] = self._method_scores(scheme, truth, same_images_each_fold=where != "test", preds_of=cnn_pred)
-        m[f"all {k_all} AUs"] = self._method_scores(scheme, truth, same_images_each_fold=where != "test", preds_of=reg(lambda f: sel(top[k_all]["pred"][f])))
-        m[f"top-{k_best} AUs"] = self._method_scores(scheme, truth, same_images_each_fold=where != "test", preds_of=reg(lambda f: sel(top[k_best]["pred"][f])))
-        m[f"top-{k_best} AUs with weight (AuE-IPA)"] = self._method_scores(
-            scheme, truth, same_images_each_fold=where != "test", preds_of=reg(lambda f: sel(cmp["weighted"][f])))
+                return np.array(d["pred"] if not other else d["other_pred"][where], int)
+            m[arch] = self._method_scores(scheme, idx_of, cnn_pred, same_images_each_fold=other)
+        m[f"all {k_all} AUs"] = reg(top[k_all]["pred"])
+        m[f"top-{k_best} AUs"] = reg(top[k_best]["pred"])
+        m[f"top-{k_best} AUs with weight (AuE-IPA)"] = reg(cmp["weighted"])
+        if "nested_weighted" in cmp:
+            m["top-k AUs, k nested"] = reg(cmp["nested_plain"])
+            m["top-k AUs with weight (AuE-IPA), k nested"] = reg(cmp["nested_weighted"])
         return m
 
     def _cross(self) -> None:
@@ -449,6 +545,37 @@ class Pipeline:
         self.table_iv = self._methods("test")
         self.cross = {d: self._methods(d) for d in self.others if len(self.other_idx[d])}
         self.timings["compare+cross metrics"] = {"seconds": round(time.perf_counter() - t0, 2), "resumed": False}
+        # Degenerate models: said in the log and in the report.
+        for where, meths in [("test", self.table_iv), *self.cross.items()]:
+            scheme = self.scheme if where == "test" else self.data_summary[where]["scheme"]
+            place = f"held-out folds of {self.train_ds}" if where == "test" else f"data set {where}"
+            for name, r in meths.items():
+                for w in check_predictions(name, r.truth, r.pred, class_names(scheme), r.raw, place):
+                    self.warnings.append(w)
+                    self.log(f"[warning] degenerate model: {w}")
+
+    def _per_class(self, meths: dict[str, MethodResult]) -> tuple[list[str], list[list[object]]] | None:
+        """Per class / stimulus: samples, true pain share, and each method's accuracy and predicted pain share."""
+        first = next(iter(meths.values()))
+        idx = np.concatenate(first.idx) if first.idx else np.zeros(0, int)
+        cls = self.classes[idx]
+        if not any(cls):
+            return None
+        names = list(meths)
+        header = ["class", "predictions", "true pain (%)", *[f"{n}: accuracy (%)" for n in names],
+                  *[f"{n}: predicted pain (%)" for n in names]]
+        rows = []
+        truth = np.concatenate([np.asarray(t) for t in first.truth])
+        for c in sorted(set(cls.tolist())):
+            sel = cls == c
+            row: list[object] = [c or "(none)", int(sel.sum()), round(100.0 * float((truth[sel] > 0).mean()), 1)]
+            accs, pains = [], []
+            for n in names:
+                p = np.concatenate([np.asarray(x) for x in meths[n].pred])
+                accs.append(round(100.0 * float((p[sel] == truth[sel]).mean()), 1))
+                pains.append(round(100.0 * float((p[sel] > 0).mean()), 1))
+            rows.append(row + accs + pains)
+        return header, rows
 
     def _labels_note(self) -> str:
         return ("infant pain labels" if self.cfg.infant_pain_labels else
@@ -458,18 +585,21 @@ class Pipeline:
         """The shipped models, trained on the whole training data set: regressor, then CNN (own stages)."""
         cfg = self.cfg
         params = self._reg_params()
-        iv = {k: v[0].as_dict() for k, v in self.table_iv.items()}
+        iv = {k: v.mean.as_dict() for k, v in self.table_iv.items()}
         models = self.out / "models"
         idx = np.flatnonzero(self.train_mask)
         from auepa_monitor.model_card import ModelCard
 
         def regressor() -> dict[str, Any]:
-            from .regressor import au_matrix, fit_regressor
+            from .regressor import au_matrix
 
             models.mkdir(parents=True, exist_ok=True)
             aus = self.ranking[:self.best_k]
             w = [self.eng_norm.get(a, 0.0) for a in aus]
-            reg = fit_regressor(au_matrix(self.au, aus)[idx], self.targets[idx], aus, w, params, cfg.seed)
+            log = self._log("final", "aue_ipa")
+            reg, tres = fit_split(au_matrix(self.au, aus), self.targets, self.subj_of, idx, aus, w, params, cfg.seed,
+                                  cfg.val_frac, log)
+            log.close()
             name_w = f"top-{self.best_k} AUs with weight (AuE-IPA)"
             card = ModelCard(
                 name=f"AuE-IPA regressor ({self.train_ds}, top-{self.best_k} AUs)",
@@ -481,9 +611,10 @@ class Pipeline:
                 created=dt.date.today().isoformat(), built_by="training/run.py",
                 metrics={"cv_folds": len(self.folds), **{f"cv_{k}": round(v, 4) for k, v in iv[name_w].items()}},
                 extra={"core_aus": aus, "engagement": w, "engagement_arch": cfg.engagement_arch,
-                       "hyperparameters": dataclasses.asdict(params), "seed": cfg.seed})
+                       "hyperparameters": dataclasses.asdict(params), "seed": cfg.seed,
+                       "best_epoch": tres.best_epoch, "selected_by": tres.selected_by})
             reg.save(models / "pain_regressor.pt", card)
-            return {"path": "models/pain_regressor.pt"}  # relative: a moved run folder still resumes
+            return {"path": "models/pain_regressor.pt", "best_epoch": tres.best_epoch}  # relative: a moved run folder still resumes
 
         self.stage("final_regressor", fingerprint(self.res["compare"]["fingerprint"], cfg.infant_pain_labels),
                    regressor)
@@ -494,12 +625,15 @@ class Pipeline:
         def cnn() -> dict[str, Any]:
             from auepa_monitor.nets.pain_cnn import PAIN_CLASSES, save_checkpoint
 
-            from .cnn import CnnParams, train_cnn
+            from .cnn import train_cnn
 
-            cp = CnnParams(cfg.cnn_epochs, cfg.cnn_lr, cfg.cnn_weight_decay, cfg.cnn_batch)
+            cp = self._cnn_params()
             wp = self._weights(arch)
-            model = train_cnn(arch, self.samples, idx, cp, self.device, cfg.seed, wp,
-                              desc=f"final {arch}", progress=cfg.progress)
+            fit, val = split_val(self.subj_of, idx, cfg.val_frac, cfg.seed)
+            log = self._log("final", f"cnn_{arch}")
+            model, tres = train_cnn(arch, self.samples, fit, cp, self.device, cfg.seed, wp,
+                                    desc=f"final {arch}", progress=cfg.progress, val_idx=val, log=log)
+            log.close()
             init = f"ImageNet weights from {wp}" if wp else "trained from scratch (no ImageNet weights file)"
             ccard = ModelCard(
                 name=f"{arch} pain CNN ({self.train_ds})", kind="pain_cnn",
@@ -510,9 +644,10 @@ class Pipeline:
                 built_by="training/run.py",
                 metrics={"cv_folds": len(self.folds), **{f"cv_{k}": round(v, 4) for k, v in iv[arch].items()}})
             save_checkpoint(models / f"pain_cnn_{arch}.pt", model, arch, PAIN_CLASSES, ccard,
-                            {"training": {"epochs": cp.epochs, "train_samples": int(len(idx)), "seed": cfg.seed,
+                            {"training": {"epochs": cp.epochs, "train_samples": int(len(fit)), "seed": cfg.seed,
+                                          "val_samples": int(len(val)), "best_epoch": tres.best_epoch,
                                           "dataset": self.train_ds, "pretrained": str(wp) if wp else None}})
-            return {"path": f"models/pain_cnn_{arch}.pt"}
+            return {"path": f"models/pain_cnn_{arch}.pt", "best_epoch": tres.best_epoch}
 
         self.stage("final_cnn", fingerprint(self.cnn_fp, cfg.infant_pain_labels), cnn)
 
@@ -533,28 +668,56 @@ class Pipeline:
         if not cfg.infant_pain_labels:
             add("> **The labels of this run are not declared as infant pain labels** (no `--infant-pain-labels`). "
                 "Nothing here measures pain assessment; model cards say `trained_on_infant_pain: false`.\n")
+        if self.warnings:
+            add("## Warnings: degenerate models\n")
+            add("A model with a constant output or a class it never predicts can still show a fair WA on an unbalanced "
+                "fold; read its rows below with that in mind.\n")
+            add("\n".join(f"- {w}" for w in self.warnings) + "\n")
         add("## Data\n")
-        rows = [[d, v["scale"], v["scheme"], v["subjects"], v["rows"], v["frames_tried"], v["frames_fitted"],
-                 " / ".join(map(str, v["levels"])), "train + CV" if d == self.train_ds else "cross-data-set test"]
+        rows = [[d, v["scale"], v["scheme"], v["subjects"], v["rows"], v.get("boxed_rows", 0), v["frames_tried"],
+                 v["frames_fitted"], " / ".join(map(str, v["levels"])), ", ".join(v.get("classes", [])) or "-",
+                 "train + CV" if d == self.train_ds else "cross-data-set test"]
                 for d, v in self.data_summary.items()]
-        hdr = ["data set", "scale", "label scheme", "subjects", "time points", "frames read", "faces fitted",
-               "frames per level 0/1/2/3", "role"]
+        hdr = ["data set", "scale", "label scheme", "subjects", "time points", "with face box", "frames read",
+               "faces fitted", "frames per level 0/1/2/3", "classes", "role"]
         add(R.markdown_table(hdr, rows))
         R.write_csv(tab / "data.csv", hdr, rows)
-        add("\nLevel mapping: every score becomes a 0-10 target (FLACC as is, NFCS x 2.5, binary x 10) and a level "
-            "by [0,2.5) no pain, [2.5,5) weak, [5,7.5) mid, [7.5,10] strong (Table II). FLACC data sets are scored on "
-            "the 4 levels; NFCS and pain/no-pain data sets on 2 (no pain vs pain), and every model's 4-level output "
-            "is collapsed the same way (no pain -> no pain, weak/mid/strong -> pain).\n")
+        add("\nLabel mapping: every score becomes a 0-10 target by a piecewise-linear map that sends the scale's "
+            "lowest score to 0, its pain threshold to 2.5 and its top to 10, then a level by [0,2.5) no pain, "
+            "[2.5,5) weak, [5,7.5) mid, [7.5,10] strong (Table II). Scales here: "
+            + "; ".join(f"`{d}`: {v.get('rule', v['scale'])}" for d, v in self.data_summary.items())
+            + ". FLACC data sets are scored on the 4 levels; NFCS, NIPS and pain/no-pain data sets on 2 (no pain vs "
+            "pain), and every model's 4-level output is collapsed the same way (no pain -> no pain, "
+            "weak/mid/strong -> pain).\n")
         add(f"\n{len(self.folds)}-fold cross-validation by subject on `{self.train_ds}` (seed {cfg.seed}); "
             "no subject is in both train and test of a fold (checked). Fold subjects: "
             + "; ".join(f"fold {f.index}: {', '.join(f.test_subjects)}" for f in self.folds) + ".\n")
+        val_txt = ("; ".join(f"fold {k}: {', '.join(sorted(set(self.subj_of[v].tolist()))) or '-'}"
+                           for k, (_, v) in enumerate(self.fold_val)))
+        add(f"\nTraining: inside each training fold {cfg.val_frac:.0%} of the subjects (at least one) are held out "
+            "for validation and every model keeps its best validation epoch (CNN: lowest validation "
+            f"{'cross-entropy' if cfg.cnn_select == 'loss' else cfg.cnn_select.upper()}; regressor: lowest validation "
+            f"SmoothL1); validation subjects: {val_txt}. Learning-rate schedule: {cfg.lr_schedule}; CNN augmentation: "
+            f"{'flip, rotation +-10 deg, scale 0.9-1.1, colour jitter +-20 %' if cfg.augment else 'off'}. "
+            "Every table gives the mean ± std over the fold models. Per-epoch logs: `logs/<model>/epochs.csv` and "
+            "TensorBoard events in the same folders (`tensorboard --logdir logs`).\n" if cfg.val_frac > 0 else
+            "\nTraining: no validation split (`--val-frac 0`): every model keeps its last epoch.\n")
+        env = self.env
+        git = env["git"]
+        add(f"\nEnvironment (`config.json`): Python {env['python']}, "
+            + ", ".join(f"{k} {v}" for k, v in env["packages"].items() if v) + f"; git commit `{git['commit']}`"
+            + (" (with uncommitted changes)" if git.get("dirty") else "") + f"; device `{env['device']['torch_device']}`"
+            f" ({env['device']['cpu_count']} CPUs).\n")
         # Table III
         cnn = self.res["cnn"]["archs"]
         per_arch = {a: Scores(**cnn[a]["mean"]) for a in cfg.archs}
-        h3, r3 = R.table_iii_rows(per_arch)
-        add("\n## Table III: end-to-end backbones (held-out folds, mean over folds)\n")
+        std_arch = {a: Scores(**cnn[a]["std"]) for a in cfg.archs}
+        h3, r3 = R.table_iii_rows(per_arch, std_arch)
+        add("\n## Table III: end-to-end backbones (held-out folds, mean ± std over folds)\n")
         add(R.markdown_table(h3, r3))
-        R.write_csv(tab / "table3_backbones.csv", h3, r3)
+        R.write_csv(tab / "table3_backbones.csv", *R.table_iii_csv(per_arch, std_arch))
+        add("\nBest epoch per fold: " + "; ".join(f"{a}: {', '.join(map(str, cnn[a]['best_epochs']))}"
+                                                 for a in cfg.archs) + f" (of {cfg.cnn_epochs}).\n")
         add("\nInitialisation: " + "; ".join(
             f"{a}: {'ImageNet weights from ' + cnn[a]['pretrained'] if cnn[a]['pretrained'] else 'from scratch'}"
             for a in cfg.archs) + f". Hyperparameters: Adam lr {cfg.cnn_lr}, weight decay {cfg.cnn_weight_decay}, "
@@ -586,57 +749,91 @@ class Pipeline:
               for k, m, s in zip(tk["ks"], tk["loss_mean"], tk["loss_std"], strict=True)]
         add(R.markdown_table(["k", "AU added", "test SmoothL1 (mean)", "std over folds"], kr))
         R.write_csv(tab / "fig6_topk_loss.csv", ["k", "au_added", "loss_mean", "loss_std"], kr)
-        chosen = "set by --top-k" if cfg.top_k else "lowest loss"
+        chosen = "set by --top-k" if cfg.top_k else "lowest mean loss over the same folds Table IV reports (flat)"
         add(f"\nCore AUs used below: top-{self.best_k} ({chosen}): "
             f"{', '.join(f'AU{a}' for a in self.ranking[:self.best_k])}. Regressor: Adam lr {cfg.reg_lr}, SmoothL1Loss, "
             f"batch {cfg.reg_batch}, {cfg.reg_epochs} epochs, hidden {cfg.reg_hidden}, dropout {cfg.reg_dropout}.\n")
+        if "nested" in tk:
+            nk = tk["nested"]["ks"]
+            add(f"\n**Nested choice of k** (`--nested`): in each outer fold k is chosen by a "
+                f"{tk['nested']['inner_folds']}-fold subject-wise CV on that fold's training subjects only; chosen k per "
+                f"outer fold: {', '.join(map(str, nk))} (flat choice: {tk['best_k']}). Table IV's `k nested` rows use "
+                "them; their spread is the honest estimate. (The AU ranking itself still comes from every fold's "
+                "held-out Grad-CAM.)\n")
+            R.write_csv(tab / "nested_topk.csv", ["outer fold", "k", *[f"inner loss k={k}" for k in tk["ks"]]],
+                        [[f, k, *[round(tk["nested"]["inner_loss"][f][str(kk)], 4) for kk in tk["ks"]]]
+                         for f, k in enumerate(nk)])
         # Table IV
-        add(f"\n## Table IV: methods on `{self.train_ds}` (held-out folds, mean over folds)\n")
-        r4 = [R.metric_row(n, s) for n, (s, _) in self.table_iv.items()]
-        add(R.markdown_table(R.METRIC_HEADER, r4))
-        R.write_csv(tab / "table4_methods.csv", R.METRIC_HEADER, r4)
+        add(f"\n## Table IV: methods on `{self.train_ds}` (held-out folds, mean ± std over folds)\n")
+        self._method_table(self.table_iv, "table4_methods", "table4", "Table IV", self.scheme, add, tab, fig)
         add("\nPSPI (Eq. 1, 0-16) becomes a 0-10 score by a straight line fitted on each training fold, then a level. "
             "Regressor rows: unweighted MLP on all Table I AUs, on the top-k, and the engagement-weighted MLP.\n")
-        names = class_names(self.scheme)
-        key_w = f"top-{self.best_k} AUs with weight (AuE-IPA)"
-        cms = {n: self.table_iv[n][1] for n in ("PSPI", cfg.engagement_arch, key_w)}
-        R.confusion_figure(fig / "confusion_table4.png", cms, {n: names for n in cms})
-        add("\n![confusion matrices](figures/confusion_table4.png)\n")
         # Tables V, VI
         for j, (d, meth) in enumerate(self.cross.items()):
             tname = ["V", "VI"][j] if j < 2 else f"V.{j + 1}"
             add(f"\n## Table {tname}: trained on `{self.train_ds}`, tested on `{d}` without fine-tuning\n")
-            rr = [R.metric_row(n, s) for n, (s, _) in meth.items()]
-            add(R.markdown_table(R.METRIC_HEADER, rr))
-            R.write_csv(tab / f"table{tname.replace('.', '_')}_cross_{d}.csv", R.METRIC_HEADER, rr)
+            self._method_table(meth, f"table{tname.replace('.', '_')}_cross_{d}", f"table{tname.replace('.', '_')}_{d}",
+                               f"Table {tname} ({d})",
+                               self.data_summary[d]["scheme"], add, tab, fig)
             add(f"\nLabel scheme of `{d}`: {self.data_summary[d]['scheme']} ({', '.join(class_names(self.data_summary[d]['scheme']))}). "
-                "Each method's metrics are the mean over its fold models (each trained on 4/5 of the training subjects).\n")
+                "Each method's metrics are the mean ± std over its fold models (each trained on 4/5 of the training "
+                "subjects); the confusion matrix sums them.\n")
         if not self.cross:
             add("\n## Tables V, VI\n\nThe manifest has no second data set: no cross-data-set test was run.\n")
         # Models
         add("\n## Models\n")
         add(f"- `{self.res['final_regressor']['path']}` (+ `.card.json`): "
-            f"engagement-weighted top-{self.best_k} regressor trained on all of `{self.train_ds}`; loads in the app "
-            "with `PainRegressor.load`.\n")
+            f"engagement-weighted top-{self.best_k} regressor trained on all of `{self.train_ds}` (best validation "
+            f"epoch {self.res['final_regressor'].get('best_epoch')}); loads in the app with `PainRegressor.load`.\n")
         if "final_cnn" in self.res:
             add(f"- `{self.res['final_cnn']['path']}` (+ `.card.json`): end-to-end "
-                f"{cfg.engagement_arch} trained on all of `{self.train_ds}`; loads with `pain_cnn.load_checkpoint`.\n")
+                f"{cfg.engagement_arch} trained on all of `{self.train_ds}` (best validation epoch "
+                f"{self.res['final_cnn'].get('best_epoch')}); loads with `pain_cnn.load_checkpoint`.\n")
         # Timings
         self.timings["report"] = {"seconds": round(time.perf_counter() - t0, 2), "resumed": False}
         add("\n## Stage timings\n")
         tr = [[k, v["seconds"], "yes" if v.get("resumed") else "no", v.get("note", "")] for k, v in self.timings.items()]
         for a in cfg.archs:
-            tr.append([f"  cnn {a} (5 folds incl. predictions)", cnn[a]["seconds"], "", ""])
+            tr.append([f"  cnn {a} ({len(self.folds)} folds incl. predictions)", cnn[a]["seconds"], "", ""])
         add(R.markdown_table(["stage", "seconds", "from earlier run", "note"], tr))
         R.write_csv(tab / "timings.csv", ["stage", "seconds", "resumed", "note"], tr)
         (rd / "README.md").write_text("\n".join(md), encoding="utf-8")
         write_json(rd / "results.json", {
             "table3": {a: per_arch[a].as_dict() for a in cfg.archs},
-            "table4": {n: s.as_dict() for n, (s, _) in self.table_iv.items()},
-            "cross": {d: {n: s.as_dict() for n, (s, _) in m.items()} for d, m in self.cross.items()},
-            "engagement": eng["ranking"], "best_k": self.best_k, "timings": self.timings})
+            "table3_std": {a: std_arch[a].as_dict() for a in cfg.archs},
+            "table4": {n: r.mean.as_dict() for n, r in self.table_iv.items()},
+            "table4_std": {n: r.std.as_dict() for n, r in self.table_iv.items()},
+            "table4_confusion": {n: r.cm.tolist() for n, r in self.table_iv.items()},
+            "cross": {d: {n: r.mean.as_dict() for n, r in m.items()} for d, m in self.cross.items()},
+            "cross_std": {d: {n: r.std.as_dict() for n, r in m.items()} for d, m in self.cross.items()},
+            "engagement": eng["ranking"], "best_k": self.best_k,
+            "nested_k": tk.get("nested", {}).get("ks"), "warnings": self.warnings, "timings": self.timings})
         self.log(f"[report] {rd / 'README.md'}")
         return rd / "README.md"
+
+    def _method_table(self, meths: dict[str, MethodResult], stem: str, short: str, title: str, scheme: str,
+                      add: Callable[[str], None], tab: Path, fig: Path) -> None:
+        """A methods table (mean ± std), its confusion matrices (CSV + figure) and per-class results."""
+        header, rows = R.metric_rows_pm({n: (r.mean, r.std) for n, r in meths.items()})
+        add(R.markdown_table(header, rows))
+        R.write_csv(tab / f"{stem}.csv", *R.metric_csv({n: (r.mean, r.std) for n, r in meths.items()}))
+        names = class_names(scheme)
+        R.write_csv(tab / f"confusion_{short}.csv", ["method", "true", "predicted", "count"],
+                    [[n, names[i], names[j], int(v)] for n, r in meths.items() for (i, j), v in np.ndenumerate(r.cm)])
+        R.confusion_figure(fig / f"confusion_{short}.png", {n: r.cm for n, r in meths.items()},
+                           {n: names for n in meths}, title=f"{title}: confusion matrices (rows = true, summed over folds)")
+        add(f"\nConfusion matrices (rows = true class, summed over the fold models): `tables/confusion_{short}.csv`.\n\n"
+            f"![confusion matrices {title}](figures/confusion_{short}.png)\n")
+        pc = self._per_class(meths)
+        if pc is not None:
+            R.write_csv(tab / f"perclass_{short}.csv", *pc)
+            h, rws = pc
+            n_m = len(meths)
+            keep = [0, 1, 2, *range(3, 3 + n_m)]
+            add("\nPer class / stimulus: accuracy (%) on the label scheme; `predictions` counts every held-out "
+                "sample once (Table IV) or once per fold model (Tables V, VI); predicted-pain shares in "
+                f"`tables/perclass_{short}.csv`:\n")
+            add(R.markdown_table([h[i].replace(": accuracy (%)", "") for i in keep], [[r[i] for i in keep] for r in rws]))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -661,6 +858,17 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--reg-batch", type=int, default=d.reg_batch)
     ap.add_argument("--reg-dropout", type=float, default=d.reg_dropout)
     ap.add_argument("--top-k", type=int, help="core AUs to use (default: the k with the lowest loss, Fig. 6)")
+    ap.add_argument("--val-frac", type=float, default=d.val_frac,
+                    help=f"share of each training fold's subjects held out to pick the best epoch ({d.val_frac}; "
+                         "0: keep the last epoch)")
+    ap.add_argument("--no-augment", action="store_true", help="no CNN augmentation (flip, rotation, scale, colour)")
+    ap.add_argument("--lr-schedule", choices=("cosine", "step", "none"), default=d.lr_schedule)
+    ap.add_argument("--cnn-select", choices=("loss", "ua", "wa"), default=d.cnn_select,
+                    help="the CNN's best epoch by validation loss (lowest) or accuracy (highest)")
+    ap.add_argument("--nested", action="store_true",
+                    help="also choose top-k by an inner CV inside each outer training fold (Table IV 'k nested' rows)")
+    ap.add_argument("--inner-folds", type=int, default=d.inner_folds, help=f"inner folds of --nested ({d.inner_folds})")
+    ap.add_argument("--no-tensorboard", action="store_true", help="per-epoch CSV logs only")
     ap.add_argument("--train-dataset", help="data set to train and cross-validate on (default: most subjects)")
     ap.add_argument("--weights-dir", type=Path,
                     help="folder of torchvision ImageNet weights named <arch>.pth (default: train from scratch)")
@@ -679,7 +887,12 @@ def config_from_args(a: argparse.Namespace) -> RunConfig:
                     engagement_arch=a.engagement_arch, reg_lr=a.reg_lr, reg_batch=a.reg_batch,
                     reg_dropout=a.reg_dropout, top_k=a.top_k, train_dataset=a.train_dataset,
                     weights_dir=a.weights_dir, au_engine=a.au_engine, infant_pain_labels=a.infant_pain_labels,
-                    final_cnn=not a.no_final_cnn, device=a.device, quick=a.quick, progress=not a.no_progress)
+                    final_cnn=not a.no_final_cnn, device=a.device, quick=a.quick, progress=not a.no_progress,
+                    val_frac=a.val_frac, augment=not a.no_augment, lr_schedule=a.lr_schedule,
+                    cnn_select=a.cnn_select, nested=a.nested, inner_folds=a.inner_folds,
+                    tensorboard=not a.no_tensorboard)
+    if not 0 <= cfg.val_frac < 1:
+        raise AuepaError(f"--val-frac {cfg.val_frac} must be in [0, 1)")
     if a.quick:
         for k, v in QUICK.items():
             setattr(cfg, k, v)
