@@ -193,6 +193,23 @@ def list_videos(root: Path = CHILDREN, pattern: str = "*.mp4") -> list[Path]:
     return sorted(p for p in Path(root).glob("*.mp4") if fnmatch.fnmatch(p.name, pattern))
 
 
+def decoded_frames(video: Path, limit: int | None = None):
+    """(1-based frame number, BGR frame) in decode order, at most ``limit`` frames."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(video))
+    try:
+        i = 0
+        while limit is None or i < limit:
+            ok, frame = cap.read()
+            if not ok:
+                return
+            i += 1
+            yield i, frame
+    finally:
+        cap.release()
+
+
 def _default_factory():
     from auepa_monitor.core.face import FaceTracker
 
@@ -222,8 +239,6 @@ def evaluate_video(video: Path, halves: Sequence[str] = ("right",), limit: int |
     ``limit`` stops after that many frames. ``tracker_factory`` makes the trackers (default
     ``FaceTracker()``); they are closed here.
     """
-    import cv2
-
     video = Path(video)
     jobs = []
     for half in halves:
@@ -235,14 +250,8 @@ def evaluate_video(video: Path, halves: Sequence[str] = ("right",), limit: int |
     make = tracker_factory or _default_factory
     trackers = [make() for _ in jobs]
     results = [HalfResult(video.stem, half) for half, _ in jobs]
-    cap = cv2.VideoCapture(str(video))
     try:
-        i = 0
-        while limit is None or i < limit:
-            ok, frame = cap.read()
-            if not ok:
-                break
-            i += 1
+        for i, frame in decoded_frames(video, limit):
             for (half, ref), tr, res in zip(jobs, trackers, results, strict=True):
                 x0 = HALF_X0[half]
                 part = np.ascontiguousarray(frame[:, x0:x0 + HALF_W])
@@ -251,7 +260,6 @@ def evaluate_video(video: Path, halves: Sequence[str] = ("right",), limit: int |
                 res.seconds += time.perf_counter() - t0
                 res.frames.append(_record(i, ref, fit))
     finally:
-        cap.release()
         for tr in trackers:
             tr.close()
     return results
@@ -300,8 +308,6 @@ def evaluate_full_frame(video: Path, roi: tuple[float, float, float, float] | No
                         limit: int | None = None,
                         tracker_factory: Callable[[], object] | None = None) -> list[FullFrameRecord]:
     """Runs one fresh tracker (``FaceTracker(roi=roi)`` by default) on the full frames of ``video``."""
-    import cv2
-
     video = Path(video)
     refs = {h: load_reference(reference_csv(video, h)) for h in HALVES if reference_csv(video, h).exists()}
     if tracker_factory is None:
@@ -319,14 +325,8 @@ def evaluate_full_frame(video: Path, roi: tuple[float, float, float, float] | No
         return same_face(lm, lm68)
 
     out = []
-    cap = cv2.VideoCapture(str(video))
     try:
-        i = 0
-        while limit is None or i < limit:
-            ok, frame = cap.read()
-            if not ok:
-                break
-            i += 1
+        for i, frame in decoded_frames(video, limit):
             fit, _ = tr.process(frame)
             if fit is None:
                 out.append(FullFrameRecord(i, None, math.nan, False, False))
@@ -334,7 +334,6 @@ def evaluate_full_frame(video: Path, roi: tuple[float, float, float, float] | No
                 out.append(FullFrameRecord(i, tuple(float(v) for v in fit.box), float(fit.quality),  # type: ignore[arg-type]
                                            on("left", i, fit.landmarks), on("right", i, fit.landmarks)))
     finally:
-        cap.release()
         tr.close()
     return out
 
@@ -500,7 +499,6 @@ def draw_frames(video: Path, half: str, frame_nos: Iterable[int], out_dir: Path)
                 out.append(draw_comparison(video, half, i, Path(out_dir) / f"{Path(video).stem}.{half}.{i:04d}.png",
                                            fit))
     finally:
-        cap.release()
         tr.close()
     return out
 
