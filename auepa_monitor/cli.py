@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -16,8 +17,21 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+# argparse takes "-5,10,80,80" for an option (only "-5" or "-.5" count as negative numbers), so
+# a region starting left of or above the frame needed "--roi=-5,...". These parsers have no
+# option that looks like a number, so a leading minus followed by a digit is a value.
+_NEGATIVE_VALUE = re.compile(r"^-\.?\d[\d.,eE+-]*$")
+
+
+def _allow_negative_values(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    p._negative_number_matcher = _NEGATIVE_VALUE  # noqa: SLF001 (argparse's own hook, stable since 3.2)
+    return p
+
+
 def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--roi", help="target face region x,y,w,h in frame pixels (default: the largest face)")
+    _allow_negative_values(p)
+    p.add_argument("--roi", help="target face region x,y,w,h in frame pixels (default: the largest face); "
+                                 "it must overlap the frame, x or y may be negative")
     p.add_argument("--au-engine", choices=("embedded", "openface"), default="embedded",
                    help="AU intensity engine (default: embedded)")
     p.add_argument("--model", help="pain regressor model file (default: the shipped prior)")
@@ -108,9 +122,14 @@ def _openface_progress(path: Path | None):
 
 def make_pipeline_factory(args: argparse.Namespace):
     """A function ``make(path)`` that builds a fresh Pipeline for one input (each with its own state)."""
-    from .core.analyze import parse_roi
+    from .core.roi import parse_roi
+    from .core.scoring import PainScorer
 
     roi = parse_roi(args.roi) if args.roi else None
+    if args.model:
+        # Checked once, before any input: a model the user names that cannot be loaded is an
+        # error (ModelFileError), never a silent run on the shipped prior.
+        PainScorer(args.model)
 
     def make(path: Path | None = None):
         from .core.pipeline import Pipeline
@@ -123,8 +142,6 @@ def make_pipeline_factory(args: argparse.Namespace):
             engine = OpenFaceAUEngine(path, binary=args.openface_bin,
                                       progress=None if getattr(args, "quiet", False) else _openface_progress(path))
         scorer = PainScorer(args.model, smoothing=not args.no_smoothing)
-        if scorer.fallback_reason:
-            print(f"warning: {scorer.fallback_reason}", file=sys.stderr)
         if getattr(args, "faces", "target") == "all":
             if engine is not None:
                 raise ValueError("--faces all works with the embedded AU engine only (OpenFace's run follows one face)")
@@ -147,11 +164,13 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     from .core.analyze import analyze_many
     from .core.errors import AuepaError
+    from .core.outputs import check_output_dir
 
     out = Path(args.out)
-    try:
+    try:  # options, the pain model and the output folder are checked before any input is read
         factory = make_pipeline_factory(args)
-    except ValueError as e:
+        check_output_dir(out, "--out")
+    except (ValueError, AuepaError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     bars: dict[str, tqdm] = {}

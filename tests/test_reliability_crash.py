@@ -67,7 +67,8 @@ def test_sigkill_during_analyze_leaves_a_valid_csv(faces_dir: Path, tmp_path: Pa
     p = subprocess.Popen([sys.executable, "-m", "auepa_monitor", "analyze", str(video), "--out", str(out)],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO, env=env)
     err = LineTimes(p.stderr)
-    csv_path = out / (video.stem + ".csv")
+    # Rows in progress are the partial result; "<stem>.csv" only ever holds a complete run (issue 12).
+    csv_path = out / (video.stem + ".partial.csv")
     try:
         deadline = time.monotonic() + 180
         # Let it record for a while: at least 40 frames reported and 2 s of recording.
@@ -94,6 +95,7 @@ def test_sigkill_during_analyze_leaves_a_valid_csv(faces_dir: Path, tmp_path: Pa
     assert len(rows) >= reported_at_kill >= reported_1s_before > 0
     assert [int(r["frame"]) for r in rows] == list(range(1, len(rows) + 1))
     assert len(rows) < 842 and not (out / (video.stem + ".summary.json")).exists()
+    assert not (out / (video.stem + ".csv")).exists()
     assert sum(r["success"] == "1" for r in rows) >= 0.8 * len(rows)
 
 

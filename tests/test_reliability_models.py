@@ -6,7 +6,6 @@ clear one-line error and a non-zero exit, no traceback.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -73,15 +72,12 @@ EXPECT = {
 
 
 @pytest.mark.parametrize("name", sorted(EXPECT))
-def test_bad_pain_model_falls_back_to_the_prior(bad_models: dict[str, Path], name: str) -> None:
-    prior = PainScorer()
-    s = PainScorer(bad_models[name])
-    assert EXPECT[name] in s.fallback_reason
-    assert s.fallback_reason.endswith("using the default prior instead")
-    assert "\n" not in s.fallback_reason
-    assert s.path == PRIOR and s.name == prior.name
-    au = {27: 2.0, 25: 3.0, 10: 1.5, 12: 0.5, 9: 1.0, 6: 2.5, 20: 0.0}
-    assert s.score(au, 0.0)[1] == prior.score(au, 0.0)[1]  # really the prior's numbers
+def test_bad_pain_model_named_by_the_user_is_an_error(bad_models: dict[str, Path], name: str) -> None:
+    # Issue 12, defect 4: a model the user names that cannot load is an error, never a silent
+    # switch to the prior (which is what the user did not ask for).
+    with pytest.raises(ModelFileError) as e:
+        PainScorer(bad_models[name])
+    assert EXPECT[name] in str(e.value) and "\n" not in str(e.value)
 
 
 def test_missing_default_prior_is_an_error_not_a_silent_fallback(tmp_path: Path) -> None:
@@ -97,17 +93,16 @@ def analyze(args: list[str], env: dict[str, str] | None = None) -> subprocess.Co
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["truncated", "cnn", "no_card"])
-def test_analyze_with_bad_model_runs_on_the_prior_and_warns(bad_models: dict[str, Path], name: str,
-                                                            faces_dir: Path, tmp_path: Path) -> None:
-    p = analyze([str(faces_dir / "sample3.jpg"), "--out", str(tmp_path), "--model", str(bad_models[name])])
-    assert p.returncode == 0, p.stderr
+@pytest.mark.parametrize("name", ["truncated", "cnn", "no_card", "absent"])
+def test_analyze_with_bad_model_is_an_error(bad_models: dict[str, Path], name: str,
+                                            faces_dir: Path, tmp_path: Path) -> None:
+    # Issue 12, defect 4: exit 2 with one line, before any input runs; nothing written.
+    p = analyze([str(faces_dir / "sample3.jpg"), "--out", str(tmp_path / "o"), "--model", str(bad_models[name])])
+    assert p.returncode == 2, p.stderr
     assert "Traceback" not in p.stderr
-    warnings = [line for line in p.stderr.splitlines() if line.startswith("warning: ")]
-    assert warnings and EXPECT[name] in warnings[0] and bad_models[name].stem in warnings[0]
-    assert warnings[0].endswith("using the default prior instead")
-    summary = json.loads((tmp_path / "sample3.summary.json").read_text())
-    assert summary["model"] == PainScorer().name and summary["frames_with_face"] == 1
+    errors = [line for line in p.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and EXPECT[name] in errors[0] and bad_models[name].stem in errors[0], p.stderr
+    assert not (tmp_path / "o" / "sample3.summary.json").exists()
 
 
 @pytest.fixture(scope="module")

@@ -92,12 +92,12 @@ def test_bad_regressor_files(tmp_path):
         PainRegressor.load(wrong)
 
 
-def test_scorer_falls_back_to_prior_and_says_so(tmp_path):
+def test_scorer_with_a_bad_user_model_is_an_error(tmp_path):
+    # Issue 12, defect 4: no silent fallback to the prior for a model the user names.
     bad = tmp_path / "bad.pt"
     bad.write_text("not a model")
-    s = PainScorer(bad)
-    assert "using the default prior" in s.fallback_reason
-    assert s.card.kind == "pain_regressor"
+    with pytest.raises(ModelFileError, match="bad.card.json is missing"):
+        PainScorer(bad)
 
 
 def test_shipped_prior_is_honest_and_sane():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -11,11 +12,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .errors import AuepaError, ModelFileError
-from .face import Box
 from .frame_loop import process_frames
 from .private_files import private_dir, write_private_text
 from .recorder import FrameCsvWriter
 from .records import PainLevel
+from .roi import check_roi, parse_roi  # noqa: F401 (parse_roi: kept importable from here)
 from .sources import open_source
 
 
@@ -48,6 +49,9 @@ class Summary:
     model_warning: str = ""
     seconds: float = 0.0
     fps: float = 0.0
+    #: Why the input ended early ('' for a complete run): the result is then written as
+    #: ``<name>.partial.csv`` and never replaces a complete ``<name>.csv``.
+    incomplete: str = ""
 
 
 def _csv_name(path: Path, used: set[str]) -> str:
@@ -59,11 +63,20 @@ def _csv_name(path: Path, used: set[str]) -> str:
     return name
 
 
+def _partial_note(frames: int, part_path: Path, csv_path: Path) -> str:
+    kept = f"; the earlier complete result {csv_path.name} was kept" if csv_path.exists() else ""
+    return f"{frames} frames analysed, partial result in {part_path}{kept}"
+
+
 def analyze_one(path: Path, out_dir: Path, make_pipeline: Callable[[Path], object], csv_stem: str,
                 progress: Callable[[int, int], None] | None = None, max_frames: int | None = None) -> Summary:
     """Analyse one input into ``out_dir/<csv_stem>.csv`` and ``<csv_stem>.summary.json``.
 
-    Raises :class:`AuepaError` (e.g. SourceError) when the input cannot be read.
+    Raises :class:`AuepaError` (e.g. SourceError) when the input cannot be read. The CSV is
+    written as ``<csv_stem>.partial.csv`` and renamed at the end, so an earlier ``<csv_stem>.csv`` is
+    only ever replaced by a complete run: rows of a run that stopped early (an unreadable image,
+    a video that ends before the length its container announces: ``Summary.incomplete``) go to
+    ``<csv_stem>.partial.csv`` instead, and the message says so.
     """
     src = open_source(path)
     try:
@@ -71,15 +84,29 @@ def analyze_one(path: Path, out_dir: Path, make_pipeline: Callable[[Path], objec
     except BaseException:
         src.close()
         raise
+    roi = getattr(getattr(pipe, "tracker", None), "roi", None)
+    if roi is not None:
+        try:
+            check_roi(roi, src.size, str(path))
+        except BaseException:
+            src.close()
+            pipe.close()  # type: ignore[attr-defined]
+            raise
     csv_path = out_dir / f"{csv_stem}.csv"
-    if csv_path.exists():
-        csv_path.unlink()  # a rerun replaces the old result rather than appending to it
+    part_path = out_dir / f"{csv_stem}.partial.csv"
+    # Written as the partial result and renamed at the end: an earlier result is replaced only by
+    # a complete one, never by a run that failed, stopped early or was killed (whose rows stay,
+    # whole lines, in <stem>.partial.csv).
+    part_summary = out_dir / f"{csv_stem}.partial.summary.json"
+    part_path.unlink(missing_ok=True)
+    part_summary.unlink(missing_ok=True)
     s = Summary(input=str(path), csv=str(csv_path))
     t0 = time.perf_counter()
     levels: Counter[str] = Counter()
     scores, pspis = [], []
     reasons: Counter[str] = Counter()
-    writer = FrameCsvWriter(csv_path)
+    writer = FrameCsvWriter(part_path)
+    ok = False
     try:
         for _, out in process_frames(src, pipe, max_frames):  # type: ignore[arg-type]
             # One result per frame (the target face), or one per tracked face (--faces all).
@@ -100,10 +127,26 @@ def analyze_one(path: Path, out_dir: Path, make_pipeline: Callable[[Path], objec
             s.frames_with_face += any(r.success for r in results)
             if progress:
                 progress(s.frames, src.frame_count)
+        s.incomplete = src.incomplete
+        ok = True
+    except AuepaError as e:  # e.g. an image of a sequence unreadable: keep the rows before it, aside
+        writer.close()
+        if s.frames:
+            raise type(e)(f"{e}; {_partial_note(s.frames, part_path, csv_path)}") from e
+        raise
     finally:
         writer.close()
         src.close()
         pipe.close()  # type: ignore[attr-defined]
+        if not ok and not s.frames:
+            part_path.unlink(missing_ok=True)
+    if s.incomplete:
+        s.csv = str(part_path)
+        s.incomplete = f"{s.incomplete}; {_partial_note(s.frames, part_path, csv_path)}"
+        summary_path = part_summary
+    else:
+        os.replace(part_path, csv_path)
+        summary_path = out_dir / f"{csv_stem}.summary.json"
     s.seconds = time.perf_counter() - t0
     s.fps = s.frames / s.seconds if s.seconds > 0 else math.nan
     if scores:
@@ -124,7 +167,7 @@ def analyze_one(path: Path, out_dir: Path, make_pipeline: Callable[[Path], objec
     s.au_engine = pipe.au_engine.name  # type: ignore[attr-defined]
     s.model = pipe.scorer.name  # type: ignore[attr-defined]
     s.model_warning = pipe.scorer.card.warning  # type: ignore[attr-defined]
-    write_private_text(out_dir / f"{csv_stem}.summary.json", json.dumps(asdict(s), indent=2) + "\n")
+    write_private_text(summary_path, json.dumps(asdict(s), indent=2) + "\n")
     return s
 
 
@@ -152,18 +195,13 @@ def analyze_many(paths: list[Path], out_dir: Path, make_pipeline: Callable[[Path
             if on_error:
                 on_error(p, str(e))
             continue
+        if s.incomplete:  # counted as failed: a partial run is not a result (the message says where it is)
+            failed.append((p, s.incomplete))
+            if on_error:
+                on_error(p, s.incomplete)
+            continue
         done.append(s)
         if on_done:
             on_done(s)
     return done, failed
 
-
-def parse_roi(text: str) -> Box:
-    """'x,y,w,h' (frame pixels) -> box; ValueError with a clear message otherwise."""
-    try:
-        x, y, w, h = (float(v) for v in text.split(","))
-    except ValueError:
-        raise ValueError(f"--roi expects x,y,w,h in pixels, got {text!r}") from None
-    if w <= 0 or h <= 0:
-        raise ValueError(f"--roi width and height must be positive, got {text!r}")
-    return (x, y, w, h)

@@ -335,8 +335,10 @@ def export_video(video: str | Path, out_dir: str | Path, make_pipeline: Callable
     res = ExportResult("video", str(out_dir))
     try:
         # 1. The per-frame analysis, written first to the owner-only staging folder.
-        analyze_one(video, stage.dir, make_pipeline, "analysis", max_frames=max_frames,
-                    progress=(lambda n, t: progress("analyse", n, total)) if progress else None)
+        summary = analyze_one(video, stage.dir, make_pipeline, "analysis", max_frames=max_frames,
+                              progress=(lambda n, t: progress("analyse", n, total)) if progress else None)
+        if summary.incomplete:  # a truncated or corrupt video: said, not exported as if whole
+            raise ExportError(summary.incomplete.split("; ")[0])
         rows = read_frame_csv(stage.dir / "analysis.csv")
         for p in stage.dir.glob("analysis*"):
             p.unlink()  # the summary names the input: not part of the export

@@ -308,6 +308,8 @@ class Player:
                         if src.live:
                             raise AuepaError(f"{src.name}: stopped delivering frames")
                         self._playing, at_end = False, True
+                        if src.incomplete:  # ended before the length the file announced
+                            note("error", src.incomplete)
                         note("ended", f"end of {src.name}")
                         continue
                     if self._playing and not src.live and not self.lossless:

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..model_card import ModelCard, models_dir
-from .errors import ModelFileError
 from .records import PainLevel
 
 #: AU43 counts as 1 in PSPI (eyes closed) at or above this intensity (0-5 scale).
@@ -55,23 +54,22 @@ class Smoother:
 
 
 class PainScorer:
-    """Loads a pain regressor model file (default: the shipped prior) and scores frames."""
+    """Loads a pain regressor model file (default: the shipped prior) and scores frames.
+
+    Raises :class:`ModelFileError` when the file cannot be loaded, whether named by the user or
+    the shipped default.
+    """
 
     def __init__(self, model_path: str | Path | None = None, smoothing: bool = True, tau: float = 1.0):
         from ..nets.pain_regressor import PainRegressor
 
+        #: Kept for callers that show it; always '' now: a model the user names that cannot be
+        #: loaded raises :class:`ModelFileError` (never a silent switch to the prior), and the
+        #: default prior failing raises too.
         self.fallback_reason = ""
         path = Path(model_path) if model_path else models_dir() / DEFAULT_MODEL
-        try:
-            self.model, self.card = PainRegressor.load(path)
-            self.path = path
-        except ModelFileError as e:
-            if model_path is None:
-                raise
-            # A user model that does not fit: fall back to the shipped prior and say so.
-            self.fallback_reason = f"{e}; using the default prior instead"
-            self.path = models_dir() / DEFAULT_MODEL
-            self.model, self.card = PainRegressor.load(self.path)
+        self.model, self.card = PainRegressor.load(path)
+        self.path = path
         self.smoother = Smoother(tau=tau, enabled=smoothing)
 
     @property

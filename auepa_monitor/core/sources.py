@@ -57,9 +57,12 @@ class Source:
     fps: float = 30.0
     frame_count: int = 0  # 0 when unknown (live)
     size: tuple[int, int] = (0, 0)
+    #: Set when ``read`` returned None before the end the file announced: why, in one line
+    #: (a truncated or corrupt video). '' while reading and after a complete file.
+    incomplete: str = ""
 
     def read(self) -> Frame | None:
-        """Next frame, or None at the end of a file."""
+        """Next frame, or None at the end of a file (see ``incomplete`` for an early end)."""
         raise NotImplementedError
 
     def seek(self, index: int) -> None:
@@ -119,6 +122,7 @@ class VideoFileSource(Source):
         else:
             ok, img = self._cap.read()
             if not ok or img is None:
+                self._check_end(self._next - 1)
                 return None
             t = self._pos_seconds(self._next - 1)
         if t <= self._last_t:  # broken container timestamps: keep time moving forwards
@@ -128,8 +132,21 @@ class VideoFileSource(Source):
         self._next += 1
         return frame
 
+    def _check_end(self, last: int) -> None:
+        """The decoder stopped after frame ``last``: an early end is a truncated or corrupt file.
+
+        Containers without a frame index (ASF/WMV) only estimate their length from the duration
+        (OpenFace's changeLighting.wmv announces 90 frames and holds 88), so up to 3 frames or
+        3 % short counts as complete.
+        """
+        n = self.frame_count
+        if n and n - last > max(3, n * 3 // 100):
+            self.incomplete = (f"{self.path}: the video ends at frame {last} of the {n} its container announces "
+                               f"(truncated or corrupt file)")
+
     def seek(self, index: int) -> None:
         index = max(1, int(index))
+        self.incomplete = ""
         if self.frame_count:
             index = min(index, self.frame_count)
         self._pending = None

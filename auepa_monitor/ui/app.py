@@ -34,6 +34,13 @@ def _settings(path: str | None):
     return s
 
 
+def error_dialog(message: str) -> None:
+    """A modal error dialog before (instead of) the window; tests replace it."""
+    from PySide6.QtWidgets import QMessageBox
+
+    QMessageBox.critical(None, APP, message)
+
+
 def run_gui(args: argparse.Namespace) -> int:
     """Open the monitor window (or, with ``--screenshot``, process ``--frames`` frames, save, exit).
 
@@ -41,8 +48,9 @@ def run_gui(args: argparse.Namespace) -> int:
     source, the models or the options are unusable.
     """
     from ..cli import make_pipeline_factory
-    from ..core.analyze import parse_roi
-    from ..core.errors import AuepaError
+    from ..core.errors import AuepaError, ModelFileError
+    from ..core.outputs import check_output_dir, check_output_file
+    from ..core.roi import parse_roi, roi_problem
     from ..core.sources import open_source
 
     shot = getattr(args, "screenshot", None)
@@ -58,12 +66,26 @@ def run_gui(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    # Every output place the user named is checked before any work starts: one line, exit 2.
+    try:
+        if getattr(args, "session_dir", None):
+            check_output_dir(args.session_dir, "--session-dir")
+        if shot:
+            check_output_file(shot, "--screenshot")
+    except AuepaError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     src = None
-    if shot:  # scripted mode: check the source before any window appears
+    if shot:  # scripted mode: check the source (and --roi on it) before any window appears
         try:
             src = open_source(args.source)
         except AuepaError as e:
             print(f"error: {e}", file=sys.stderr)
+            return 2
+        problem = roi_problem(roi, src.size, str(args.source)) if roi is not None else ""
+        if problem:
+            src.close()
+            print(f"error: {problem}", file=sys.stderr)
             return 2
     # torchvision (through the Grad-CAM module) loads triton's LLVM; loaded after Mesa's LLVM
     # (Qt's xcb GL, MediaPipe's EGL) it crashed the process under X (measured under Xvfb), so
@@ -85,6 +107,9 @@ def run_gui(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         if src is not None:
             src.close()
+        if isinstance(e, ModelFileError) and not shot:
+            # Started from a desktop there may be no terminal to read: say it in a dialog too.
+            error_dialog(f"{e}\n\nThe program was not started.")
         return 2
     from ..core.pipeline import torch_device
     from .main_window import MainWindow

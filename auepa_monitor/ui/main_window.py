@@ -58,6 +58,7 @@ from ..core.errors import AuepaError
 from ..core.player import SPEEDS, LatestWorker, Player, PlayerNotice, Processed
 from ..core.private_files import mask_credentials, private_dir, write_private_bytes, write_private_text
 from ..core.records import FrameResult
+from ..core.roi import roi_problem
 from ..core.session import Session, default_sessions_dir
 from ..core.sources import IMAGE_EXTS, VIDEO_EXTS, Source, list_cameras, open_source
 from .curve import PainCurve
@@ -804,9 +805,14 @@ class MainWindow(QMainWindow):
             self.slider.setEnabled(src.frame_count > 1)
             self.slider.setMaximum(max(1, src.frame_count))
         # A target chosen by a click belongs to its source; --roi applies to the first source only.
-        self.player.set_target(self.initial_roi)
-        self._target_chosen = self.initial_roi is not None
-        self.initial_roi = None
+        roi, self.initial_roi = self.initial_roi, None
+        problem = roi_problem(roi, src.size, desc) if roi is not None else ""
+        if problem:  # a region off the frame could never hold a face: say so, pick automatically
+            roi = None
+            self.show_error(f"{problem}; the target is chosen automatically instead")
+        self.player.set_target(roi)
+        self._target_chosen = roi is not None
+        self.view.target_roi = roi
         self.player.open(src, play=play)
         self.alerts.watch_stall(play, time.monotonic())
         self._set_play_icon(play)
@@ -948,6 +954,8 @@ class MainWindow(QMainWindow):
     def set_target(self, roi: tuple[float, float, float, float] | None) -> None:
         self._target_chosen = roi is not None
         self.player.set_target(roi)
+        self.view.target_roi = roi
+        self.view.update()
         if self.session:
             self.session.event("target_set", roi=None if roi is None else [round(v, 1) for v in roi])
         if roi is not None:
@@ -1065,7 +1073,9 @@ class MainWindow(QMainWindow):
             self._set_play_icon(False)
             self.statusBar().showMessage(n.message, 5000)
             if self.session:
-                self.session.event("source_ended", source=self.source_desc)
+                incomplete = getattr(self.player.source, "incomplete", "")
+                self.session.event("source_ended", source=self.source_desc,
+                                   **({"incomplete": incomplete} if incomplete else {}))
 
     def show_processed(self, p: Processed) -> None:
         """Draw one processed frame (view, panels, slider)."""

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPaintEvent
+from PySide6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from ..core.records import FrameResult
@@ -27,6 +27,8 @@ class VideoView(QWidget):
         self._result: FrameResult | None = None
         self._heat: QImage | None = None
         self._weights: Mapping[str, float] | None = None
+        #: The target region the user chose (--roi or a click), frame pixels; drawn dashed.
+        self.target_roi: tuple[float, float, float, float] | None = None
         self.placeholder = "Open a video (Ctrl+O), drop a file here, or choose a camera."
         self.setCursor(Qt.CursorShape.CrossCursor)
 
@@ -87,6 +89,14 @@ class VideoView(QWidget):
             paint_overlays(p, self._result, self.options, heat=self._heat, region_weights=self._weights,
                            px=1.0 / s)
             p.restore()
+        if self.target_roi is not None:
+            s = rect.width() / self._image.width()
+            x, y, w, h = self.target_roi
+            pen = QPen(QColor(255, 210, 0), 1.5, Qt.PenStyle.DashLine)
+            p.setPen(pen)
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.setClipRect(rect)
+            p.drawRect(QRectF(rect.x() + x * s, rect.y() + y * s, w * s, h * s))
         p.end()
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
