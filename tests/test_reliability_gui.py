@@ -125,6 +125,32 @@ def test_sigkill_of_a_recording_gui_session_leaves_valid_logs(faces_dir: Path, t
 
 
 @pytest.mark.slow
+def test_sigterm_closes_a_recording_gui_session_with_its_end_event(faces_dir: Path, tmp_path: Path) -> None:
+    """A logout or service stop sends SIGTERM: the session is closed as by the window's close button."""
+    sessions = tmp_path / "sessions"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "OMP_WAIT_POLICY": "PASSIVE"}
+    p = subprocess.Popen([sys.executable, "-m", "auepa_monitor", "--source", str(faces_dir / "2015-10-15-15-14.avi"),
+                          "--session-dir", str(sessions), "--settings", str(tmp_path / "s.ini"), "--mute"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO, env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while not any(len(read_frame_csv(c)) >= 20 for c in sessions.glob("*/frames.csv")):
+            assert p.poll() is None, "the monitor exited before it could be stopped"
+            assert time.monotonic() < deadline, "the monitor recorded nothing"
+            time.sleep(0.2)
+        os.kill(p.pid, signal.SIGTERM)
+        _, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, err
+    assert "SIGTERM: closing the session" in err.decode()
+    events = read_events(next(sessions.glob("*/events.jsonl")))
+    assert events[0]["event"] == "session_started" and events[-1]["event"] == "session_ended"
+
+
+@pytest.mark.slow
 def test_switching_source_during_an_outage_leaves_no_stale_alarm(window, qtbot, faces_dir: Path) -> None:
     win = window
     plug = Plug()

@@ -10,6 +10,32 @@ from pathlib import Path
 ORG, APP = "AuE-IPA", "AuE-IPA Monitor"
 
 
+def _quit_on_termination(app, win) -> None:
+    """SIGTERM (a logout, a service stop, ``kill``) and SIGINT close the window as a click would,
+    so the session log ends with ``session_ended`` instead of stopping mid-session.
+
+    Python runs signal handlers only between bytecodes, and the Qt event loop is C++: a timer
+    wakes the interpreter twice a second so a pending signal is handled promptly.
+    """
+    import signal
+
+    from PySide6.QtCore import QTimer
+
+    def close(signum, _frame) -> None:
+        print(f"{signal.Signals(signum).name}: closing the session", file=sys.stderr)
+        win.close()
+        app.quit()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            signal.signal(sig, close)
+        except (ValueError, OSError):  # not the main thread, or a platform without it
+            return
+    timer = QTimer(win)
+    timer.timeout.connect(lambda: None)
+    timer.start(500)
+
+
 def _settings(path: str | None):
     """The settings file (INI), created owner-only (0600) in a 0700 folder when new.
 
@@ -137,6 +163,7 @@ def run_gui(args: argparse.Namespace) -> int:
     win.show()
     if args.source:
         win.open_source(args.source)
+    _quit_on_termination(app, win)
     code = app.exec()
     win.shutdown()
     pipeline.close()
