@@ -209,6 +209,21 @@ def test_click_on_face_sets_target(make_window, qtbot, faces_dir):
                     and abs(win.current.result.face.box[0] + win.current.result.face.box[2] / 2 - 541) < 40,
                     timeout=10000)
     assert win.pipeline.tracker.roi is not None
+    assert not win.pain.prompt.isVisible()  # the target was chosen: no "click the infant" prompt
+    # T (Playback > Target face: automatic) gives the choice back to the tracker, and with several
+    # faces in view the pain panel asks again for a click.
+    win.act_auto_target.trigger()
+    qtbot.waitUntil(lambda: win.pipeline.tracker.roi is None, timeout=5000)
+    assert not win.player_has_target()
+    win.play()
+    qtbot.waitUntil(lambda: win.pain.prompt.isVisible(), timeout=10000)
+
+
+def test_help_lists_keys_scales_alarms_and_the_medical_statement(make_window):
+    text = make_window().help_text()
+    for needle in ("Space", "Acknowledge", "T target face", "PSPI 0-16", "pain score 0-10", "Fit quality",
+                   "Cyan: technical", "not a medical device"):
+        assert needle in text, needle
 
 
 @pytest.mark.slow

@@ -409,10 +409,15 @@ class MainWindow(QMainWindow):
         m_play = mb.addMenu("&Playback")
         for a in (self.act_play, self.act_back, self.act_fwd, self.act_prev_alert, self.act_next_alert):
             m_play.addAction(a)
+        m_play.addSeparator()
+        # A click chooses the target face; this gives the choice back to the tracker.
+        self.act_auto_target = act("Target face: automatic", lambda: self.set_target(None), "T")
+        m_play.addAction(self.act_auto_target)
         m_alarm = mb.addMenu("&Alarms")
         for a in (self.act_ack, self.act_pause_audio, self.act_shot):
             m_alarm.addAction(a)
         m_help = mb.addMenu("&Help")
+        m_help.addAction(act("Keys, scales and alarms", self._help_text, QKeySequence.StandardKey.HelpContents))
         m_help.addAction(act("About", self._about))
         # Status bar.
         sb = self.statusBar()
@@ -1354,6 +1359,26 @@ class MainWindow(QMainWindow):
                 "alerts": self.alerts.config.to_dict(), "device": self.device}
 
     # ---------------------------------------------------------------------------------- closing
+    def help_text(self) -> str:
+        """The keys, the scales and what each alarm means (Help menu)."""
+        return (
+            "Keys\n"
+            "  Space play/pause, Left/Right step one frame, [ / ] previous/next alert,\n"
+            "  S screenshot, A acknowledge the alarm, P audio off for 2 minutes,\n"
+            "  T target face automatic (a click on a face makes it the target).\n\n"
+            "Scales\n"
+            "  AU intensity 0-5 (FACS), PSPI 0-16, pain score 0-10: below 2.5 no pain, 2.5-5 weak,\n"
+            "  5-7.5 mid, from 7.5 strong. Fit quality 0-1: below 0.5 the frame is tracked but not\n"
+            "  scored (face turned, covered or unsure), and the panel says why.\n\n"
+            "Alarms\n"
+            "  Red, flashing: strong pain sustained. Yellow: mid pain sustained.\n"
+            "  Cyan: technical, the signal is lost (no face, face turned away or covered,\n"
+            "  camera gone, file unreadable). Acknowledge silences the current alarm.\n\n"
+            f"{NOT_A_MEDICAL_DEVICE}")
+
+    def _help_text(self) -> None:
+        QMessageBox.information(self, "Keys, scales and alarms", self.help_text())
+
     def _about(self) -> None:
         QMessageBox.about(self, "About AuE-IPA Monitor",
                           f"AuE-IPA Monitor {__version__}\n\n{NOT_A_MEDICAL_DEVICE}")
