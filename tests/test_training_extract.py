@@ -77,3 +77,13 @@ def test_unavailable_engine_is_reported_before_any_work(tmp_path: Path, engine: 
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(EngineUnavailable):
         Extractor(tmp_path / "cache", au_engine=engine)
+
+
+def test_openface_engine_tag_names_the_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The extraction cache is keyed by the OpenFace install (issue 12 defect 9: this crashed)."""
+    from conftest import make_openface_install
+
+    exe = make_openface_install(tmp_path / "of")
+    monkeypatch.setenv("AUEPA_OPENFACE_BIN", str(exe))
+    tag = Extractor(tmp_path / "cache", au_engine="openface")._engine_tag()
+    assert tag.startswith("openface-") and len(tag) == len("openface-") + 8

@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from auepa_monitor.core.au_regions import AU_REGION_NAMES, CROP_SIZE, align_face, au_centers
 from auepa_monitor.core.errors import EngineUnavailable
+from auepa_monitor.core.face import FaceTracker, unscored_reason
 from auepa_monitor.core.pipeline import AUValuesMissing
 from auepa_monitor.core.records import REPORTED_AUS
 from auepa_monitor.core.sources import Frame, ImageSource, Source, VideoFileSource
@@ -34,7 +35,8 @@ from auepa_monitor.core.sources import Frame, ImageSource, Source, VideoFileSour
 from .manifest import FOLDER_FPS, Row
 
 #: Bump when the crop or the way frames are picked changes, so old cache entries are not reused.
-CROP_VERSION = "crop1"
+# crop2: face tracker v2 (LiteRT, tracked from landmarks; unscored frames left out).
+CROP_VERSION = "crop2"
 #: The Eq. 2 region names, in a fixed order (columns of the ``centers`` arrays).
 REGION_NAMES: tuple[str, ...] = tuple(n for names in AU_REGION_NAMES.values() for n in names)
 AU_ORDER: tuple[int, ...] = REPORTED_AUS
@@ -273,12 +275,10 @@ class Extractor:
             return "embedded-" + file_digest(cal)[:8]
         from auepa_monitor.core.openface import find_feature_extraction
 
-        return "openface-" + hashlib.sha1(find_feature_extraction().identity.encode()).hexdigest()[:8]
+        return "openface-" + hashlib.sha1(find_feature_extraction().identity().encode()).hexdigest()[:8]
 
     def tracker(self):
         if self._tracker is None:
-            from auepa_monitor.core.face import FaceTracker
-
             self._tracker = FaceTracker()
         return self._tracker
 
@@ -318,8 +318,8 @@ class Extractor:
         crops, centers, nums, aus = [], [], [], []
         for fr in frames:
             fit, _ = tracker.process(fr.image)
-            if fit is None:
-                continue
+            if fit is None or unscored_reason(fit):
+                continue  # no face, or one the product would not score (turned, covered, unsure fit)
             al = align_face(fr.image, fit.landmarks)
             c = au_centers(al.landmarks)
             try:
