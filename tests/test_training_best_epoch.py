@@ -98,3 +98,11 @@ def test_validation_split_is_by_subject() -> None:
     fit, val = split_val(subj, idx[:3], 0.5, seed=1)  # one subject: nothing to hold out
     assert len(val) == 0 and len(fit) == 3
     assert len(split_val(subj, idx, 0.0, 0)[1]) == 0
+
+
+def test_any_cuda_device_name_counts_as_cuda():
+    """`--device cuda:0` keeps bf16 and channels_last (issue 12 defect 10: it compared with "cuda")."""
+    from training.cnn import _is_cuda
+
+    assert _is_cuda("cuda") and _is_cuda("cuda:0") and _is_cuda("cuda:1")
+    assert not _is_cuda("cpu") and not _is_cuda("mps")

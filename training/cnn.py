@@ -58,6 +58,11 @@ class TrainResult:
     selected_by: str = "last epoch"
 
 
+
+def _is_cuda(device: str) -> bool:
+    """True for "cuda" and "cuda:N" alike (bf16 autocast and channels_last apply to any CUDA device)."""
+    return str(device).split(":", 1)[0] == "cuda"
+
 def augment_batch(t: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """Random flip, rotation (+-10 deg), scale (0.9-1.1) and colour jitter (+-20 %) of a (B, 3, H, W)
     RGB batch in [0, 1], drawn per image from ``gen`` (CPU generator)."""
@@ -92,7 +97,7 @@ def batch_tensor(samples: SampleSet, idx: Sequence[int], device: str,
     mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
     t = (t - mean) / std
-    if device == "cuda":
+    if _is_cuda(device):
         t = t.contiguous(memory_format=torch.channels_last)
     return t
 
@@ -132,7 +137,7 @@ def train_cnn(arch: str, samples: SampleSet, train_idx: np.ndarray, params: CnnP
     rng = np.random.default_rng(seed)
     gen = torch.Generator().manual_seed(seed)
     model = build_pain_cnn(arch, num_classes=len(PAIN_CLASSES), weights_path=weights_path).to(device)
-    if device == "cuda":
+    if _is_cuda(device):
         model = model.to(memory_format=torch.channels_last)
     levels = samples.levels if labels is None else np.asarray(labels)
     opt = torch.optim.Adam(model.parameters(), lr=params.lr, weight_decay=params.weight_decay)
@@ -154,7 +159,7 @@ def train_cnn(arch: str, samples: SampleSet, train_idx: np.ndarray, params: CnnP
                 continue  # a batch of one breaks BatchNorm statistics; it is reshuffled next epoch
             x = batch_tensor(samples, b, device, gen if params.augment else None)
             y = torch.as_tensor(levels[b], device=device)
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device == "cuda"):
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=_is_cuda(device)):
                 out = model(x)
                 loss = loss_fn(out, y)
             opt.zero_grad(set_to_none=True)
@@ -201,7 +206,7 @@ def predict(model: nn.Module, samples: SampleSet, idx: np.ndarray, device: str,
     preds, probs = [], []
     for i in range(0, len(idx), batch):
         x = batch_tensor(samples, idx[i:i + batch], device)
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device == "cuda"):
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=_is_cuda(device)):
             logits = model(x).float()
         p = torch.softmax(logits, dim=1).cpu().numpy()
         probs.append(p)
