@@ -57,6 +57,14 @@ def test_open_play_pause_seek_step(make_window, qtbot, faces_dir):
     qtbot.wait(1200)
     csv = (win.session.path / "frames.csv").read_text().splitlines()
     assert csv[0].startswith("frame,face_id,timestamp,confidence,success") and len(csv) > 10
+    # Each jump (the seek to 150, the step back to 150) is logged with the CSV row where the new
+    # pass starts, so repeated frame numbers can be told apart (issue 12 defect 5).
+    from auepa_monitor.core.recorder import read_events
+
+    jumps = [e for e in read_events(win.session.path / "events.jsonl") if e["event"] == "playback_jump"]
+    assert [j["to_frame"] for j in jumps][:1] == [150] and len(jumps) >= 2
+    for j in jumps:
+        assert int(csv[j["csv_row"]].split(",")[0]) == j["to_frame"]
 
 
 @pytest.mark.slow

@@ -211,6 +211,7 @@ class MainWindow(QMainWindow):
         self._display_latency: deque[float] = deque(maxlen=60)
         self._last_t: float | None = None
         self._last_epoch: int | None = None
+        self._last_frame: int | None = None
         self._last_curve = 0.0
         self._last_weights = 0.0
         self._explainer = None
@@ -786,6 +787,7 @@ class MainWindow(QMainWindow):
         self.spans.clear()
         self._last_t = None
         self._last_epoch = None
+        self._last_frame: int | None = None
         self._apply_events(self.alerts.reset() + self.alerts.source_ok())
         self.view.clear()
         self._explanation = None
@@ -1015,8 +1017,14 @@ class MainWindow(QMainWindow):
                 (self._last_t is not None and r.timestamp < self._last_t):
             # After a seek the score history is not continuous: sustain/clear timers restart.
             self._apply_events(self.alerts.reset())
+            if self.session:
+                # frames.csv gets a new pass from here: say where it starts, so repeated frame
+                # numbers can be told apart (csv_row is 1-based, the header not counted).
+                self.session.event("playback_jump", from_frame=self._last_frame, to_frame=r.frame,
+                                   csv_row=self.session.frames_written + 1)
         self._last_epoch = p.epoch
         self._last_t = r.timestamp
+        self._last_frame = r.frame
         if self.session:
             self.session.write_frame(r)
         ev = self.alerts.frame_arrived(time.monotonic())
