@@ -80,14 +80,19 @@ def test_window_alarms_on_lost_camera_and_recovers_by_itself(window, qtbot, face
     assert alerts.index(("raised", "no_frames")) < alerts.index(("cleared", "no_frames"))
 
 
+def _start_monitor(faces_dir: Path, sessions: Path, tmp_path: Path, stderr) -> subprocess.Popen:
+    """The monitor window (offscreen) recording a session of a sample video, as a real process."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "OMP_WAIT_POLICY": "PASSIVE"}
+    return subprocess.Popen([sys.executable, "-m", "auepa_monitor", "--source", str(faces_dir / "2015-10-15-15-14.avi"),
+                             "--session-dir", str(sessions), "--settings", str(tmp_path / "s.ini"), "--mute"],
+                            stdout=subprocess.DEVNULL, stderr=stderr, cwd=REPO, env=env)
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="SIGKILL is POSIX only")
 def test_sigkill_of_a_recording_gui_session_leaves_valid_logs(faces_dir: Path, tmp_path: Path) -> None:
     sessions = tmp_path / "sessions"
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "OMP_WAIT_POLICY": "PASSIVE"}
-    p = subprocess.Popen([sys.executable, "-m", "auepa_monitor", "--source", str(faces_dir / "2015-10-15-15-14.avi"),
-                          "--session-dir", str(sessions), "--settings", str(tmp_path / "s.ini"), "--mute"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO, env=env)
+    p = _start_monitor(faces_dir, sessions, tmp_path, subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
         csv_path = None
@@ -128,10 +133,7 @@ def test_sigkill_of_a_recording_gui_session_leaves_valid_logs(faces_dir: Path, t
 def test_sigterm_closes_a_recording_gui_session_with_its_end_event(faces_dir: Path, tmp_path: Path) -> None:
     """A logout or service stop sends SIGTERM: the session is closed as by the window's close button."""
     sessions = tmp_path / "sessions"
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "OMP_WAIT_POLICY": "PASSIVE"}
-    p = subprocess.Popen([sys.executable, "-m", "auepa_monitor", "--source", str(faces_dir / "2015-10-15-15-14.avi"),
-                          "--session-dir", str(sessions), "--settings", str(tmp_path / "s.ini"), "--mute"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO, env=env)
+    p = _start_monitor(faces_dir, sessions, tmp_path, subprocess.PIPE)
     try:
         deadline = time.monotonic() + 120
         while not any(len(read_frame_csv(c)) >= 20 for c in sessions.glob("*/frames.csv")):

@@ -357,7 +357,7 @@ class FaceTracker:
                     self.reacquired += 1
                     self.signature.reset()  # the automatic rule picked (maybe) someone new
         if fit is not None:
-            sig = TargetSignature.value(fit.landmarks, self.nets.head_rotation(fit.landmarks))
+            sig = TargetSignature.value(fit.landmarks, self._made_rotation)  # fit came from the last _make_fit
             if self._last is None:  # found again after a miss: must look like the target person
                 long_gone = self._missed >= 5 * self.lost_after  # (a ROI's target may come back changed)
                 if not self.signature.accepts(sig, fit.quality) and not long_gone:
@@ -470,7 +470,8 @@ class FaceTracker:
         blend = MappingProxyType(self.nets.blendshapes(pts))
         re, le = L.eye_centers(pts)
         roll = math.degrees(math.atan2(le[1] - re[1], le[0] - re[0]))
-        pose = pose_from_rotation(self.nets.head_rotation(pts), roll)
+        self._made_rotation = self.nets.head_rotation(pts)  # reused by the target signature
+        pose = pose_from_rotation(self._made_rotation, roll)
         parts = self._quality(pose, box, pts, presence, crop, m, check_rgb)
         quality = float(max(0.0, min(1.0, math.prod(parts.values()))))
         return FaceFit(box=box, landmarks=frozen_array(pts), blendshapes=blend, pose=pose, quality=quality,
