@@ -113,3 +113,37 @@ def test_alert_spans():
     spans = alert_spans(ev, end_t=6.0)
     assert [(round(a, 1), round(b, 1), p) for a, b, p in spans] == [
         (1.0, 4.0, Priority.MEDIUM), (1.0, 4.0, Priority.HIGH)]
+
+
+def test_custom_thresholds_name_levels_alike_everywhere():
+    """Issue 12 defect 7: with custom thresholds the alarm said "Mid pain sustained" while the
+    panel called the same score "no pain". The alarm settings define one PainScale that the
+    alarms, the scorer's level and the window read."""
+    from auepa_monitor.core.records import PAPER_SCALE, PainLevel
+
+    cfg = AlertConfig(mid_on=2.0, high_on=4.0, sustain_s=1.0)
+    scale = cfg.scale()
+    assert (scale.weak, scale.mid, scale.strong) == (2.0, 2.0, 4.0)
+    mon = AlertMonitor(cfg)
+    ev = feed(mon, [2.4] * 20)
+    assert [e.alarm for e in ev if e.kind == "raised"] == ["mid_pain"]
+    level = scale.level(2.4)
+    assert level == PainLevel.MID
+    assert mon.message().lower().startswith(level.label) and "≥ 2" in mon.message()
+    assert ev[-1].message.startswith("Mid pain alert raised")
+    # Below the mid start the score has a lower level name, and no mid alarm is raised.
+    mon2 = AlertMonitor(cfg)
+    assert not feed(mon2, [1.9] * 20) and scale.level(1.9) == PainLevel.NO_PAIN
+    # The default settings are the paper's levels.
+    assert AlertConfig().scale() == PAPER_SCALE and PainLevel.from_score(5.0) == PainLevel.MID
+
+
+def test_scorer_levels_follow_the_scale(tmp_path):
+    from auepa_monitor.core.records import PainLevel
+    from auepa_monitor.core.scoring import PainScorer
+
+    sc = PainScorer(smoothing=False)
+    sc.scale = AlertConfig(mid_on=0.5, high_on=0.6).scale()
+    score, _raw, level = sc.score({a: 0.0 for a in range(1, 46)}, 0.0)
+    assert level == sc.scale.level(score)
+    assert level >= PainLevel.WEAK or score < 0.5

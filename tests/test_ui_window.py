@@ -127,6 +127,32 @@ def test_alert_raised_and_cleared_on_crafted_sequence(make_window, qtbot, tmp_pa
     assert raised["t"] == pytest.approx(3.0) and "time" in raised
 
 
+def test_custom_thresholds_banner_panel_curve_and_help_agree(make_window, tmp_path):
+    """Issue 12 defect 7: the banner said "Mid pain sustained" while the panel said "2.5 no pain"."""
+    win = make_window()
+    win.set_alert_config(AlertConfig(high_on=4.0, mid_on=2.0, hysteresis=0.5, sustain_s=1.0, clear_s=1.0))
+    win.session = Session("crafted", root=tmp_path / "sessions")
+    _crafted(win, [2.4] * 20)  # 2 s at 2.4: mid pain on these settings (the paper calls it no pain)
+    win.show_processed(_last(win))  # the panel shows the last of them
+    assert win.banner.priority == Priority.MEDIUM
+    level = win.pain.level.text()
+    assert level == "mid pain" and win.banner.text().lower().startswith(level), (win.banner.text(), level)
+    assert win.curve.mid_line.value() == 2.0 and win.curve.high_line.value() == 4.0
+    assert "from 4 strong" in win.help_text() and "score ≥ 2" in win.help_text()
+    win.session.close()
+    raised = [json.loads(x) for x in (win.session.path / "events.jsonl").read_text().splitlines()
+              if '"raised"' in x]
+    assert raised and raised[0]["message"].startswith("Mid pain alert raised (score ≥ 2")
+
+
+def _last(win):
+    import numpy as np
+
+    r = FrameResult(frame=20, timestamp=1.9, faces_seen=1, face=None, pain_score=2.4, pain_raw=2.4,
+                    pain_level=PainLevel.from_score(2.4), pspi=0.0, size=(64, 48))
+    return Processed(r, np.zeros((48, 64, 3), np.uint8), 0, time.monotonic(), time.monotonic())
+
+
 class _FreezingSource(Source):
     """A real video that stops delivering after ``n`` frames (read blocks), like a hung camera."""
 

@@ -9,6 +9,10 @@ Priorities and colours follow the usual monitor convention:
 * HIGH (red, flashing): strong pain, score >= ``high_on`` (7.5 = the "strong" level) for
   ``sustain_s`` seconds.
 * MEDIUM (yellow): mid pain, score >= ``mid_on`` (5.0) for ``sustain_s`` seconds.
+
+``high_on`` and ``mid_on`` are where the strong and mid levels start: :meth:`AlertConfig.scale`
+is the :class:`~records.PainScale` the scorer, the window and the alarms all name levels with,
+so a custom threshold never gives a "Mid pain" alarm beside a score the panel calls "no pain".
 * LOW (cyan): technical alarm, the signal is lost (no face for ``no_face_s`` seconds, no frames
   for ``stall_s`` seconds, camera gone, file unreadable). A technical alarm means "the monitor
   cannot watch", not "the infant is fine"; it is low priority so it never masks a pain alarm,
@@ -28,7 +32,7 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import IntEnum
 from typing import Any
 
-from .records import REASON_TEXT
+from .records import REASON_TEXT, PainLevel, PainScale
 
 
 class Priority(IntEnum):
@@ -76,6 +80,12 @@ class AlertConfig:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def scale(self) -> PainScale:
+        """The pain levels these settings define: mid from ``mid_on``, strong from ``high_on``,
+        weak from 2.5 (or ``mid_on`` when that is lower)."""
+        c = self.validated()
+        return PainScale(weak=min(PainScale().weak, c.mid_on), mid=c.mid_on, strong=c.high_on)
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> AlertConfig:
         """Build from a (possibly partial, string-valued) mapping such as QSettings gives."""
@@ -115,6 +125,17 @@ class AlertEvent:
 
 
 PAIN_ALARMS: dict[str, Priority] = {"strong_pain": Priority.HIGH, "mid_pain": Priority.MEDIUM}
+#: The pain level each pain alarm watches: it is raised when the score stays at or above the
+#: level's start (:meth:`PainScale.start`) and is named with the level's name.
+PAIN_ALARM_LEVELS: dict[str, PainLevel] = {"strong_pain": PainLevel.STRONG, "mid_pain": PainLevel.MID}
+
+
+def pain_alarm_text(alarm: str, scale: PainScale) -> str:
+    """The banner words of a pain alarm, from the level names and starts of ``scale``:
+    "STRONG PAIN sustained (score ≥ 7.5)", "Mid pain sustained (score ≥ 5)"."""
+    level = PAIN_ALARM_LEVELS[alarm]
+    name = level.label.upper() if level == PainLevel.STRONG else level.label.capitalize()
+    return f"{name} sustained (score ≥ {scale.start(level):g})"
 TECH_MESSAGES = {
     "no_face": "Signal lost: no face found",
     "no_frames": "Signal lost: no frames arrive",
@@ -172,7 +193,9 @@ class AlertMonitor:
                     ev.append(self._set_pain(name, False, t, frame, score))
                 self._pain[name] = _Streak()
             return ev
-        for name, on in (("strong_pain", cfg.high_on), ("mid_pain", cfg.mid_on)):
+        scale = cfg.scale()
+        for name, level in PAIN_ALARM_LEVELS.items():
+            on = scale.start(level)
             st = self._pain[name]
             if score is None:
                 st.above_since = st.below_since = None
@@ -279,7 +302,7 @@ class AlertMonitor:
             if a in self._tech:
                 parts.append(self._tech[a])
             else:
-                parts.append("STRONG PAIN sustained" if a == "strong_pain" else "Mid pain sustained")
+                parts.append(pain_alarm_text(a, self.config.scale()))
         return " | ".join(parts)
 
     def _alarm_priority(self, alarm: str) -> Priority:
@@ -295,9 +318,10 @@ class AlertMonitor:
             st.below_since = None
         else:
             st.above_since = None
-        label = "Strong pain" if name == "strong_pain" else "Mid pain"
+        level = PAIN_ALARM_LEVELS[name]
+        start = self.config.scale().start(level)
         return AlertEvent("raised" if on else "cleared", name, PAIN_ALARMS[name], t, frame, score,
-                          f"{label} alert {'raised' if on else 'cleared'}")
+                          f"{level.label.capitalize()} alert {'raised' if on else 'cleared'} (score ≥ {start:g})")
 
     def _raise_tech(self, name: str, t: float | None, frame: int | None, msg: str) -> list[AlertEvent]:
         if name in self._tech:

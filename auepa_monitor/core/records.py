@@ -33,7 +33,7 @@ def au_column(au: int) -> str:
 
 
 class PainLevel(IntEnum):
-    """Pain levels from a 0-10 score (paper, Table II)."""
+    """Pain levels from a 0-10 score (paper, Table II). Where each level starts: :class:`PainScale`."""
 
     NO_PAIN = 0
     WEAK = 1
@@ -45,15 +45,51 @@ class PainLevel(IntEnum):
         return ("no pain", "weak pain", "mid pain", "strong pain")[int(self)]
 
     @classmethod
-    def from_score(cls, score: float) -> PainLevel:
-        """[0, 2.5) no pain, [2.5, 5) weak, [5, 7.5) mid, [7.5, 10] strong."""
-        if score < 2.5:
-            return cls.NO_PAIN
-        if score < 5.0:
-            return cls.WEAK
-        if score < 7.5:
-            return cls.MID
-        return cls.STRONG
+    def from_score(cls, score: float, scale: PainScale | None = None) -> PainLevel:
+        """The level of ``score`` on ``scale`` (default: the paper's, [0, 2.5) no pain, [2.5, 5) weak,
+        [5, 7.5) mid, [7.5, 10] strong)."""
+        return (scale or PAPER_SCALE).level(score)
+
+
+@dataclass(frozen=True)
+class PainScale:
+    """Where each pain level starts on the 0-10 score: the one definition of levels and their names.
+
+    The scorer (the record's ``pain_level`` and the CSV), the window's panel, banner, curve and
+    help, and the pain alarms all read levels from one scale, so a score never has two names.
+    The default is the paper's; the monitor's alarm settings move ``mid`` and ``strong``
+    (:meth:`AlertConfig.scale`), and "weak" then starts at 2.5 or at ``mid``, whichever is lower.
+    """
+
+    weak: float = 2.5
+    mid: float = 5.0
+    strong: float = 7.5
+
+    def level(self, score: float) -> PainLevel:
+        """The level of a 0-10 score: the highest level whose start it reaches."""
+        if score >= self.strong:
+            return PainLevel.STRONG
+        if score >= self.mid:
+            return PainLevel.MID
+        if score >= self.weak:
+            return PainLevel.WEAK
+        return PainLevel.NO_PAIN
+
+    def start(self, level: PainLevel) -> float:
+        """The score where ``level`` starts (0 for no pain)."""
+        return (0.0, self.weak, self.mid, self.strong)[int(level)]
+
+    def describe(self) -> str:
+        """One line naming the levels and their ranges, e.g. for Help."""
+        return (f"below {self.weak:g} no pain, {self.weak:g}-{self.mid:g} weak, {self.mid:g}-{self.strong:g} mid, "
+                f"from {self.strong:g} strong")
+
+    def to_dict(self) -> dict[str, float]:
+        return {"weak": self.weak, "mid": self.mid, "strong": self.strong}
+
+
+#: The paper's levels (Table II): analyze, training and the default of the monitor.
+PAPER_SCALE = PainScale()
 
 
 def frozen_array(a: np.ndarray) -> np.ndarray:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..model_card import ModelCard, models_dir
-from .records import PainLevel
+from .records import PAPER_SCALE, PainLevel, PainScale
 
 #: AU43 counts as 1 in PSPI (eyes closed) at or above this intensity (0-5 scale).
 AU43_CLOSED = 2.5
@@ -71,6 +71,9 @@ class PainScorer:
         self.model, self.card = PainRegressor.load(path)
         self.path = path
         self.smoother = Smoother(tau=tau, enabled=smoothing)
+        #: Where the pain levels start (the monitor sets its alarm settings' scale here, so the
+        #: record's ``pain_level``, the CSV and the window name a score alike).
+        self.scale: PainScale = PAPER_SCALE
 
     @property
     def name(self) -> str:
@@ -83,7 +86,7 @@ class PainScorer:
         """(smoothed score 0-10, raw score 0-10, level of the smoothed score) at time ``t`` seconds."""
         raw = self.model.score(dict(au))
         smooth = min(10.0, max(0.0, self.smoother(raw, t)))
-        return smooth, raw, PainLevel.from_score(smooth)
+        return smooth, raw, self.scale.level(smooth)
 
 
-__all__ = ["pspi", "Smoother", "PainScorer", "PainLevel", "ModelCard"]
+__all__ = ["pspi", "Smoother", "PainScorer", "PainLevel", "PainScale", "ModelCard"]

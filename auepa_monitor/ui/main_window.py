@@ -57,7 +57,7 @@ from ..core.alerts import PAIN_ALARMS, AlertConfig, AlertEvent, AlertMonitor, Pr
 from ..core.errors import AuepaError
 from ..core.player import SPEEDS, LatestWorker, Player, PlayerNotice, Processed
 from ..core.private_files import mask_credentials, private_dir, write_private_bytes, write_private_text
-from ..core.records import FrameResult
+from ..core.records import PAPER_SCALE, FrameResult
 from ..core.roi import roi_problem
 from ..core.session import Session, default_sessions_dir
 from ..core.sources import IMAGE_EXTS, VIDEO_EXTS, Source, list_cameras, open_source
@@ -494,6 +494,7 @@ class MainWindow(QMainWindow):
     def set_alert_config(self, cfg: AlertConfig) -> None:
         """Apply and remember alert settings."""
         self.alerts.config = cfg
+        self._push_scale()
         self.settings.beginGroup("alerts")
         for k, v in cfg.to_dict().items():
             self.settings.setValue(k, v)
@@ -501,6 +502,15 @@ class MainWindow(QMainWindow):
         self.curve.set_thresholds(cfg.high_on, cfg.mid_on)
         if self.session:
             self.session.event("alert_settings", **cfg.to_dict())
+
+    def _push_scale(self) -> None:
+        """The alarm settings' pain levels go to the scorer too (the record's level and the CSV)."""
+        scale = self.alerts.config.scale()
+
+        def set_scale(pipe) -> None:
+            pipe.scorer.scale = scale
+
+        self.player.call_in_worker(set_scale)
 
     def _restore(self) -> None:
         s = self.settings
@@ -528,6 +538,7 @@ class MainWindow(QMainWindow):
         self.engine_box.setCurrentIndex(max(0, self.engine_box.findData(engine)))
         self.engine_box.currentIndexChanged.connect(lambda _i: self._engine_changed())
         self.curve.set_thresholds(self.alerts.config.high_on, self.alerts.config.mid_on)
+        self._push_scale()
         self._overlays_changed()
 
     def _overlays_changed(self) -> None:
@@ -1097,7 +1108,8 @@ class MainWindow(QMainWindow):
         self.frames_shown += 1
         self._shown_walls.append(time.monotonic())
         self.view.set_frame(p.image, r)
-        self.pain.set_result(r, choose_prompt=r.faces_seen > 1 and not self.player_has_target())
+        self.pain.set_result(r, choose_prompt=r.faces_seen > 1 and not self.player_has_target(),
+                             scale=self.alerts.config.scale())
         self.au_panel.set_values(r.au)
         label = f"AU engine: {ENGINES.get(r.au_engine, r.au_engine)}"
         if r.au_missing:
@@ -1153,6 +1165,8 @@ class MainWindow(QMainWindow):
             return False
         if scorer.fallback_reason:
             self.show_error(scorer.fallback_reason)
+
+        scorer.scale = self.alerts.config.scale()
 
         def swap(pipe) -> None:
             pipe.scorer = scorer
@@ -1334,7 +1348,7 @@ class MainWindow(QMainWindow):
                                                   "quality": round(r.face.quality, 3)},
             "faces_seen": r.faces_seen,
             "scores": {"pain_score": r.pain_score, "pain_raw": r.pain_raw,
-                       "pain_level": None if r.pain_level is None else r.pain_level.label, "pspi": r.pspi,
+                       "pain_level": None if r.pain_score is None else self.alerts.config.scale().level(r.pain_score).label, "pspi": r.pspi,
                        "au": {f"AU{a}": round(v, 3) for a, v in r.au.items()}},
             "model": {"name": sc.name, "path": str(sc.path), "warning": sc.card.warning,
                       "trained_on_infant_pain": sc.card.trained_on_infant_pain, "au_engine": r.au_engine,
@@ -1364,22 +1378,26 @@ class MainWindow(QMainWindow):
     def _session_info(self) -> dict[str, Any]:
         sc = self.pipeline.scorer
         return {"model": sc.name, "model_warning": sc.card.warning, "au_engine": self.engine_in_use,
-                "alerts": self.alerts.config.to_dict(), "device": self.device}
+                "alerts": self.alerts.config.to_dict(), "pain_scale": self.alerts.config.scale().to_dict(),
+                "device": self.device}
 
     # ---------------------------------------------------------------------------------- closing
     def help_text(self) -> str:
         """The keys, the scales and what each alarm means (Help menu)."""
+        scale = self.alerts.config.scale()
         return (
             "Keys\n"
             "  Space play/pause, Left/Right step one frame, [ / ] previous/next alert,\n"
             "  S screenshot, A acknowledge the alarm, P audio off for 2 minutes,\n"
             "  T target face automatic (a click on a face makes it the target).\n\n"
             "Scales\n"
-            "  AU intensity 0-5 (FACS), PSPI 0-16, pain score 0-10: below 2.5 no pain, 2.5-5 weak,\n"
-            "  5-7.5 mid, from 7.5 strong. Fit quality 0-1: below 0.5 the frame is tracked but not\n"
+            f"  AU intensity 0-5 (FACS), PSPI 0-16, pain score 0-10:\n  {scale.describe()}"
+            f"{'' if scale == PAPER_SCALE else ' (the alarm settings; the paper: ' + PAPER_SCALE.describe() + ')'}.\n"
+            "  Fit quality 0-1: below 0.5 the frame is tracked but not\n"
             "  scored (face turned, covered or unsure), and the panel says why.\n\n"
             "Alarms\n"
-            "  Red, flashing: strong pain sustained. Yellow: mid pain sustained.\n"
+            f"  Red, flashing: strong pain sustained (score ≥ {scale.strong:g}). Yellow: mid pain sustained\n"
+            f"  (score ≥ {scale.mid:g}).\n"
             "  Cyan: technical, the signal is lost (no face, face turned away or covered,\n"
             "  camera gone, file unreadable). Acknowledge silences the current alarm.\n\n"
             f"{NOT_A_MEDICAL_DEVICE}")

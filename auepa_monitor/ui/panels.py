@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
 from ..core.alerts import Priority
 from ..core.au_regions import AU_REGION_NAMES
 from ..core.engagement import rank
-from ..core.records import REASON_TEXT, REPORTED_AUS, FrameResult
+from ..core.records import REASON_TEXT, REPORTED_AUS, FrameResult, PainScale
 from .overlay import LEVEL_COLORS
 
 AU_NAMES = {1: "inner brow raiser", 2: "outer brow raiser", 4: "brow lowerer", 6: "cheek raiser",
@@ -124,10 +124,11 @@ class PainPanel(QFrame):
         self.warning.setVisible(bool(warning))
         self.facts.setText(facts)
 
-    def set_result(self, r: FrameResult | None, choose_prompt: bool = False) -> None:
+    def set_result(self, r: FrameResult | None, choose_prompt: bool = False, scale: PainScale | None = None) -> None:
         """Show one frame's score; a frame that was not scored shows why, greyed out.
 
         ``choose_prompt``: several faces are in view and the user has not chosen one.
+        ``scale``: where the levels start (the alarms' scale); None: the record's own level.
         """
         self.prompt.setVisible(choose_prompt)
         if r is not None and r.face is not None:
@@ -144,10 +145,11 @@ class PainPanel(QFrame):
             self.level.setStyleSheet("color: #9e9e9e;")
             self.pspi.setText("PSPI --")
             return
-        col = LEVEL_COLORS[int(r.pain_level)]
+        level = scale.level(r.pain_score) if scale is not None else r.pain_level
+        col = LEVEL_COLORS[int(level)]
         self.score.setText(f"{r.pain_score:.1f}")
         self.score.setStyleSheet(f"color: {col};")
-        self.level.setText(r.pain_level.label)
+        self.level.setText(level.label)
         self.level.setStyleSheet(f"color: {col};")
         self.pspi.setText(f"PSPI {r.pspi:.1f} (0-16)")
 
