@@ -153,6 +153,35 @@ def _last(win):
     return Processed(r, np.zeros((48, 64, 3), np.uint8), 0, time.monotonic(), time.monotonic())
 
 
+def test_alarm_controls_always_visible_at_1024x768(make_window, qtbot):
+    """Issue 12 defect 8: at 1024x768 Acknowledge and Audio off fell into the toolbar's overflow."""
+    from PySide6.QtWidgets import QApplication, QToolBar
+
+    win = make_window()
+    win.resize(1024, 768)
+    QApplication.processEvents()
+    qtbot.waitUntil(lambda: win.width() == 1024 and win.height() == 768, timeout=3000)
+    QApplication.processEvents()
+    inside = win.rect()
+    for button, action in ((win.ack_button, win.act_ack), (win.audio_button, win.act_pause_audio)):
+        assert button.defaultAction() is action
+        assert button.isVisible() and button.width() >= 60 and button.height() >= 16
+        top_left = button.mapTo(win, button.rect().topLeft())
+        bottom_right = button.mapTo(win, button.rect().bottomRight())
+        assert inside.contains(top_left) and inside.contains(bottom_right), (top_left, bottom_right)
+        assert button.visibleRegion().boundingRect().size() == button.size()  # nothing covers it
+        # Not a toolbar's button (a toolbar hides what does not fit in its overflow menu).
+        assert not any(isinstance(w, QToolBar) for w in _ancestors(button))
+    assert win.act_ack.shortcut().toString() == "A" and win.act_pause_audio.shortcut().toString() == "P"
+
+
+def _ancestors(w):
+    while w is not None:
+        w = w.parentWidget()
+        if w is not None:
+            yield w
+
+
 class _FreezingSource(Source):
     """A real video that stops delivering after ``n`` frames (read blocks), like a hung camera."""
 

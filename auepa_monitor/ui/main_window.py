@@ -43,11 +43,13 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSlider,
     QSplitter,
     QStyle,
     QTabWidget,
     QToolBar,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -277,6 +279,7 @@ class MainWindow(QMainWindow):
         right.setMinimumWidth(320)
         right.setMaximumWidth(420)
         rv = QVBoxLayout(right)
+        self._right_column = rv
         rv.setContentsMargins(4, 0, 0, 0)
         rv.addWidget(self.banner)
         rv.addWidget(self.pain)
@@ -357,9 +360,20 @@ class MainWindow(QMainWindow):
                                    "OpenFace runs over the whole file first; cameras use the embedded engine.")
         tb.addWidget(self.engine_box)
         tb.addSeparator()
-        for a in (self.act_prev_alert, self.act_next_alert, self.act_shot, self.act_ack, self.act_pause_audio):
+        for a in (self.act_prev_alert, self.act_next_alert, self.act_shot):
             tb.addAction(a)
         self.addToolBar(tb)
+        # An alarm's controls sit under the banner, never in a toolbar's overflow (1024x768 included).
+        self.ack_button, self.audio_button = QToolButton(), QToolButton()
+        alarm_row = QHBoxLayout()
+        alarm_row.setContentsMargins(0, 0, 0, 0)
+        for b, a in ((self.ack_button, self.act_ack), (self.audio_button, self.act_pause_audio)):
+            b.setDefaultAction(a)
+            b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+            b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            alarm_row.addWidget(b)
+        self._right_column.insertLayout(1, alarm_row)
         # Overlay toggles and the heatmap slot.
         ob = QToolBar("Overlays")
         ob.setObjectName("overlays")

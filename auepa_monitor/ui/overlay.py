@@ -118,62 +118,97 @@ def paint_overlays(p: QPainter, r: FrameResult, opts: OverlayOptions, *, heat: Q
         p.setPen(pen)
         p.drawPoints(poly)
     if opts.au_regions and r.au_regions:
-        font = QFont()
-        # Labels scale with the face (a small face gets small labels that do not cover each
-        # other) but stay between 8 and 13 screen pixels.
-        eyes = side * EYE_DIST * CROP_SIZE / REGION_SIZE  # eye distance, frame pixels
-        font.setPixelSize(max(4, int(round(min(13 * px, max(8 * px, 0.18 * eyes))))))
-        font.setBold(True)
-        p.setFont(font)
         p.setPen(QPen(QColor(255, 255, 255), 1.5 * px))
         for x, y in r.au_regions.values():
             p.drawRect(QRectF(x - side / 2, y - side / 2, side, side))
-        fm = p.fontMetrics()
-        gap = side / 2 + 2 * px
-        for (x, y), label, where in region_labels(r.au_regions, side):
-            tw = fm.horizontalAdvance(label)
-            # Labels point away from the face's midline so neighbours never print over each other.
-            if where == "left":
-                tx, ty = x - gap - tw, y + fm.capHeight() / 2
-            elif where == "right":
-                tx, ty = x + gap, y + fm.capHeight() / 2
-            else:
-                tx, ty = x - tw / 2, y + gap + fm.capHeight()
+        font, placed = region_label_layout(r.au_regions, side, px)
+        p.setFont(font)
+        for pos, label in placed:
             # A dark outline under the yellow label keeps it readable on light skin and dark hair.
             p.setPen(QPen(QColor(0, 0, 0, 230), 3 * px))
-            p.drawText(QPointF(tx + px, ty + px), label)
+            p.drawText(QPointF(pos.x() + px, pos.y() + px), label)
             p.setPen(QColor(255, 255, 120))
-            p.drawText(QPointF(tx, ty), label)
+            p.drawText(pos, label)
 
 
-def region_labels(regions: Mapping[str, tuple[float, float]],
-                  side: float) -> list[tuple[tuple[float, float], str, str]]:
+#: AU-region labels are drawn between these heights in screen pixels: below the minimum they
+#: cannot be read, so on a face too small for legible labels that do not cover each other the
+#: labels are left out (the region boxes stay; the AU bars name the values).
+LABEL_MIN_PX, LABEL_MAX_PX = 10, 13
+
+
+def region_label_layout(regions: Mapping[str, tuple[float, float]], side: float,
+                        px: float = 1.0) -> tuple[QFont, list[tuple[QPointF, str]]]:
+    """The font and the (baseline position, text) of each AU-region label, in frame pixels.
+
+    ``px``: frame pixels per screen pixel. Labels scale with the face between
+    :data:`LABEL_MIN_PX` and :data:`LABEL_MAX_PX` screen pixels; when two labels would overlap
+    at the smallest legible size (a small face) none is placed. Regions closer together than
+    about a label's height share one label (:func:`region_labels`).
+    """
+    from PySide6.QtGui import QFontMetricsF
+
+    font = QFont()
+    eyes = side * EYE_DIST * CROP_SIZE / REGION_SIZE  # eye distance, frame pixels
+    size = min(LABEL_MAX_PX * px, max(LABEL_MIN_PX * px, 0.18 * eyes))
+    font.setPixelSize(max(1, int(round(size))))
+    font.setBold(True)
+    fm = QFontMetricsF(font)
+    gap = side / 2 + 2 * px
+    placed: list[tuple[QPointF, str]] = []
+    rects: list[QRectF] = []
+    # Regions closer than about a label's height share one label ("4/7/43").
+    for (x, y), label, where in region_labels(regions, side, near=max(side * 0.9, 1.6 * fm.height())):
+        tw = fm.horizontalAdvance(label)
+        # Labels point away from the face's midline so neighbours do not print over each other.
+        if where == "left":
+            tx, ty = x - gap - tw, y + fm.capHeight() / 2
+        elif where == "right":
+            tx, ty = x + gap, y + fm.capHeight() / 2
+        else:
+            tx, ty = x - tw / 2, y + gap + fm.capHeight()
+        rect = QRectF(tx, ty - fm.ascent(), tw + px, fm.ascent() + fm.descent() + px)
+        if any(rect.intersects(o) for o in rects):
+            return font, []  # too small a face for legible labels apart: boxes only
+        rects.append(rect)
+        placed.append((QPointF(tx, ty), label))
+    return font, placed
+
+
+def region_labels(regions: Mapping[str, tuple[float, float]], side: float,
+                  near: float | None = None) -> list[tuple[tuple[float, float], str, str]]:
     """One label per place, and which side of its region it goes ("left", "right", "below").
 
-    Regions whose centers nearly coincide (AU7/AU43 at the eye center, AU25/AU27 at the mouth)
-    share a label such as "7/43"; labels of regions on the subject's two sides point outwards
-    and those on the midline (AU10, AU25, AU27) go below.
+    Regions whose centers lie within ``near`` (default ``0.9 * side``) of each other in x and in
+    y (AU7/AU43 at the eye center, AU25/AU27 at the mouth; with a larger ``near``, e.g. a label's
+    height, also AU4 just above the eye) share a label such as "7/43"; labels of regions on the
+    subject's two sides point outwards and those on the midline (AU10, AU25, AU27) go below.
     """
-    groups: list[tuple[list[tuple[float, float]], list[int]]] = []
+    near = side * 0.9 if near is None else near
+    if not regions:
+        return []
+    mid = sum(x for x, _ in regions.values()) / len(regions)
+
+    def side_of(x: float) -> str:
+        return "below" if abs(x - mid) < side * 1.2 else ("left" if x < mid else "right")
+
+    # Only regions on the same side share a label: a midline label goes below, the others outwards.
+    groups: list[tuple[str, list[tuple[float, float]], list[int]]] = []
     for name, (x, y) in regions.items():
-        au = region_au(name)
-        for pts, aus in groups:
+        au, where = region_au(name), side_of(x)
+        for w, pts, aus in groups:
             gx, gy = pts[0]
-            if abs(gx - x) < side * 0.9 and abs(gy - y) < side * 0.9:
+            if w == where and abs(gx - x) < near and abs(gy - y) < near:
                 if au not in aus:
                     aus.append(au)
                 pts.append((x, y))
                 break
         else:
-            groups.append(([(x, y)], [au]))
-    if not groups:
-        return []
-    mid = sum(x for x, _ in regions.values()) / len(regions)
+            groups.append((where, [(x, y)], [au]))
     out = []
-    for pts, aus in groups:
+    for where, pts, aus in groups:
         cx = sum(p[0] for p in pts) / len(pts)
         cy = sum(p[1] for p in pts) / len(pts)
-        where = "below" if abs(cx - mid) < side * 1.2 else ("left" if cx < mid else "right")
         out.append(((cx, cy), "/".join(str(a) for a in sorted(aus)), where))
     return out
 
