@@ -64,6 +64,15 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--faces", choices=("target", "all"), default="target",
                    help="target: one row per frame for the target face (default); all: one row per face per "
                         "frame with a stable face_id, to pick the infant afterwards")
+    a.add_argument("--workers", type=int, metavar="N",
+                   help="analyse N inputs at a time in N local processes (default 1: one after another in this "
+                        "process); with --ray: at most N at a time on the cluster")
+    a.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="run the inputs as tasks on a Ray cluster (ADDRESS: auto or HOST:PORT of a running "
+                        "cluster; none: a local Ray instance). Needs the cluster extra: pip install -e '.[cluster]'")
+    a.add_argument("--force", action="store_true",
+                   help="analyse every input again, also those with a complete result for the same content and "
+                        "settings in --out (skipped by default)")
     _add_pipeline_options(a)
     e = sub.add_parser("export", help="de-identified export of a session folder or a video, for research sharing")
     e.add_argument("input", help="session folder (or per-frame CSV) or video file")
@@ -120,8 +129,12 @@ def _openface_progress(path: Path | None):
     return progress
 
 
-def make_pipeline_factory(args: argparse.Namespace):
-    """A function ``make(path)`` that builds a fresh Pipeline for one input (each with its own state)."""
+def make_pipeline_factory(args: argparse.Namespace, share_models: bool = False):
+    """A function ``make(path)`` that builds a fresh Pipeline for one input (each with its own state).
+
+    With ``share_models`` the face networks are loaded once, on the first call, and shared by the
+    pipelines it builds afterwards (for inputs analysed one after another, as ``analyze`` and its
+    workers do: a pipeline's state is still its own)."""
     from .core.roi import parse_roi
     from .core.scoring import PainScorer
 
@@ -130,8 +143,19 @@ def make_pipeline_factory(args: argparse.Namespace):
         # Checked once, before any input: a model the user names that cannot be loaded is an
         # error (ModelFileError), never a silent run on the shipped prior.
         PainScorer(args.model)
+    shared: dict = {}
+
+    def face_nets():
+        from .core.face import FaceTracker
+
+        if not share_models:
+            return FaceTracker().nets
+        if "nets" not in shared:
+            shared["nets"] = FaceTracker().nets
+        return shared["nets"]
 
     def make(path: Path | None = None):
+        from .core.face import FaceTracker
         from .core.pipeline import Pipeline
         from .core.scoring import PainScorer
 
@@ -146,34 +170,67 @@ def make_pipeline_factory(args: argparse.Namespace):
             if engine is not None:
                 raise ValueError("--faces all works with the embedded AU engine only (OpenFace's run follows one face)")
             from .core.all_faces import AllFacesPipeline
-            from .core.face import FaceTracker
-
-            nets = FaceTracker().nets
 
             def per_face(tracker):
                 return Pipeline(tracker=tracker, scorer=PainScorer(args.model, smoothing=not args.no_smoothing))
 
-            return AllFacesPipeline(nets, per_face)
-        return Pipeline(au_engine=engine, scorer=scorer, roi=roi)
+            return AllFacesPipeline(face_nets(), per_face)
+        tracker = FaceTracker(roi=roi, nets=face_nets()) if share_models else None
+        return Pipeline(tracker=tracker, au_engine=engine, scorer=scorer, roi=roi)
 
     return make
+
+
+def _summary_line(s) -> list[str]:
+    mean = "-" if s.mean_pain_score is None else f"{s.mean_pain_score:.2f}"
+    peak = "-" if s.max_pain_score is None else f"{s.max_pain_score:.2f}"
+    lines = [f"{Path(s.input).name}: {s.frames} frames, target tracked in {s.frames_tracked}, "
+             f"scored in {s.frames_with_face}, up to {s.max_faces_seen} faces seen, pain mean {mean} max {peak} "
+             f"(0-10, {s.model}{'; ' + s.model_warning if s.model_warning else ''}), {s.fps:.1f} fps -> {s.csv}"]
+    if s.frames_several_faces and "face_id" not in s.target_rule:
+        lines.append(f"  several faces in view on {s.frames_several_faces} frames; target: {s.target_rule}"
+                     + ("" if "--roi" in s.target_rule else " (use --roi x,y,w,h to choose the infant)"))
+    return lines
+
+
+def _failed_line(p: Path | str, msg: str) -> str:
+    # "FAILED <input>: <reason>"; source errors start with the input's path, not said twice.
+    return f"FAILED {p}: {msg.removeprefix(f'{p}: ')}"
+
+
+def _skipped_line(s) -> str:
+    return f"{Path(s.input).name}: skipped, complete result for the same content and settings in {s.csv} (--force reruns)"
+
+
+def _ray_address(args: argparse.Namespace) -> None:
+    """``--ray`` takes an optional ADDRESS: one that is an existing file or folder was meant as an input."""
+    if args.ray not in (None, "local") and Path(args.ray).exists():
+        args.inputs.insert(0, args.ray)
+        args.ray = "local"
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .core.analyze import analyze_many
+    from .core.analyze import analysis_settings, analyze_many, settings_key
     from .core.errors import AuepaError
     from .core.outputs import check_output_dir
 
     out = Path(args.out)
+    _ray_address(args)
     try:  # options, the pain model and the output folder are checked before any input is read
-        factory = make_pipeline_factory(args)
+        if args.workers is not None and args.workers < 1:
+            raise ValueError("--workers must be 1 or more")
+        factory = make_pipeline_factory(args, share_models=True)
         check_output_dir(out, "--out")
+        settings = settings_key(analysis_settings(args))
     except (ValueError, AuepaError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if args.ray is not None or (args.workers or 1) > 1:
+        return _analyze_parallel(args, out, settings)
     bars: dict[str, tqdm] = {}
+    skipped = []
 
     def on_start(p: Path):
         if args.quiet:
@@ -198,28 +255,64 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     def on_error(p: Path, msg: str) -> None:
         close_bar()
-        # "FAILED <input>: <reason>"; source errors start with the input's path, not said twice.
-        print(f"FAILED {p}: {msg.removeprefix(f'{p}: ')}", file=sys.stderr)
+        print(_failed_line(p, msg), file=sys.stderr)
 
     def on_done(s) -> None:
         close_bar()
-        mean = "-" if s.mean_pain_score is None else f"{s.mean_pain_score:.2f}"
-        peak = "-" if s.max_pain_score is None else f"{s.max_pain_score:.2f}"
-        print(f"{Path(s.input).name}: {s.frames} frames, target tracked in {s.frames_tracked}, "
-              f"scored in {s.frames_with_face}, up to {s.max_faces_seen} faces seen, pain mean {mean} max {peak} "
-              f"(0-10, {s.model}{'; ' + s.model_warning if s.model_warning else ''}), {s.fps:.1f} fps -> {s.csv}")
-        if s.frames_several_faces and "face_id" not in s.target_rule:
-            print(f"  several faces in view on {s.frames_several_faces} frames; target: {s.target_rule}"
-                  + ("" if "--roi" in s.target_rule else " (use --roi x,y,w,h to choose the infant)"))
+        for line in _summary_line(s):
+            print(line)
+
+    def on_skip(s) -> None:
+        skipped.append(s)
+        print(_skipped_line(s))
 
     try:
-        done, failed = analyze_many([Path(i) for i in args.inputs], out, factory, on_start, on_error, on_done)
+        done, failed = analyze_many([Path(i) for i in args.inputs], out, factory, on_start, on_error, on_done,
+                                    settings=settings, on_skip=on_skip, skip=not args.force)
     except AuepaError as e:  # e.g. the face model or OpenFace is missing: nothing can run
         close_bar()
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"{len(done)} analysed, {len(failed)} failed. {NOT_A_MEDICAL_DEVICE}")
+    print(_totals(len(done), len(failed), len(skipped)))
     return 1 if failed else 0
+
+
+def _totals(done: int, failed: int, skipped: int, where: str = "") -> str:
+    skip = f", {skipped} skipped (already complete)" if skipped else ""
+    return f"{done} analysed, {failed} failed{skip}{where}. {NOT_A_MEDICAL_DEVICE}"
+
+
+def _analyze_parallel(args: argparse.Namespace, out: Path, settings: str) -> int:
+    """``analyze --workers N`` / ``--ray``: the inputs fan out to workers (auepa_monitor.core.parallel)."""
+    from .core.errors import AuepaError
+    from .core.parallel import BatchProgress, analyze_parallel
+
+    opts = {k: getattr(args, k) for k in ("roi", "au_engine", "model", "no_smoothing", "openface_bin", "faces")}
+    display = BatchProgress(len(args.inputs), quiet=args.quiet)
+
+    def on_event(e) -> None:
+        display.event(e)
+        if e.kind == "done":
+            for line in _summary_line(e.summary):
+                display.say(line)
+        elif e.kind == "failed":
+            display.say(_failed_line(e.job.path, e.reason), err=True)
+        elif e.kind == "skipped":
+            display.say(_skipped_line(e.summary))
+
+    try:
+        res = analyze_parallel([Path(i) for i in args.inputs], out, opts, settings, workers=args.workers,
+                               ray_address=None if args.ray in (None, "local") else args.ray,
+                               use_ray=args.ray is not None, force=args.force, on_event=on_event)
+    except AuepaError as e:  # the face model cannot load, Ray is missing or unreachable: nothing can run
+        display.close()
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    display.close()
+    where = (f" on Ray ({len(res.workers)} worker processes)" if args.ray is not None
+             else f" on {args.workers} worker processes")
+    print(_totals(len(res.done), len(res.failed), len(res.skipped), where))
+    return 1 if res.failed else 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -265,6 +358,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if argv is None:  # the program itself (not a test calling main): a crash leaves a log for IT
+        from .crash_log import install
+
+        install(args.command or "window")
     _setup_logging()
     if args.command == "analyze":
         return cmd_analyze(args)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -10,10 +11,11 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .errors import AuepaError, ModelFileError
 from .frame_loop import process_frames
-from .private_files import private_dir, write_private_text
+from .private_files import private_dir, write_private_bytes
 from .recorder import FrameCsvWriter
 from .records import PainLevel
 from .roi import check_roi, parse_roi  # noqa: F401 (parse_roi: kept importable from here)
@@ -52,6 +54,77 @@ class Summary:
     #: Why the input ended early ('' for a complete run): the result is then written as
     #: ``<name>.partial.csv`` and never replaces a complete ``<name>.csv``.
     incomplete: str = ""
+    #: The input's content and the analysis settings (see :func:`input_key`): a re-run finds the
+    #: complete result of the same content and settings here and skips the input.
+    key: str = ""
+
+
+def analysis_settings(args: Any) -> dict[str, Any]:
+    """Everything besides an input's content that decides its per-frame rows: the program (version
+    and the digest of its per-frame code), the model files (face model, AU calibration, pain model)
+    and the options (``args``: the ``analyze`` namespace, or any object with its attributes).
+
+    Raises :class:`ModelFileError` when the face model cannot be found (nothing could run).
+    """
+    from .. import __version__
+    from ..model_card import models_dir
+    from .face import find_face_model
+    from .openface import content_key
+
+    pkg = Path(__file__).resolve().parent.parent
+    code = hashlib.blake2b(digest_size=12)
+    for f in sorted([*pkg.glob("core/*.py"), *pkg.glob("nets/*.py")]):
+        code.update(f.name.encode() + b"\0" + f.read_bytes())
+    shipped = {f.name: content_key(f) for f in sorted(models_dir().glob("*")) if f.is_file() and f.suffix != ".md"}
+    engine = getattr(args, "au_engine", None) or "embedded"
+    if engine == "openface":
+        from .openface import find_feature_extraction
+
+        try:
+            engine += "|" + find_feature_extraction(getattr(args, "openface_bin", None)).identity()
+        except AuepaError:  # not installed: every input fails with the reason, nothing is written to skip
+            engine += "|unavailable"
+    model = getattr(args, "model", None)
+    return {"program": __version__, "code": code.hexdigest(), "face_model": content_key(find_face_model()),
+            "models": shipped, "pain_model": content_key(Path(model)) if model else "shipped prior",
+            "au_engine": engine, "roi": getattr(args, "roi", None) or "",
+            "smoothing": not getattr(args, "no_smoothing", False), "faces": getattr(args, "faces", "target")}
+
+
+def settings_key(settings: dict[str, Any]) -> str:
+    return hashlib.blake2b(json.dumps(settings, sort_keys=True).encode(), digest_size=16).hexdigest()
+
+
+def input_key(path: Path, settings: str) -> str:
+    """Key of one input's result: its content (not its name or time stamps) and the settings key.
+    Empty when the input cannot be read (it is analysed, and fails there with its reason)."""
+    from .openface import content_key
+
+    try:
+        return hashlib.blake2b(f"{content_key(Path(path))}|{settings}".encode(), digest_size=20).hexdigest()
+    except OSError:
+        return ""
+
+
+def complete_result(out_dir: Path, csv_stem: str, key: str) -> Summary | None:
+    """The summary of ``out_dir/<csv_stem>.csv`` when it is a complete result with this ``key``, else None."""
+    if not key:
+        return None
+    try:
+        data = json.loads((out_dir / f"{csv_stem}.summary.json").read_text(encoding="utf-8"))
+        s = Summary(**data)
+    except (OSError, ValueError, TypeError):
+        return None
+    csv_path = out_dir / f"{csv_stem}.csv"
+    if s.key != key or s.incomplete or not csv_path.is_file() or Path(s.csv).name != csv_path.name:
+        return None
+    return s
+
+
+def drop_partial(out_dir: Path, csv_stem: str) -> None:
+    """Remove an earlier run's partial result of ``csv_stem`` (a complete one supersedes it)."""
+    (out_dir / f"{csv_stem}.partial.csv").unlink(missing_ok=True)
+    (out_dir / f"{csv_stem}.partial.summary.json").unlink(missing_ok=True)
 
 
 def _csv_name(path: Path, used: set[str]) -> str:
@@ -69,7 +142,8 @@ def _partial_note(frames: int, part_path: Path, csv_path: Path) -> str:
 
 
 def analyze_one(path: Path, out_dir: Path, make_pipeline: Callable[[Path], object], csv_stem: str,
-                progress: Callable[[int, int], None] | None = None, max_frames: int | None = None) -> Summary:
+                progress: Callable[[int, int], None] | None = None, max_frames: int | None = None,
+                key: str = "") -> Summary:
     """Analyse one input into ``out_dir/<csv_stem>.csv`` and ``<csv_stem>.summary.json``.
 
     Raises :class:`AuepaError` (e.g. SourceError) when the input cannot be read. The CSV is
@@ -98,9 +172,8 @@ def analyze_one(path: Path, out_dir: Path, make_pipeline: Callable[[Path], objec
     # a complete one, never by a run that failed, stopped early or was killed (whose rows stay,
     # whole lines, in <stem>.partial.csv).
     part_summary = out_dir / f"{csv_stem}.partial.summary.json"
-    part_path.unlink(missing_ok=True)
-    part_summary.unlink(missing_ok=True)
-    s = Summary(input=str(path), csv=str(csv_path))
+    drop_partial(out_dir, csv_stem)
+    s = Summary(input=str(path), csv=str(csv_path), key=key if max_frames is None else "")
     t0 = time.perf_counter()
     levels: Counter[str] = Counter()
     scores, pspis = [], []
@@ -167,27 +240,63 @@ def analyze_one(path: Path, out_dir: Path, make_pipeline: Callable[[Path], objec
     s.au_engine = pipe.au_engine.name  # type: ignore[attr-defined]
     s.model = pipe.scorer.name  # type: ignore[attr-defined]
     s.model_warning = pipe.scorer.card.warning  # type: ignore[attr-defined]
-    write_private_text(summary_path, json.dumps(asdict(s), indent=2) + "\n")
+    write_atomic(summary_path, summary_json(s))
     return s
+
+
+def summary_json(s: Summary) -> bytes:
+    return (json.dumps(asdict(s), indent=2) + "\n").encode("utf-8")
+
+
+def write_atomic(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` (0600) under a temporary name in the same folder, then rename:
+    a reader never sees a half-written file, and a crash leaves the old one."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write_private_bytes(tmp, data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def plan_names(paths: list[Path]) -> list[str]:
+    """The output name (CSV stem) of each input, in order: its file or folder name, ``_2``, ``_3``..
+    added for inputs of the same name from different folders."""
+    used: set[str] = set()
+    return [_csv_name(Path(p), used) for p in paths]
 
 
 def analyze_many(paths: list[Path], out_dir: Path, make_pipeline: Callable[[Path], object],
                  on_start: Callable[[Path], Callable[[int, int], None] | None] | None = None,
                  on_error: Callable[[Path, str], None] | None = None,
-                 on_done: Callable[[Summary], None] | None = None) -> tuple[list[Summary], list[tuple[Path, str]]]:
+                 on_done: Callable[[Summary], None] | None = None, settings: str | None = None,
+                 on_skip: Callable[[Summary], None] | None = None,
+                 skip: bool = True) -> tuple[list[Summary], list[tuple[Path, str]]]:
     """Analyse every input; a bad one is reported through ``on_error`` and the rest still run.
+
+    With ``settings`` (:func:`settings_key` of :func:`analysis_settings`), an input whose complete
+    result for the same content and settings is already in ``out_dir`` is skipped (``on_skip``,
+    in neither returned list; ``skip`` False analyses it again) and each new result records its key.
 
     A :class:`ModelFileError` (the face model cannot be loaded) is raised instead: no input
     could run, so the caller reports it once.
     """
     private_dir(out_dir)  # 0700 when made here; a one-line warning when an existing one is wider
-    used: set[str] = set()
     done, failed = [], []
-    for p in paths:
-        p = Path(p)
+    for p, stem in zip(map(Path, paths), plan_names(paths), strict=True):
+        key = input_key(p, settings) if settings is not None else ""
+        prev = complete_result(out_dir, stem, key) if skip else None
+        if prev is not None:
+            drop_partial(out_dir, stem)  # as a complete run would
+            if on_skip:
+                on_skip(prev)
+            continue
         progress = on_start(p) if on_start else None
         try:
-            s = analyze_one(p, out_dir, make_pipeline, _csv_name(p, used), progress)
+            s = analyze_one(p, out_dir, make_pipeline, stem, progress, key=key)
         except ModelFileError:
             raise  # a bad face/pain model fails every input alike: stop and say it once
         except AuepaError as e:
@@ -204,4 +313,3 @@ def analyze_many(paths: list[Path], out_dir: Path, make_pipeline: Callable[[Path
         if on_done:
             on_done(s)
     return done, failed
-
