@@ -338,20 +338,63 @@ class AlertMonitor:
         return [AlertEvent("cleared", name, Priority.LOW, t, frame, None, f"{TECH_MESSAGES[name]}: cleared")]
 
 
+@dataclass
+class Span:
+    """A pain alarm's span on the source clock (seconds); ``end`` None while it is active."""
+
+    alarm: str
+    priority: Priority
+    start: float
+    end: float | None = None
+
+
+@dataclass
+class AlarmSpans:
+    """The pain alarm spans, built from alarm events as they come (the one implementation:
+    :func:`alert_spans` runs on it too).
+
+    An event without a source time (a reset after a seek, a new source) opens or closes its span
+    at ``t_now``, the source time of the last frame; without that it is left out.
+    """
+
+    spans: list[Span] = field(default_factory=list)
+
+    def apply(self, events: list[AlertEvent], t_now: float | None = None) -> bool:
+        """Take alarm events in order; True when a span opened or closed."""
+        changed = False
+        for e in events:
+            if e.alarm not in PAIN_ALARMS:
+                continue
+            t = e.t if e.t is not None else t_now
+            if e.kind == "raised" and t is not None:
+                self.spans.append(Span(e.alarm, e.priority, t))
+                changed = True
+            elif e.kind == "cleared":
+                for sp in reversed(self.spans):
+                    if sp.alarm == e.alarm and sp.end is None:
+                        sp.end = max(sp.start, t) if t is not None else sp.start
+                        changed = True
+                        break
+        return changed
+
+    def clear(self) -> None:
+        self.spans.clear()
+
+    def ranges(self, end_t: float) -> list[tuple[float, float, Priority]]:
+        """(start, end, priority) of each span, sorted; a span still open runs to ``end_t``."""
+        return sorted((sp.start, sp.end if sp.end is not None else max(end_t, sp.start), sp.priority)
+                      for sp in self.spans)
+
+    def starts(self) -> list[float]:
+        """The distinct start times (seconds, rounded to the millisecond), sorted."""
+        return sorted({round(sp.start, 3) for sp in self.spans})
+
+
 def alert_spans(events: list[AlertEvent], end_t: float) -> list[tuple[float, float, Priority]]:
     """(start, end, priority) spans of pain alerts from a sequence of events (source time, seconds).
 
     A span still open at the end runs to ``end_t``.
     """
-    open_: dict[str, tuple[float, Priority]] = {}
-    spans: list[tuple[float, float, Priority]] = []
-    for e in events:
-        if e.alarm not in PAIN_ALARMS or e.t is None:
-            continue
-        if e.kind == "raised":
-            open_[e.alarm] = (e.t, e.priority)
-        elif e.kind == "cleared" and e.alarm in open_:
-            t0, p = open_.pop(e.alarm)
-            spans.append((t0, e.t, p))
-    spans += [(t0, end_t, p) for t0, p in open_.values()]
-    return sorted(spans)
+    spans = AlarmSpans()
+    spans.apply(events)
+    return spans.ranges(end_t)
