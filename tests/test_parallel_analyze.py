@@ -184,6 +184,7 @@ def test_a_killed_ray_worker_gives_a_complete_result(local_ray, inputs, serial, 
     res = analyze_parallel([inputs[n] for n in ("long", *GOOD[:3])], out, _opts(), _settings(), use_ray=True,
                            on_event=on_event)
     _check_recovered(res, out, serial, state)
+    assert res.retries == 1 and any(k == "retry" for k, *_ in state["events"])  # Ray ran the task again
 
 
 def test_rerun_skips_inputs_complete_for_the_same_content_and_settings(inputs, serial, tmp_path, capsys) -> None:

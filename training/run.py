@@ -35,7 +35,7 @@ from .logs import EpochLog, environment
 from .manifest import SCALE_DEFS, class_names, collapse, datasets, read_manifest, scheme_of
 from .metrics import Scores, confusion, mean_scores, scores, std_scores
 from .state import fingerprint, load_done, save_done, write_json
-from .topk import fit_split, flat_k, nested_k, split_val
+from .topk import fit_split, flat_k, split_val
 
 QUICK = {"n_frames": 3, "archs": ("resnet18",), "cnn_epochs": 2, "reg_epochs": 30}
 
@@ -91,6 +91,12 @@ class RunConfig:
     infant_pain_labels: bool = False
     final_cnn: bool = True
     device: str | None = None
+    #: torch threads per model trained (None: torch's default here). The serial run and every Ray
+    #: task use the same number: results then do not depend on where a job ran.
+    threads: int | None = None
+    #: Run the independent jobs (CNN per backbone and fold, top-k sweep) on Ray: "local" starts a
+    #: local instance, else the address of a running cluster ("auto", "HOST:PORT"). None: serial.
+    ray: str | None = None
     quick: bool = False
     progress: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
@@ -129,6 +135,30 @@ class Pipeline:
         self.res[name] = data
         return data
 
+    def execute(self, jobs: list[Any], fn: Callable[[Any, Any, Path], Any], data: Any, what: str) -> None:
+        """Run independent jobs (:mod:`training.ray_jobs`): here, one after another, or as Ray tasks
+        (``--ray``); each writes its own resume state into the run folder."""
+        if not jobs:
+            return
+        if self.cfg.ray is not None:
+            from .ray_run import run_jobs
+
+            self.log(f"[{what}] {len(jobs)} job(s) on Ray")
+            run_jobs(jobs, fn, data, self.out, self.threads, self.cfg.device, self.log, self.cfg.progress)
+            return
+        from tqdm import tqdm
+
+        for job in tqdm(jobs, desc=what, unit="job", disable=not self.cfg.progress or len(jobs) < 2, leave=False):
+            fn(job, data, self.out)
+
+    def close(self) -> None:
+        """Shut down the Ray instance this run started (``--ray`` without an address)."""
+        if getattr(self, "_ray_started", False):
+            import ray
+
+            ray.shutdown()
+            self._ray_started = False
+
     # -- stages ---------------------------------------------------------------------------
     def run(self) -> Path:
         cfg = self.cfg
@@ -138,12 +168,23 @@ class Pipeline:
         self.rows = read_manifest(cfg.manifest)  # ManifestError lists every bad line; nothing is written
         self.timings["validate"] = {"seconds": round(time.perf_counter() - t0, 2), "resumed": False}
         self.device = cfg.device or torch_device()
+        import torch
+
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        self.threads = cfg.threads or torch.get_num_threads()
+        if cfg.ray is not None:
+            from auepa_monitor.core.parallel import init_ray
+
+            self._ray_started = init_ray(None if cfg.ray == "local" else cfg.ray)
         self.out.mkdir(parents=True, exist_ok=True)
         self.warnings: list[str] = []
         seeds = {"base": cfg.seed, "folds": f"subject folds shuffled with seed {cfg.seed}",
                  "fold_models": f"fold k trains with seed {cfg.seed} + k (weights, batch order, augmentation, "
                                 "validation subjects)", "final_models": cfg.seed}
         self.env = environment(self.device, seeds)
+        self.env["torch_threads"] = self.threads
+        self.env["ray"] = cfg.ray
         write_json(self.out / "config.json", {**dataclasses.asdict(cfg), "environment": self.env})
         self.log(f"[validate] {len(self.rows)} rows OK in {len(datasets(self.rows))} data set(s)")
         self._choose_train_dataset()
@@ -241,62 +282,44 @@ class Pipeline:
 
     def _cnn(self) -> None:
         cfg = self.cfg
-        from .cnn import predict, train_cnn
+        from .ray_jobs import CnnData, CnnFoldJob, run_cnn_fold
 
         params = self._cnn_params()
         fp = fingerprint(self.fold_fp, dataclasses.asdict(params), cfg.archs, cfg.engagement_arch,
                          {a: str(self._weights(a)) for a in cfg.archs}, self.others, cfg.val_frac)
 
         def work() -> dict[str, Any]:
-            from auepa_monitor.model_card import ModelCard
-            from auepa_monitor.nets.pain_cnn import PAIN_CLASSES, save_checkpoint
-
             out: dict[str, Any] = {"archs": {}}
+            jobs = []
             for arch in cfg.archs:
-                wp = self._weights(arch)
-                folds_out = []
-                t_arch = time.perf_counter()
                 for k, (_tr, te) in enumerate(self.fold_idx):
                     ffp = fingerprint(fp, arch, k)
-                    fpath = self.out / "cnn" / arch / f"fold{k}.json"
-                    done = load_done(fpath, ffp)
+                    done = load_done(self.out / "cnn" / arch / f"fold{k}.json", ffp)
                     ckpt = self.out / "cnn" / arch / f"fold{k}.pt"
                     if done is None or (arch == cfg.engagement_arch and not ckpt.is_file()):
-                        t0 = time.perf_counter()
                         fit, val = self.fold_val[k]
-                        log = self._log("cnn", arch, f"fold{k}")
-                        model, tres = train_cnn(arch, self.samples, fit, params, self.device, cfg.seed + k, wp,
-                                                desc=f"{arch} fold {k + 1}/{len(self.fold_idx)}",
-                                                progress=cfg.progress, val_idx=val, log=log)
-                        log.close()
-                        pred, _ = predict(model, self.samples, te, self.device)
-                        other = {d: predict(model, self.samples, idx, self.device)[0].tolist()
-                                 for d, idx in self.other_idx.items()}
-                        if arch == cfg.engagement_arch:
-                            card = ModelCard(name=f"{arch} fold {k}", kind="pain_cnn",
-                                             trained_on_infant_pain=cfg.infant_pain_labels,
-                                             training_data=f"{self.train_ds}, fold {k} training subjects",
-                                             output_scale="4 pain levels", created=dt.date.today().isoformat(),
-                                             built_by="training/run.py")
-                            save_checkpoint(ckpt, model, arch, PAIN_CLASSES, card,
-                                            {"training": {"epochs": params.epochs, "train_samples": int(len(fit)),
-                                                          "val_samples": int(len(val)), "best_epoch": tres.best_epoch,
-                                                          "fold": k, "seed": cfg.seed + k}})
-                        done = save_done(fpath, ffp, {"test_idx": te.tolist(), "pred": pred.tolist(),
-                                                      "other_pred": other, "best_epoch": tres.best_epoch,
-                                                      "selected_by": tres.selected_by,
-                                                      "val_subjects": sorted(set(self.subj_of[val].tolist())),
-                                                      "history": tres.history}, time.perf_counter() - t0)
-                        del model
+                        jobs.append(CnnFoldJob(
+                            arch, k, len(self.fold_idx), ffp, fit, val, te, params, self.device, cfg.seed + k,
+                            self._weights(arch), arch == cfg.engagement_arch,
+                            {"trained_on_infant_pain": cfg.infant_pain_labels,
+                             "training_data": f"{self.train_ds}, fold {k} training subjects"},
+                            cfg.tensorboard, cfg.progress))
+            self.execute(jobs, run_cnn_fold, CnnData(self.samples, self.other_idx, self.subj_of), "cnn")
+            for arch in cfg.archs:
+                folds_out = []
+                for k in range(len(self.fold_idx)):
+                    done = load_done(self.out / "cnn" / arch / f"fold{k}.json", fingerprint(fp, arch, k))
+                    if done is None:
+                        raise AuepaError(f"cnn {arch} fold {k}: no result was written")
                     folds_out.append(done)
                 per_fold = [scores(self.levels[np.array(f["test_idx"], int)], f["pred"], 4) for f in folds_out]
                 out["archs"][arch] = {
-                    "pretrained": str(wp) if wp else None,
+                    "pretrained": str(self._weights(arch)) if self._weights(arch) else None,
                     "folds": [s.as_dict() for s in per_fold],
                     "mean": mean_scores(per_fold).as_dict(),
                     "std": std_scores(per_fold).as_dict(),
                     "best_epochs": [f.get("best_epoch") for f in folds_out],
-                    "seconds": round(time.perf_counter() - t_arch, 2),
+                    "seconds": round(sum(f["seconds"] for f in folds_out), 2),
                     "fold_seconds": [f["seconds"] for f in folds_out],
                 }
             return out
@@ -400,42 +423,36 @@ class Pipeline:
                          cfg.val_frac, cfg.nested, cfg.inner_folds)
 
         def work() -> dict[str, Any]:
-            from tqdm import tqdm
-
-            from .regressor import au_matrix, predict_scores, smooth_l1
+            from .ray_jobs import NestedJob, TopkData, TopkJob, run_nested, run_topk
 
             ks = list(range(1, len(self.ranking) + 1))
+            data = TopkData(self.au, self.targets, self.subj_of, self.fold_idx, self.other_idx, list(self.ranking))
+            # One job per k (all folds), each with its own resume state (topk/kNN.json).
+            jobs = [TopkJob(k, fingerprint(fp, "k", k), params, cfg.seed, cfg.val_frac, cfg.tensorboard) for k in ks]
+            self.execute([j for j in jobs if load_done(self.out / j.state, j.fp) is None], run_topk, data,
+                         "top-k regressors (Fig. 6)")
             out: dict[str, Any] = {"ks": ks, "loss_mean": [], "loss_std": [], "folds": {}}
-            bar = tqdm(total=len(ks) * len(self.folds), desc="top-k regressors (Fig. 6)", unit="fit",
-                       disable=not cfg.progress, leave=False)
-            for k in ks:
-                aus = self.ranking[:k]
-                x = au_matrix(self.au, aus)
-                losses, preds, best = [], [], []
-                for f, (tr, te) in enumerate(self.fold_idx):
-                    log = self._log("topk", f"k{k:02d}", f"fold{f}")
-                    m, tres = fit_split(x, self.targets, self.subj_of, tr, aus, [1.0] * k, params, cfg.seed + f,
-                                        cfg.val_frac, log)
-                    log.close()
-                    losses.append(smooth_l1(m, x[te], self.targets[te]))
-                    preds.append({"test": predict_scores(m, x[te]).tolist(),
-                                  "other": {d: predict_scores(m, x[idx]).tolist() for d, idx in self.other_idx.items()}})
-                    best.append(tres.best_epoch)
-                    bar.update(1)
-                out["loss_mean"].append(float(np.mean(losses)))
-                out["loss_std"].append(float(np.std(losses)))
-                out["folds"][str(k)] = {"loss": losses, "pred": preds, "best_epoch": best}
-            bar.close()
+            for j in jobs:
+                done = load_done(self.out / j.state, j.fp)
+                if done is None:
+                    raise AuepaError(f"{j.name}: no result was written")
+                out["loss_mean"].append(float(np.mean(done["loss"])))
+                out["loss_std"].append(float(np.std(done["loss"])))
+                out["folds"][str(j.k)] = {"loss": done["loss"], "pred": done["pred"], "best_epoch": done["best_epoch"]}
             out["best_k"] = flat_k({k: out["folds"][str(k)]["loss"] for k in ks})
             if cfg.nested:
                 # Per outer fold: k chosen by an inner CV on that fold's training subjects only.
+                njobs = [NestedJob(f, fingerprint(fp, "nested", f), params, cfg.seed, cfg.val_frac, cfg.inner_folds)
+                         for f in range(len(self.fold_idx))]
+                self.execute([j for j in njobs if load_done(self.out / j.state, j.fp) is None], run_nested, data,
+                             "nested top-k (inner CV)")
                 nk, inner = [], []
-                for f, (tr, _) in enumerate(tqdm(self.fold_idx, desc="nested top-k (inner CV)", unit="fold",
-                                                 disable=not cfg.progress, leave=False)):
-                    k_f, losses_f = nested_k(self.au, self.targets, self.subj_of, self.ranking, tr,
-                                             cfg.inner_folds, params, cfg.seed + f, cfg.val_frac)
-                    nk.append(int(k_f))
-                    inner.append({str(k): v for k, v in losses_f.items()})
+                for j in njobs:
+                    done = load_done(self.out / j.state, j.fp)
+                    if done is None:
+                        raise AuepaError(f"{j.name}: no result was written")
+                    nk.append(int(done["k"]))
+                    inner.append(done["inner_loss"])
                 out["nested"] = {"ks": nk, "inner_loss": inner, "inner_folds": cfg.inner_folds}
             return out
 
@@ -877,6 +894,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="declare the manifest's scores real infant pain labels (model cards say so)")
     ap.add_argument("--no-final-cnn", action="store_true", help="skip training the final CNN on all data")
     ap.add_argument("--device", help="torch device (default: cuda when present, else cpu)")
+    ap.add_argument("--threads", type=int, help="torch threads per trained model (default: torch's default here); "
+                                                "the serial run and --ray give identical results with the same number")
+    ap.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                    help="train the CNNs (backbone x fold) and the top-k sweep as Ray tasks, one GPU each when the "
+                         "cluster has GPUs (ADDRESS: auto or HOST:PORT of a running cluster; none: a local Ray "
+                         "instance). Needs the cluster extra: pip install -e '.[cluster]'")
     ap.add_argument("--no-progress", action="store_true")
     return ap
 
@@ -890,7 +913,9 @@ def config_from_args(a: argparse.Namespace) -> RunConfig:
                     final_cnn=not a.no_final_cnn, device=a.device, quick=a.quick, progress=not a.no_progress,
                     val_frac=a.val_frac, augment=not a.no_augment, lr_schedule=a.lr_schedule,
                     cnn_select=a.cnn_select, nested=a.nested, inner_folds=a.inner_folds,
-                    tensorboard=not a.no_tensorboard)
+                    tensorboard=not a.no_tensorboard, threads=a.threads, ray=a.ray)
+    if cfg.threads is not None and cfg.threads < 1:
+        raise AuepaError(f"--threads {cfg.threads} must be 1 or more")
     if not 0 <= cfg.val_frac < 1:
         raise AuepaError(f"--val-frac {cfg.val_frac} must be in [0, 1)")
     if a.quick:
@@ -922,7 +947,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         cfg = config_from_args(args)
-        path = Pipeline(cfg).run()
+        pipe = Pipeline(cfg)
+        try:
+            path = pipe.run()
+        finally:
+            pipe.close()
     except AuepaError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -498,6 +498,7 @@ def analyze_parallel(paths: list[Path], out_dir: Path, opts: dict[str, Any], set
     opts = {**opts, "quiet": True}
     backend: _Backend = (RayBackend(opts, ray_address, workers) if use_ray else ProcessBackend(workers or 1, opts))
     inflight: dict[int, Job] = {}
+    runs_on: dict[int, tuple[str, int]] = {}  # input -> (host, pid) of the worker analysing it
     done: dict[int, Summary] = {}
     failed: dict[int, tuple[Path, str]] = {}
     try:
@@ -510,8 +511,16 @@ def analyze_parallel(paths: list[Path], out_dir: Path, opts: dict[str, Any], set
                 if ev[0] == "progress":
                     _, index, n, total, pid, host = ev
                     job = inflight.get(index)
-                    if job is not None:
-                        emit(Event("progress", job, frames=n, total=total, pid=pid, host=host))
+                    if job is None:
+                        continue
+                    before = runs_on.setdefault(index, (host, pid))
+                    if before != (host, pid) and backend.retries_itself:
+                        # Ray runs the task again after its worker died: say so, as for local processes.
+                        runs_on[index] = (host, pid)
+                        job = inflight[index] = dataclasses.replace(job, attempt=job.attempt + 1)
+                        res.retries += 1
+                        emit(Event("retry", job, reason=f"its worker process {before[1]} on {before[0]} died"))
+                    emit(Event("progress", job, frames=n, total=total, pid=pid, host=host))
                     continue
                 if ev[0] == "lost":
                     _, index, reason = ev
@@ -520,6 +529,7 @@ def analyze_parallel(paths: list[Path], out_dir: Path, opts: dict[str, Any], set
                         continue
                     if not backend.retries_itself and job.attempt < MAX_ATTEMPTS:
                         again = dataclasses.replace(job, attempt=job.attempt + 1)
+                        runs_on.pop(index, None)
                         jobs.appendleft(again)
                         res.retries += 1
                         emit(Event("retry", again, reason=reason))
