@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from . import NOT_A_MEDICAL_DEVICE, __version__
+from .core.pipeline_factory import make_pipeline_factory  # noqa: F401 (in the core; kept importable here)
 
 # Torch and mediapipe each start OpenMP/XNNPACK threads; on 2 cores busy-waiting threads of
 # two runtimes can starve each other (DESIGN.md), so threads sleep when idle.
@@ -107,78 +108,6 @@ def _setup_logging() -> None:
             lg.addHandler(h)
             lg.setLevel(logging.INFO)
             lg.propagate = False
-
-
-def _openface_progress(path: Path | None):
-    """A stderr progress bar for OpenFace's run over one input (it can take minutes on a long video)."""
-    from tqdm import tqdm
-
-    bars: list[tqdm] = []
-
-    def progress(done: int, total: int) -> None:
-        if not bars:  # created on the first report only: a cached result shows no bar
-            bars.append(tqdm(desc=f"OpenFace {Path(path).name[:30] if path else ''}", unit="frame", leave=False,
-                             dynamic_ncols=True))
-        bar = bars[0]
-        if total and bar.total != total:
-            bar.total = total
-        bar.update(done - bar.n)
-        if total and done >= total:
-            bar.close()
-
-    return progress
-
-
-def make_pipeline_factory(args: argparse.Namespace, share_models: bool = False):
-    """A function ``make(path)`` that builds a fresh Pipeline for one input (each with its own state).
-
-    With ``share_models`` the face networks are loaded once, on the first call, and shared by the
-    pipelines it builds afterwards (for inputs analysed one after another, as ``analyze`` and its
-    workers do: a pipeline's state is still its own)."""
-    from .core.roi import parse_roi
-    from .core.scoring import PainScorer
-
-    roi = parse_roi(args.roi) if args.roi else None
-    if args.model:
-        # Checked once, before any input: a model the user names that cannot be loaded is an
-        # error (ModelFileError), never a silent run on the shipped prior.
-        PainScorer(args.model)
-    shared: dict = {}
-
-    def face_nets():
-        from .core.face import FaceTracker
-
-        if not share_models:
-            return FaceTracker().nets
-        if "nets" not in shared:
-            shared["nets"] = FaceTracker().nets
-        return shared["nets"]
-
-    def make(path: Path | None = None):
-        from .core.face import FaceTracker
-        from .core.pipeline import Pipeline
-        from .core.scoring import PainScorer
-
-        engine = None
-        if args.au_engine == "openface":
-            from .core.openface import OpenFaceAUEngine  # noqa: PLC0415 (optional engine)
-
-            engine = OpenFaceAUEngine(path, binary=args.openface_bin,
-                                      progress=None if getattr(args, "quiet", False) else _openface_progress(path))
-        scorer = PainScorer(args.model, smoothing=not args.no_smoothing)
-        if getattr(args, "faces", "target") == "all":
-            if engine is not None:
-                raise ValueError("--faces all works with the embedded AU engine only (OpenFace's run follows one face)")
-            from .core.all_faces import AllFacesPipeline
-
-            def per_face(tracker):
-                return Pipeline(tracker=tracker, scorer=PainScorer(args.model, smoothing=not args.no_smoothing))
-
-            return AllFacesPipeline(face_nets(), per_face)
-        tracker = FaceTracker(roi=roi, nets=face_nets()) if share_models else None
-        return Pipeline(tracker=tracker, au_engine=engine, scorer=scorer, roi=roi)
-
-    return make
 
 
 def _summary_line(s) -> list[str]:

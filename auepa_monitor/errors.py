@@ -1,4 +1,6 @@
-"""Exceptions with messages meant for the user (one line, says what and why)."""
+"""Exceptions with messages meant for the user (one line, says what and why).
+
+A leaf: it imports nothing of the program, so the core, the networks and the model cards all use it."""
 
 
 class AuepaError(Exception):

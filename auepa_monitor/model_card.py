@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .core.errors import ModelFileError
+from .errors import ModelFileError
 
 
 @dataclass

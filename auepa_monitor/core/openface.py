@@ -43,9 +43,9 @@ from pathlib import Path
 import numpy as np
 
 from .au_engine import au27_from_geometry, au43_from_geometry, eye_aspect_ratio, mouth_gap
+from .engine_api import AUValuesMissing
 from .errors import EngineUnavailable
 from .openface_csv import OpenFaceCsvError, OpenFaceTable, load_table, read_openface_csv, save_table
-from .pipeline import AUValuesMissing
 from .private_files import copy_private, private_dir, write_private_text
 from .records import REPORTED_AUS, FaceFit
 from .sources import IMAGE_EXTS, Frame

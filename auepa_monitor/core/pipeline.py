@@ -5,22 +5,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Protocol
 
 from .au_regions import au_centers
+from .engine_api import AUEngine, AUValuesMissing
 from .face import SCORE_MIN_QUALITY, Box, FaceTracker, unscored_reason
 from .records import FaceFit, FrameResult
 from .scoring import PainScorer, pspi
 from .sources import Frame
-
-
-class AUValuesMissing(Exception):  # noqa: N818 (a per-frame outcome, not a program error)
-    """Raised by :meth:`AUEngine.estimate` when the engine has no values for this frame.
-
-    E.g. OpenFace's fit failed (``success`` 0) or OpenFace tracked another face than the
-    target. The pipeline records the frame as having no AU values (never zeros); the
-    message says why and goes into :attr:`FrameResult.au_missing`.
-    """
 
 
 @dataclass(frozen=True)
@@ -42,20 +33,6 @@ class Tracked:
     reason: str
     size: tuple[int, int]
     t0: float
-
-
-class AUEngine(Protocol):
-    """An AU intensity engine: the target face in one frame -> AU number -> intensity 0-5.
-
-    ``frame`` gives engines that work on whole files (OpenFace) the frame number and time.
-    ``estimate`` may raise :class:`AUValuesMissing` for a frame it has no values for.
-    """
-
-    name: str
-
-    def estimate(self, fit: FaceFit, frame: Frame) -> dict[int, float]: ...
-
-    def reset(self) -> None: ...
 
 
 def torch_device() -> str:

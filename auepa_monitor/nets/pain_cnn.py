@@ -24,8 +24,7 @@ import torch
 import torchvision
 from torch import nn
 
-from ..core import au_regions
-from ..core.errors import ModelFileError
+from ..errors import ModelFileError
 from ..model_card import ModelCard, card_path
 
 FORMAT = "auepa.pain_cnn/1"
@@ -42,9 +41,11 @@ IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
 IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 NORMALIZATION: dict[str, Any] = {"channel_order": "RGB", "scale": "pixel / 255",
                                  "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)}
-#: The crop every pain CNN sees: :func:`auepa_monitor.core.au_regions.align_face`.
-CROP: dict[str, Any] = {"method": "auepa_monitor.core.au_regions.align_face", "size": au_regions.CROP_SIZE,
-                        "eye_y": au_regions.EYE_Y, "eye_dist": au_regions.EYE_DIST}
+#: The crop every pain CNN sees: :func:`auepa_monitor.core.au_regions.align_face` with its
+#: ``CROP_SIZE``, ``EYE_Y`` and ``EYE_DIST`` (written here so ``nets`` imports nothing of the core;
+#: tests/test_pain_cnn.py checks they are au_regions' values).
+CROP: dict[str, Any] = {"method": "auepa_monitor.core.au_regions.align_face", "size": 224, "eye_y": 0.33,
+                        "eye_dist": 0.28}
 #: Keys that ``extra["training"]`` must hold (ints >= 1) for a checkpoint to count as trained.
 TRAINING_KEYS: tuple[str, ...] = ("epochs", "train_samples")
 

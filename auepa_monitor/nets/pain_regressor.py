@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..core.errors import ModelFileError
+from ..errors import ModelFileError
 from ..model_card import ModelCard, card_path
 
 FORMAT = "auepa.pain_regressor/1"

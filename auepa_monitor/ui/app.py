@@ -73,9 +73,9 @@ def run_gui(args: argparse.Namespace) -> int:
     Returns the process exit status: 0 on success, 2 with a one-line message on stderr when the
     source, the models or the options are unusable.
     """
-    from ..cli import make_pipeline_factory
     from ..core.errors import AuepaError, ModelFileError
     from ..core.outputs import check_output_dir, check_output_file
+    from ..core.pipeline_factory import make_pipeline_factory
     from ..core.roi import parse_roi, roi_problem
     from ..core.sources import open_source
 
