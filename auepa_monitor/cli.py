@@ -29,6 +29,30 @@ def _allow_negative_values(p: argparse.ArgumentParser) -> argparse.ArgumentParse
     return p
 
 
+def _device_arg(value: str) -> str:
+    from .nets.device import check_device_spec
+
+    try:
+        return check_device_spec(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _use_device(spec: str | None) -> str:
+    """``--device``: checked here (CUDA asked for and absent: one line, exit 2), then put in
+    $AUEPA_DEVICE for everything built later, worker processes included. '' when fine."""
+    from .nets.device import DEVICE_ENV, resolve_device
+
+    if spec is None:
+        return ""
+    try:
+        resolve_device(spec)
+    except ValueError as e:
+        return str(e)
+    os.environ[DEVICE_ENV] = spec
+    return ""
+
+
 def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
     _allow_negative_values(p)
     p.add_argument("--roi", help="target face region x,y,w,h in frame pixels (default: the largest face); "
@@ -38,6 +62,10 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="pain regressor model file (default: the shipped prior)")
     p.add_argument("--no-smoothing", action="store_true", help="turn off temporal smoothing of the pain score")
     p.add_argument("--openface-bin", help="path to OpenFace's FeatureExtraction (for --au-engine openface)")
+    p.add_argument("--device", type=_device_arg, metavar="auto|cpu|cuda[:N]",
+                   help="where the face networks and Grad-CAM run: cpu (face networks on LiteRT, the fastest "
+                        "there), cuda[:N] (torch on that GPU), auto (CUDA when there is one). Default: face "
+                        "networks on the CPU, Grad-CAM on CUDA when there is one")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -292,6 +320,25 @@ def main(argv: list[str] | None = None) -> int:
 
         install(args.command or "window")
     _setup_logging()
+    if argv is not None:  # a test or tool calling main: --device must not outlive the call
+        from .nets.device import DEVICE_ENV
+
+        saved = os.environ.get(DEVICE_ENV)
+        try:
+            return _main(args)
+        finally:
+            if saved is None:
+                os.environ.pop(DEVICE_ENV, None)
+            else:
+                os.environ[DEVICE_ENV] = saved
+    return _main(args)
+
+
+def _main(args: argparse.Namespace) -> int:
+    err = _use_device(getattr(args, "device", None))
+    if err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     if args.command == "analyze":
         return cmd_analyze(args)
     if args.command == "export":

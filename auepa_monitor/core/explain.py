@@ -27,9 +27,11 @@ import cv2
 import numpy as np
 import torch
 
+from ..nets.device import requested_device, resolve_device
 from ..nets.pain_cnn import load_checkpoint, preprocess, target_layer
 from .au_regions import AU_REGION_NAMES, align_face, au_centers
 from .engagement import EngagementAccumulator, normalize, region_engagement
+from .errors import ModelFileError
 from .gradcam import GradCam
 from .records import FaceFit, frozen_array
 
@@ -85,7 +87,8 @@ class CnnExplainer:
     Args:
         checkpoint_path: a file written by ``pain_cnn.save_checkpoint`` (card beside it).
             Untrained checkpoints are refused (:class:`ModelFileError`).
-        device: "cuda", "cpu" or None (CUDA when available, else CPU).
+        device: "cuda[:N]", "cpu" or None (the run's ``--device``, i.e. ``$AUEPA_DEVICE``;
+            unset: CUDA when available, else CPU).
         channels_last: memory format; None = on for CUDA, :data:`CPU_CHANNELS_LAST` on the CPU.
         half: float16 weights and input; None = on for CUDA, off on the CPU.
 
@@ -94,8 +97,11 @@ class CnnExplainer:
 
     def __init__(self, checkpoint_path: str | Path, device: str | None = None,
                  channels_last: bool | None = None, half: bool | None = None) -> None:
-        if device is None:
-            device = "cuda" if torch.cuda.is_available() else "cpu"
+        if device is None:  # --device / $AUEPA_DEVICE, else CUDA when available
+            try:
+                device = resolve_device(requested_device() or "auto")
+            except ValueError as e:
+                raise ModelFileError(f"Grad-CAM: {e}") from e
         self.device = torch.device(device)
         cuda = self.device.type == "cuda"
         self.path = Path(checkpoint_path)

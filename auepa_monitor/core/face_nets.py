@@ -34,6 +34,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..nets.device import requested_device, resolve_device
 from .errors import ModelFileError
 
 Box = tuple[float, float, float, float]  # x, y, w, h in frame pixels
@@ -255,18 +256,36 @@ def _sigmoid(x: float) -> float:
 
 
 class FaceNets:
-    """The detector, landmark and blendshape networks of ``face_landmarker.task`` on LiteRT.
+    """The detector, landmark and blendshape networks of ``face_landmarker.task``.
 
     Args:
         model_path: the ``.task`` file.
         num_threads: LiteRT threads per network (1 measured fastest on 2 cores; the frame
             loop uses the other core).
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``; None = ``$AUEPA_DEVICE`` (set by
+            ``--device``), else ``cpu``. The CPU runs LiteRT (the fastest path measured there:
+            ``benchmarks/bench_face_torch.py``); CUDA runs the same graphs as torch modules
+            (:mod:`auepa_monitor.nets.face_torch`, built from this file's weights at load).
+        backend: ``litert`` or ``torch``; None = LiteRT on the CPU, torch on CUDA. ``torch`` on
+            the CPU is for tests and benchmarks.
+        half: float16 detector and landmark networks on CUDA (default off: float32; the
+            tolerances measured for both are in tests/test_face_torch.py).
     """
 
-    def __init__(self, model_path: str | Path, num_threads: int = 1) -> None:
-        from ai_edge_litert.interpreter import Interpreter
-
+    def __init__(self, model_path: str | Path, num_threads: int = 1, device: str | None = None,
+                 backend: str | None = None, half: bool | None = None) -> None:
         path = Path(model_path)
+        try:
+            spec = requested_device(device) or "cpu"
+            self.device = resolve_device(spec)
+        except ValueError as e:
+            raise ModelFileError(f"face networks: {e}") from e
+        if backend is None:
+            backend = "litert" if self.device == "cpu" else "torch"
+        if backend not in ("litert", "torch") or (backend == "litert" and self.device != "cpu"):
+            raise ModelFileError(f"face networks: backend {backend!r} cannot run on {self.device}")
+        self.backend = backend
+        self.half = bool(half) and self.device != "cpu"
         try:
             with zipfile.ZipFile(path) as z:
                 blobs = {n: z.read(n) for n in ("face_detector.tflite", "face_landmarks_detector.tflite",
@@ -274,6 +293,17 @@ class FaceNets:
                                                 "geometry_pipeline_metadata_landmarks.binarypb")}
         except (OSError, KeyError, zipfile.BadZipFile) as e:
             raise ModelFileError(f"{path} is not a MediaPipe face_landmarker.task bundle: {e}") from e
+        if backend == "torch":
+            self._init_torch(path, blobs)
+        else:
+            self._init_litert(path, blobs, num_threads)
+        self.model_path = path
+        self._anchors = ssd_anchors()
+        self._subset = np.asarray(BLENDSHAPE_SUBSET)
+
+    def _init_litert(self, path: Path, blobs: dict[str, bytes], num_threads: int) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
         try:
             self._det = Interpreter(model_content=blobs["face_detector.tflite"], num_threads=num_threads)
             self._lmk = Interpreter(model_content=blobs["face_landmarks_detector.tflite"], num_threads=num_threads)
@@ -285,8 +315,6 @@ class FaceNets:
                 blobs["geometry_pipeline_metadata_landmarks.binarypb"])
         except (ValueError, RuntimeError, struct.error, IndexError) as e:
             raise ModelFileError(f"cannot load face model {path}: {str(e).splitlines()[0]}") from e
-        self.model_path = path
-        self._anchors = ssd_anchors()
         self._det_in = self._det.get_input_details()[0]["index"]
         outs = {d["name"]: d["index"] for d in self._det.get_output_details()}
         self._det_reg, self._det_score = outs["regressors"], outs["classificators"]
@@ -296,7 +324,28 @@ class FaceNets:
         self._lmk_presence = self._lmk_presence[0]["index"] if self._lmk_presence else louts[1]["index"]
         self._bs_in = self._bs.get_input_details()[0]["index"]
         self._bs_out = self._bs.get_output_details()[0]["index"]
-        self._subset = np.asarray(BLENDSHAPE_SUBSET)
+
+    def _init_torch(self, path: Path, blobs: dict[str, bytes]) -> None:
+        from ..nets.face_torch import TASK_MEMBERS, FaceTorchNets
+
+        try:
+            self.torch_nets = FaceTorchNets.from_task({k: blobs[v] for k, v in TASK_MEMBERS.items()},
+                                                      self.device, half=self.half)
+            nets = self.torch_nets
+            want = {nets.detector: (1, DETECTOR_SIZE, DETECTOR_SIZE, 3),
+                    nets.landmarks: (1, LANDMARK_SIZE, LANDMARK_SIZE, 3),
+                    nets.blendshapes: (1, len(BLENDSHAPE_SUBSET), 2)}
+            for m, shape in want.items():
+                if tuple(m.input_shape) != shape:
+                    raise ValueError(f"a network takes input {tuple(m.input_shape)}, expected {shape}")
+            names = list(nets.landmarks.output_names)
+            self._t_det = (nets.detector.output_names.index("regressors"),
+                           nets.detector.output_names.index("classificators"))
+            self._t_lmk = (0, names.index("Identity_1") if "Identity_1" in names else 1)
+            self.canonical, self.procrustes_ids, self.procrustes_w = read_canonical_face(
+                blobs["geometry_pipeline_metadata_landmarks.binarypb"])
+        except (ValueError, RuntimeError, struct.error, IndexError) as e:
+            raise ModelFileError(f"cannot load face model {path}: {str(e).splitlines()[0]}") from e
 
     def _check_shapes(self) -> None:
         want = {self._det: (1, DETECTOR_SIZE, DETECTOR_SIZE, 3), self._lmk: (1, LANDMARK_SIZE, LANDMARK_SIZE, 3),
@@ -309,15 +358,70 @@ class FaceNets:
         if n != 478 * 3:
             raise ValueError(f"the landmark network gives {n} values, expected 478 x 3")
 
-    # -- detector ---------------------------------------------------------------------------
-    def detect(self, rgb: np.ndarray, min_score: float = 0.3, ox: float = 0.0, oy: float = 0.0,
-               scale: float = 1.0, shift: tuple[float, float] = (0.0, 0.0)) -> list[Detection]:
-        """Faces in an RGB image (uint8, HxWx3), letterboxed to 128x128; boxes in frame pixels.
+    # -- the networks, one call per batch ---------------------------------------------------
+    def _torch_in(self, x: np.ndarray, scale: float, offset: float):
+        """uint8 NHWC images -> the network's float input on the device (scaled there)."""
+        import torch
 
-        ``ox``, ``oy`` are added to the coordinates (for tiles of a larger frame); ``scale`` and
-        ``shift`` map the image's pixels to the frame's (frame = image * scale + shift), for an
-        image that is itself a resampled region of the frame.
-        """
+        t = torch.from_numpy(np.ascontiguousarray(x)).to(self.device, non_blocking=True)
+        return t.float() * scale + offset if offset else t.float() * scale
+
+    def run_detector(self, inp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Raw detector outputs for letterboxed uint8 RGB inputs (B, 128, 128, 3): regressors
+        (B, 896, 16) and score logits (B, 896), float32."""
+        if self.backend == "litert":
+            regs, logits = [], []
+            for img in inp:
+                self._det.set_tensor(self._det_in, img.astype(np.float32)[None] * (2.0 / 255.0) - 1.0)
+                self._det.invoke()
+                regs.append(self._det.get_tensor(self._det_reg)[0])
+                logits.append(self._det.get_tensor(self._det_score)[0, :, 0])
+            return np.stack(regs), np.stack(logits)
+        import torch
+
+        with torch.inference_mode():
+            out = self.torch_nets.detector(self._torch_in(inp, 2.0 / 255.0, -1.0))
+            reg, score = out[self._t_det[0]].float().cpu().numpy(), out[self._t_det[1]].float().cpu().numpy()
+        return reg, score[:, :, 0]
+
+    def run_landmarks(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Raw landmark outputs for uint8 RGB crops (B, 256, 256, 3): points (B, 478, 3) in crop
+        pixels and face-presence logits (B,), float32."""
+        if self.backend == "litert":
+            pts, pres = [], []
+            for crop in crops:
+                self._lmk.set_tensor(self._lmk_in, crop.astype(np.float32)[None] * (1.0 / 255.0))
+                self._lmk.invoke()
+                pts.append(self._lmk.get_tensor(self._lmk_pts).reshape(478, 3))
+                pres.append(float(self._lmk.get_tensor(self._lmk_presence).ravel()[0]))
+            return np.stack(pts), np.asarray(pres, dtype=np.float32)
+        import torch
+
+        with torch.inference_mode():
+            out = self.torch_nets.landmarks(self._torch_in(crops, 1.0 / 255.0, 0.0))
+            p = out[self._t_lmk[0]].float().reshape(len(crops), 478, 3).cpu().numpy()
+            s = out[self._t_lmk[1]].float().reshape(len(crops)).cpu().numpy()
+        return p, s
+
+    def run_blendshapes(self, x: np.ndarray) -> np.ndarray:
+        """Raw blendshape scores (B, 52) for (B, 146, 2) float32 landmark subsets."""
+        if self.backend == "litert":
+            out = []
+            for v in x:
+                self._bs.set_tensor(self._bs_in, np.ascontiguousarray(v, dtype=np.float32)[None])
+                self._bs.invoke()
+                out.append(self._bs.get_tensor(self._bs_out).ravel())
+            return np.stack(out)
+        import torch
+
+        with torch.inference_mode():
+            t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device)
+            return self.torch_nets.blendshapes(t)[0].float().reshape(len(x), -1).cpu().numpy()
+
+    # -- detector ---------------------------------------------------------------------------
+    @staticmethod
+    def _letterbox(rgb: np.ndarray) -> tuple[np.ndarray, float, float, float]:
+        """The detector's 128x128 input (uint8) and its scale and offsets (letterbox, as MediaPipe)."""
         h, w = rgb.shape[:2]
         s = DETECTOR_SIZE / max(h, w)
         # Letterbox: centre the scaled image in the square input, as MediaPipe does.
@@ -325,11 +429,14 @@ class FaceNets:
         m = np.array([[s, 0, px], [0, s, py]], dtype=np.float32)
         inp = cv2.warpAffine(rgb, m, (DETECTOR_SIZE, DETECTOR_SIZE), flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR,
                              borderMode=cv2.BORDER_CONSTANT)
-        x = inp.astype(np.float32)[None] * (2.0 / 255.0) - 1.0
-        self._det.set_tensor(self._det_in, x)
-        self._det.invoke()
-        raw = self._det.get_tensor(self._det_reg)[0]
-        logit = np.clip(self._det.get_tensor(self._det_score)[0, :, 0], -100, 100)
+        return inp, s, px, py
+
+    def decode(self, raw: np.ndarray, logit: np.ndarray, s: float, px: float, py: float, min_score: float = 0.3,
+               ox: float = 0.0, oy: float = 0.0, scale: float = 1.0,
+               shift: tuple[float, float] = (0.0, 0.0)) -> list[Detection]:
+        """Detections in frame pixels from one image's raw outputs: regressors (896, 16), score
+        logits (896,); ``s``, ``px``, ``py`` from the letterbox (see :meth:`detect`)."""
+        logit = np.clip(logit, -100, 100)
         scores = 1.0 / (1.0 + np.exp(-logit.astype(np.float64)))
         keep = np.nonzero(scores >= min_score)[0]
         if keep.size == 0:
@@ -352,6 +459,26 @@ class FaceNets:
         kps = np.stack([fx(kx), fy(ky)], axis=-1)
         return weighted_nms(boxes, kps, sc)
 
+    def detect(self, rgb: np.ndarray, min_score: float = 0.3, ox: float = 0.0, oy: float = 0.0,
+               scale: float = 1.0, shift: tuple[float, float] = (0.0, 0.0)) -> list[Detection]:
+        """Faces in an RGB image (uint8, HxWx3), letterboxed to 128x128; boxes in frame pixels.
+
+        ``ox``, ``oy`` are added to the coordinates (for tiles of a larger frame); ``scale`` and
+        ``shift`` map the image's pixels to the frame's (frame = image * scale + shift), for an
+        image that is itself a resampled region of the frame.
+        """
+        inp, s, px, py = self._letterbox(rgb)
+        raw, logit = self.run_detector(inp[None])
+        return self.decode(raw[0], logit[0], s, px, py, min_score, ox, oy, scale, shift)
+
+    def detect_batch(self, images: list[np.ndarray], min_score: float = 0.3) -> list[list[Detection]]:
+        """:meth:`detect` on several RGB images (frames of several streams) in one forward."""
+        if not images:
+            return []
+        boxes = [self._letterbox(rgb) for rgb in images]
+        raw, logit = self.run_detector(np.stack([b[0] for b in boxes]))
+        return [self.decode(raw[i], logit[i], s, px, py, min_score) for i, (_, s, px, py) in enumerate(boxes)]
+
     def detect_region(self, rgb: np.ndarray, cx: float, cy: float, side: float,
                       min_score: float = 0.3) -> list[Detection]:
         """Faces inside the square of ``side`` pixels centred at (cx, cy), boxes in frame pixels.
@@ -373,27 +500,39 @@ class FaceNets:
         Returns (points (478, 3) float32: x, y frame pixels, z relative depth in the same pixel
         scale; face presence 0-1; the 256x256 RGB crop; the 2x3 frame->crop matrix).
         """
-        m = roi.crop_matrix(LANDMARK_SIZE)
-        crop = cv2.warpAffine(rgb, m, (LANDMARK_SIZE, LANDMARK_SIZE), flags=cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_CONSTANT)
-        self._lmk.set_tensor(self._lmk_in, crop.astype(np.float32)[None] * (1.0 / 255.0))
-        self._lmk.invoke()
-        raw = self._lmk.get_tensor(self._lmk_pts).reshape(478, 3)
-        presence = _sigmoid(float(self._lmk.get_tensor(self._lmk_presence).ravel()[0]))
-        inv = cv2.invertAffineTransform(m)
-        pts = np.empty((478, 3), dtype=np.float32)
-        pts[:, :2] = raw[:, :2] @ inv[:, :2].T + inv[:, 2]
-        pts[:, 2] = raw[:, 2] * (roi.w / LANDMARK_SIZE)
-        return pts, presence, crop, m
+        return self.landmarks_batch([(rgb, roi)])[0]
+
+    def landmarks_batch(self, items: list[tuple[np.ndarray, RotatedRect]]
+                        ) -> list[tuple[np.ndarray, float, np.ndarray, np.ndarray]]:
+        """:meth:`landmarks` for several (RGB frame, ROI) pairs (faces, frames, beds) in one forward."""
+        if not items:
+            return []
+        mats = [roi.crop_matrix(LANDMARK_SIZE) for _, roi in items]
+        crops = [cv2.warpAffine(rgb, m, (LANDMARK_SIZE, LANDMARK_SIZE), flags=cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_CONSTANT) for (rgb, _), m in zip(items, mats, strict=True)]
+        raw_all, logits = self.run_landmarks(np.stack(crops))
+        out = []
+        for (_, roi), m, crop, raw, logit in zip(items, mats, crops, raw_all, logits, strict=True):
+            presence = _sigmoid(float(logit))
+            inv = cv2.invertAffineTransform(m)
+            pts = np.empty((478, 3), dtype=np.float32)
+            pts[:, :2] = raw[:, :2] @ inv[:, :2].T + inv[:, 2]
+            pts[:, 2] = raw[:, 2] * (roi.w / LANDMARK_SIZE)
+            out.append((pts, presence, crop, m))
+        return out
 
     # -- blendshapes ------------------------------------------------------------------------
     def blendshapes(self, pts: np.ndarray) -> dict[str, float]:
         """The 52 blendshape scores (0-1) from 478 landmarks in frame pixels."""
-        x = np.ascontiguousarray(pts[self._subset, :2], dtype=np.float32)[None]
-        self._bs.set_tensor(self._bs_in, x)
-        self._bs.invoke()
-        out = self._bs.get_tensor(self._bs_out).ravel()
-        return {n: float(v) for n, v in zip(BLENDSHAPE_NAMES, out, strict=True)}
+        return self.blendshapes_batch([pts])[0]
+
+    def blendshapes_batch(self, pts: list[np.ndarray]) -> list[dict[str, float]]:
+        """:meth:`blendshapes` for several faces' landmarks in one forward."""
+        if not pts:
+            return []
+        x = np.stack([np.asarray(p)[self._subset, :2] for p in pts]).astype(np.float32)
+        out = self.run_blendshapes(x)
+        return [{n: float(v) for n, v in zip(BLENDSHAPE_NAMES, row, strict=True)} for row in out]
 
     # -- head pose --------------------------------------------------------------------------
     def head_rotation(self, pts: np.ndarray) -> np.ndarray:

