@@ -77,10 +77,12 @@ def serial(inputs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) ->
 
 @pytest.fixture(scope="module")
 def local_ray():
-    """A real local Ray instance: 2 CPUs, bound to 127.0.0.1, no dashboard, no usage statistics."""
+    """A real local Ray instance: 2 CPUs, on 127.0.0.1 only, no dashboard, no usage statistics."""
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # before Ray is imported: Ray listens on 127.0.0.1 only
     ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    assert {n["NodeManagerAddress"] for n in ray.nodes()} == {"127.0.0.1"}
     yield ray
     ray.shutdown()
 
@@ -220,6 +222,48 @@ def test_default_analyze_does_not_import_ray(faces_dir, tmp_path) -> None:
             "assert rc == 0, rc; assert 'ray' not in sys.modules, 'ray imported'; print('ok')")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=300)
     assert p.returncode == 0 and "ok" in p.stdout, p.stderr[-2000:]
+
+
+def test_a_local_ray_instance_listens_on_loopback_only(tmp_path) -> None:
+    """``analyze --ray`` (no address) in a fresh process: Ray's processes listen on 127.0.0.1 only,
+    usage statistics off, no dashboard; the instance is gone afterwards."""
+    code = r"""
+import os, re, subprocess, sys
+from auepa_monitor.core.parallel import init_ray
+assert init_ray(None, num_cpus=1) is True
+import ray
+assert os.environ["RAY_USAGE_STATS_ENABLED"] == "0"
+assert {n["NodeManagerAddress"] for n in ray.nodes()} == {"127.0.0.1"}
+ours = {str(os.getpid())}
+ps = subprocess.run(["ps", "-eo", "pid,ppid"], capture_output=True, text=True).stdout.splitlines()[1:]
+kids = {}
+for line in ps:
+    if line.split():
+        pid, ppid = line.split()
+        kids.setdefault(ppid, []).append(pid)
+todo = [str(os.getpid())]
+while todo:
+    for k in kids.get(todo.pop(), []):
+        ours.add(k); todo.append(k)
+ss = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True).stdout
+mine = [ln for ln in ss.splitlines() if any(f"pid={p}," in ln for p in ours)]
+assert mine, ss
+loopback = re.compile(r"^(127\.0\.0\.1|\[::ffff:127\.0\.0\.1\]|\[::1\]):\d+$")
+bad = [ln for ln in mine if not loopback.match(ln.split()[3])]
+assert not bad, bad
+assert not [ln for ln in mine if ":8265 " in ln], mine  # no dashboard
+ray.shutdown()
+print("ok", len(mine))
+"""
+    import shutil
+
+    if shutil.which("ss") is None:
+        pytest.skip("ss (iproute2) is not installed")
+    pytest.importorskip("ray")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                       env=env)
+    assert p.returncode == 0 and "ok" in p.stdout, (p.stdout + p.stderr)[-3000:]
 
 
 def test_workers_argument_errors(tmp_path, capsys) -> None:

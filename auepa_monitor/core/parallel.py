@@ -58,6 +58,8 @@ MAX_ATTEMPTS = 3
 #: Seconds between two progress reports of a worker (per input).
 REPORT_EVERY = 0.25
 SCRATCH_PREFIX = "auepa-analyze-"
+#: Ray reads it when imported: "0" keeps a local instance on 127.0.0.1 (Ray's single-machine mode).
+RAY_LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
 
 class ClusterError(AuepaError):
@@ -336,10 +338,15 @@ class ProcessBackend(_Backend):
 
 def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
     """Connect to Ray (``address``: a running cluster, e.g. ``auto`` or ``HOST:6379``) or start a
-    local instance bound to 127.0.0.1 (``address`` None or ``local``), with no dashboard and no
-    usage statistics (Ray's telemetry is turned off before Ray is imported). Returns True when
-    this call started or connected Ray (so the caller shuts it down), False when it already was."""
+    local instance (``address`` None or ``local``) whose processes listen on 127.0.0.1 only, with no
+    dashboard. Ray's usage statistics are turned off before Ray is imported. Returns True when this
+    call started or connected Ray (so the caller shuts it down), False when it already was."""
+    local = address in (None, "", "local")
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # nothing leaves the machine (README, "Privacy")
+    if local:
+        # Ray's single-machine mode (read when Ray is imported): every Ray process of the instance
+        # binds to and talks over the loopback address, none listens on the network.
+        os.environ.setdefault(RAY_LOOPBACK_ENV, "0")
     try:
         import ray
     except ImportError as e:
@@ -349,8 +356,8 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
         return False
     kw: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.WARNING}
     try:
-        if address in (None, "", "local"):
-            ray.init(num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1", **kw)
+        if local:
+            ray.init(num_cpus=num_cpus, include_dashboard=False, **kw)
         else:
             ray.init(address=address, **kw)
     except (ConnectionError, RuntimeError, ValueError) as e:
