@@ -143,6 +143,7 @@ def test_cuda_asked_without_cuda_is_one_clear_error(model_path, tmp_path, capsys
     assert os.environ.get(DEVICE_ENV) == before
 
 
+@pytest.mark.skipif(not _litert_available(), reason="LiteRT's runtime (ai-edge-litert) is not installed")
 def test_default_is_litert_on_the_cpu(model_path, monkeypatch):
     monkeypatch.delenv(DEVICE_ENV, raising=False)
     nets = FaceNets(model_path)
@@ -182,6 +183,29 @@ def test_batched_landmarks_and_blendshapes_equal_one_by_one(torch_cpu, reference
         one = torch_cpu.detect(rgb)
         assert len(one) == len(got)
         assert np.abs(np.array([d.box for d in one]) - np.array([d.box for d in got])).max(initial=0) < 1e-3
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _litert_available(), reason="LiteRT's runtime (ai-edge-litert) is not installed")
+def test_tracker_on_torch_follows_litert(model_path, torch_cpu, faces_dir):
+    """The per-frame tracker (ROI from the previous landmarks) on the torch networks fits the same
+    frames as on LiteRT, and the tiny differences do not grow along the video."""
+    from auepa_monitor.core.face import FaceTracker
+
+    a, b = FaceTracker(nets=FaceNets(model_path)), FaceTracker(nets=torch_cpu)
+    cap = cv2.VideoCapture(str(faces_dir / "multi_face.avi"))
+    worst, fits = 0.0, 0
+    for _ in range(40):
+        ok, bgr = cap.read()
+        assert ok
+        (fa, na), (fb, nb) = a.process(bgr), b.process(bgr)
+        assert (fa is None) == (fb is None) and na == nb
+        if fa is not None:
+            fits += 1
+            worst = max(worst, float(np.abs(fa.landmarks[:, :2] - fb.landmarks[:, :2]).max()))
+    cap.release()
+    print(f"tracker: {fits} fits, largest landmark difference {worst:.3f} frame px")
+    assert fits >= 35 and worst < 2.0
 
 
 # -- CUDA ------------------------------------------------------------------------------------------

@@ -176,6 +176,9 @@ class PReLU(_Op):
     kind = "PRELU"
 
     def forward(self, x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 4 and alpha.numel() == x.shape[3] and alpha.shape[-1] == x.shape[3]:
+            # one slope per channel (the landmark network's): torch's PReLU kernel on the NCHW view
+            return F.prelu(x.permute(0, 3, 1, 2), alpha.reshape(-1)).permute(0, 2, 3, 1)
         return torch.where(x >= 0, x, x * alpha)
 
 
@@ -449,4 +452,8 @@ class FaceTorchNets(nn.Module):
         if half:
             nets.detector.half()
             nets.landmarks.half()
+        if torch.device(device).type == "cuda":  # cuDNN's NHWC kernels want NHWC weights too
+            for m in nets.modules():
+                if isinstance(m, Conv2d):
+                    m.weight = m.weight.contiguous(memory_format=torch.channels_last)
         return nets
