@@ -164,6 +164,10 @@ def _check_recovered(res, out: Path, serial: dict[str, bytes], state: dict) -> N
     pid = state["killed"][0]
     later = [ev for ev in state["events"] if ev[1] == "long.avi" and ev[0] == "progress" and ev[3] != pid]
     assert later, state["events"]
+    # The killed worker's scratch folder (rows of a patient video) was removed by the next worker.
+    import tempfile
+
+    assert not list(Path(tempfile.gettempdir()).glob(f"auepa-analyze-{pid}-*"))
 
 
 def test_a_killed_worker_process_gives_a_complete_result(inputs, serial, tmp_path) -> None:

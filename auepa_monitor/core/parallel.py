@@ -28,9 +28,9 @@ import dataclasses
 import json
 import logging
 import os
-import resource
 import shutil
 import socket
+import sys
 import tempfile
 import time
 from collections import deque
@@ -152,7 +152,7 @@ def _factory(opts: dict[str, Any]) -> Callable[[Path], object]:
 def _clean_stale_scratch() -> None:
     """Remove scratch folders of worker processes of this machine that died (killed mid-job)."""
     global _SCRATCH_CLEANED
-    if _SCRATCH_CLEANED:
+    if _SCRATCH_CLEANED or os.name != "posix":  # (os.kill(pid, 0) would end the process on Windows)
         return
     _SCRATCH_CLEANED = True
     base = Path(tempfile.gettempdir())
@@ -172,8 +172,17 @@ def _clean_stale_scratch() -> None:
 
 
 def _cpu_seconds() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
+    t = os.times()  # this process and its threads
+    return t.user + t.system
+
+
+def _peak_rss_mb() -> float:
+    try:
+        import resource
+    except ImportError:  # Windows: not measured
+        return 0.0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0  # bytes on macOS, KiB on Linux
 
 
 def run_job(job: Job, opts: dict[str, Any], report: Callable[[int, int, int], None] | None = None) -> Outcome:
@@ -214,7 +223,7 @@ def run_job(job: Job, opts: dict[str, Any], report: Callable[[int, int, int], No
         shutil.rmtree(scratch, ignore_errors=True)
     o.wall_s = time.perf_counter() - t0
     o.cpu_s = _cpu_seconds() - c0
-    o.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    o.peak_rss_mb = _peak_rss_mb()
     return o
 
 
