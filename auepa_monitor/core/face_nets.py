@@ -268,8 +268,9 @@ class FaceNets:
             (:mod:`auepa_monitor.nets.face_torch`, built from this file's weights at load).
         backend: ``litert`` or ``torch``; None = LiteRT on the CPU, torch on CUDA. ``torch`` on
             the CPU is for tests and benchmarks.
-        half: float16 detector and landmark networks on CUDA (default off: float32; the
-            tolerances measured for both are in tests/test_face_torch.py).
+        half: float16 detector and landmark networks on CUDA (None: on; the blendshape network
+            stays float32). Emulated on the CPU, float16 kept landmarks within 0.16 px of
+            LiteRT's at the 256 px input and boxes within 0.15 px (tests/test_face_torch.py).
     """
 
     def __init__(self, model_path: str | Path, num_threads: int = 1, device: str | None = None,
@@ -285,7 +286,7 @@ class FaceNets:
         if backend not in ("litert", "torch") or (backend == "litert" and self.device != "cpu"):
             raise ModelFileError(f"face networks: backend {backend!r} cannot run on {self.device}")
         self.backend = backend
-        self.half = bool(half) and self.device != "cpu"
+        self.half = (half is None or bool(half)) and self.device != "cpu"
         try:
             with zipfile.ZipFile(path) as z:
                 blobs = {n: z.read(n) for n in ("face_detector.tflite", "face_landmarks_detector.tflite",
