@@ -245,6 +245,9 @@ def _analyze_parallel(args: argparse.Namespace, out: Path, settings: str) -> int
     from .core.parallel import BatchProgress, analyze_parallel
 
     opts = {k: getattr(args, k) for k in ("roi", "au_engine", "model", "no_smoothing", "openface_bin", "faces")}
+    from .nets.device import DEVICE_ENV
+
+    opts["device"] = os.environ.get(DEVICE_ENV)  # --device (set by _use_device): also on a cluster's machines
     display = BatchProgress(len(args.inputs), quiet=args.quiet)
 
     def on_event(e) -> None:

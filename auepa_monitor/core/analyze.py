@@ -68,6 +68,7 @@ def analysis_settings(args: Any) -> dict[str, Any]:
     """
     from .. import __version__
     from ..model_card import models_dir
+    from ..nets.device import DEVICE_ENV
     from .face import find_face_model
     from .openface import content_key
 
@@ -88,7 +89,8 @@ def analysis_settings(args: Any) -> dict[str, Any]:
     return {"program": __version__, "code": code.hexdigest(), "face_model": content_key(find_face_model()),
             "models": shipped, "pain_model": content_key(Path(model)) if model else "shipped prior",
             "au_engine": engine, "roi": getattr(args, "roi", None) or "",
-            "smoothing": not getattr(args, "no_smoothing", False), "faces": getattr(args, "faces", "target")}
+            "smoothing": not getattr(args, "no_smoothing", False), "faces": getattr(args, "faces", "target"),
+            "device": os.environ.get(DEVICE_ENV, "")}  # --device: LiteRT or torch face networks
 
 
 def settings_key(settings: dict[str, Any]) -> str:

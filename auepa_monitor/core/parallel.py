@@ -138,7 +138,12 @@ def _factory(opts: dict[str, Any]) -> Callable[[Path], object]:
     if key not in _FACTORY:
         import argparse
 
-        from ..cli import make_pipeline_factory
+        if opts.get("device"):  # analyze --device: where the face networks run (read from the environment)
+            from ..nets.device import DEVICE_ENV
+
+            os.environ[DEVICE_ENV] = opts["device"]
+
+        from .pipeline_factory import make_pipeline_factory
 
         with contextlib.suppress(ImportError):
             import torch
