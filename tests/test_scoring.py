@@ -111,3 +111,43 @@ def test_shipped_prior_is_honest_and_sane():
     assert pained >= 7.5 and lvl3 == PainLevel.STRONG
     mid, _, _ = s.score({a: 1.5 for a in PAPER_CORE_AUS}, 0.2)
     assert neutral < mid < pained
+
+
+def test_served_without_torch_equals_the_torch_module(tmp_path):
+    # The shipped prior is served by the numpy forward pass (no torch import at start-up); it must
+    # give the torch module's scores, for the prior and for a trained-like random model.
+    from auepa_monitor.nets.pain_mlp import load_weights, read_model_file
+
+    rng = np.random.default_rng(1)
+    torch.manual_seed(1)
+    m = PainRegressor(PAPER_CORE_AUS, list(rng.uniform(0.2, 1.0, 7)), hidden=3, dropout=0.2).eval()
+    card = ModelCard(name="t", kind="pain_regressor", trained_on_infant_pain=False, training_data="x",
+                     output_scale="0-10", created="2026-01-01", built_by="test")
+    m.save(tmp_path / "m.pt", card)
+    prior, _ = PainRegressor.load(models_dir() / DEFAULT_MODEL)
+    for path, module in ((models_dir() / DEFAULT_MODEL, prior), (tmp_path / "m.pt", m)):
+        w = load_weights(path)
+        assert w.core_aus == tuple(module.core_aus)
+        for _ in range(300):
+            au = {a: float(v) for a, v in zip(module.core_aus, rng.uniform(0, 5, 7), strict=True)}
+            assert w.score(au) == pytest.approx(module.score(au), abs=1e-5)
+    blob = read_model_file(tmp_path / "m.pt")
+    ref = torch.load(tmp_path / "m.pt", weights_only=True)
+    for k, v in ref["state_dict"].items():
+        np.testing.assert_array_equal(blob["state_dict"][k], v.numpy())
+    # A pickle that names any other class is refused, as torch.load(weights_only=True) refuses it.
+    evil = tmp_path / "evil.pt"
+    torch.save({"format": "x", "f": torch.nn.Linear(1, 1)}, evil)
+    with pytest.raises(ModelFileError, match="cannot be read"):
+        read_model_file(evil)
+
+
+def test_analyze_does_not_import_torch_for_the_shipped_prior(tmp_path, faces_dir):
+    import subprocess
+    import sys
+
+    code = ("import sys; from auepa_monitor.cli import main; "
+            f"rc = main(['analyze', {str(faces_dir / 'sample1.jpg')!r}, '--out', {str(tmp_path)!r}, '--quiet']); "
+            "print('torch' in sys.modules, rc)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split()[-2:] == ["False", "0"], out.stdout + out.stderr

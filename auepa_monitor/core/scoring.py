@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..model_card import ModelCard, models_dir
+from ..model_card import ModelCard, card_path, models_dir
+from ..nets.pain_mlp import load_weights
 from .records import PAPER_SCALE, PainLevel, PainScale
 
 #: AU43 counts as 1 in PSPI (eyes closed) at or above this intensity (0-5 scale).
@@ -64,19 +65,37 @@ class PainScorer:
     """
 
     def __init__(self, model_path: str | Path | None = None, smoothing: bool = True, tau: float = 1.0):
-        from ..nets.pain_regressor import PainRegressor
-
         #: Kept for callers that show it; always '' now: a model the user names that cannot be
         #: loaded raises :class:`ModelFileError` (never a silent switch to the prior), and the
         #: default prior failing raises too.
         self.fallback_reason = ""
         path = Path(model_path) if model_path else models_dir() / DEFAULT_MODEL
-        self.model, self.card = PainRegressor.load(path)
+        self._model = None
+        if model_path:
+            # A model the user names goes through torch's own loader, whose messages say exactly
+            # what does not fit; then it is served like the prior.
+            from ..nets.pain_regressor import PainRegressor
+
+            self._model, self.card = PainRegressor.load(path)
+            self.weights = self._model.weights()
+        else:
+            # The shipped prior is served without importing torch (about 1.2 s of start-up).
+            self.weights = load_weights(path)
+            self.card = ModelCard.load(card_path(path))
         self.path = path
         self.smoother = Smoother(tau=tau, enabled=smoothing)
         #: Where the pain levels start (the monitor sets its alarm settings' scale here, so the
         #: record's ``pain_level``, the CSV and the window name a score alike).
         self.scale: PainScale = PAPER_SCALE
+
+    @property
+    def model(self):  # noqa: ANN201 (PainRegressor; torch is imported only when asked for)
+        """The torch module (for the explanation's occlusion pass), loaded on first use."""
+        if self._model is None:
+            from ..nets.pain_regressor import PainRegressor
+
+            self._model = PainRegressor.load(self.path)[0]
+        return self._model
 
     @property
     def name(self) -> str:
@@ -87,7 +106,7 @@ class PainScorer:
 
     def score(self, au: Mapping[int, float], t: float) -> tuple[float, float, PainLevel]:
         """(smoothed score 0-10, raw score 0-10, level of the smoothed score) at time ``t`` seconds."""
-        raw = self.model.score(dict(au))
+        raw = self.weights.score(au)
         smooth = min(10.0, max(0.0, self.smoother(raw, t)))
         return smooth, raw, self.scale.level(smooth)
 

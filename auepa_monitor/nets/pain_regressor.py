@@ -10,8 +10,7 @@ from torch import nn
 
 from ..errors import ModelFileError
 from ..model_card import ModelCard, card_path
-
-FORMAT = "auepa.pain_regressor/1"
+from .pain_mlp import FORMAT, MLPWeights
 
 
 class PainRegressor(nn.Module):
@@ -47,6 +46,10 @@ class PainRegressor(nn.Module):
         """Pain score 0-10 for one frame's AU intensities (AU number -> 0-5)."""
         x = torch.tensor([[float(au.get(a, 0.0)) for a in self.core_aus]], dtype=torch.float32)
         return float(self(x).clamp(0.0, 10.0)[0])
+
+    def weights(self) -> MLPWeights:
+        """The parameters for serving without torch (:class:`MLPWeights`, the same forward pass in numpy)."""
+        return MLPWeights.from_state(self.core_aus, {k: v.detach().cpu().numpy() for k, v in self.state_dict().items()})
 
     def save(self, path: Path, card: ModelCard) -> None:
         """Write the model file and its card (``<stem>.card.json``) beside it."""
