@@ -106,3 +106,30 @@ def test_cli_rejects_unknown_backbone_and_weights_dir(tmp_path: Path, capsys: py
     assert "unknown backbone(s) alexnet" in capsys.readouterr().err
     assert main(["--manifest", str(p), "--out", str(tmp_path / "r"), "--weights-dir", str(tmp_path / "no")]) == 2
     assert "is not a folder" in capsys.readouterr().err
+
+
+CHILDREN = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "children"
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@pytest.mark.skipif(not CHILDREN.is_dir(), reason="../shared/data/children is absent")
+def test_children_example_manifest_is_current_and_valid(tmp_path: Path) -> None:
+    # The README's example runs on the children videos: the shipped manifest is what its script
+    # writes, every row validates, each person is a subject with their side of the frame as the
+    # face box, and the scores are declared stand-ins on every row.
+    import subprocess
+    import sys
+
+    out = tmp_path / "children_manifest.csv"
+    subprocess.run([sys.executable, str(EXAMPLES / "make_children_manifest.py"), "--out", str(out)],
+                   check=True, capture_output=True, timeout=120)
+    shipped = EXAMPLES / "children_manifest.csv"
+    # Same rows; media paths differ only by where each file sits, so compare resolved rows.
+    a, b = read_manifest(shipped), read_manifest(out)
+    assert [(r.subject, Path(r.media).resolve(), r.score, r.box, r.frame_range, r.cls) for r in a] == \
+        [(r.subject, Path(r.media).resolve(), r.score, r.box, r.frame_range, r.cls) for r in b]
+    kids = [r for r in a if r.dataset == "children_flacc"]
+    assert {r.subject for r in kids} == {"3dC3SQ_child", "3dC3SQ_parent", "4JDccE_child", "4JDccE_parent"}
+    assert all(r.box == ((320, 0, 320, 480) if r.subject.endswith("child") else (0, 0, 320, 480)) for r in kids)
+    assert {r.cls for r in kids} == {"TearingPaper", "Peekaboo", "ThatsNotACat", "ThatsNotAHat", "NomNomNom"}
+    assert all("STAND-IN" in line for line in shipped.read_text().splitlines()[5:])

@@ -793,8 +793,8 @@ class Pipeline:
                                f"Table {tname} ({d})",
                                self.data_summary[d]["scheme"], add, tab, fig)
             add(f"\nLabel scheme of `{d}`: {self.data_summary[d]['scheme']} ({', '.join(class_names(self.data_summary[d]['scheme']))}). "
-                "Each method's metrics are the mean ± std over its fold models (each trained on 4/5 of the training "
-                "subjects); the confusion matrix sums them.\n")
+                "Each method's metrics are the mean ± std over its fold models (each trained on "
+                f"{len(self.folds) - 1}/{len(self.folds)} of the training subjects); the confusion matrix sums them.\n")
         if not self.cross:
             add("\n## Tables V, VI\n\nThe manifest has no second data set: no cross-data-set test was run.\n")
         # Models
