@@ -63,7 +63,7 @@ def main() -> int:
     exe = Path(sys.executable).with_name("auepa-monitor")
     rows: list[tuple[str, float, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        ours = best([str(exe), "analyze", str(args.video), "--out", str(Path(tmp) / "ours")], args.runs)
+        ours = best([str(exe), "analyze", str(args.video), "--out", str(Path(tmp) / "ours"), "--force"], args.runs)
         rows.append(("auepa-monitor analyze", *ours))
         try:
             inst = find_feature_extraction()
