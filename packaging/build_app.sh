@@ -3,7 +3,8 @@
 #   bash packaging/build_app.sh [DEST=dist] [--prefix /opt/auepa-monitor]
 # makes DEST/auepa-monitor/ (the program auepa-monitor, _internal/ with Python, Qt and its plugins,
 # torch, LiteRT, the models and their cards, face_landmarker.task and the alarm sounds), with a
-# launcher auepa-monitor.desktop (Exec/Icon under --prefix, where IT puts the folder) and its icon.
+# launcher auepa-monitor.desktop (Exec/Icon under --prefix, where IT puts the folder), its icon and
+# SHA256SUMS (every file's checksum).
 # Needs the development environment: bash packaging/setup.sh --dev (PyInstaller is pinned in
 # requirements-dev.txt). Build files go to DEST/.build (removed at the end; AUEPA_KEEP_BUILD=1 keeps them).
 set -euo pipefail
@@ -14,7 +15,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --prefix) PREFIX=${2:?--prefix needs a folder}; shift 2 ;;
     --prefix=*) PREFIX=${1#--prefix=}; shift ;;
-    -h|--help) sed -n 2,8p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,9p "$0"; exit 0 ;;
     *) DEST=$1; shift ;;
   esac
 done
@@ -33,6 +34,8 @@ PYTHONNOUSERSITE=1 "$PY" -m PyInstaller --noconfirm --log-level WARN --distpath 
 sed -e "s|/opt/auepa-monitor/|${PREFIX%/}/|g" packaging/auepa-monitor.desktop >"$APP/auepa-monitor.desktop"
 cp assets/auepa-monitor.png assets/auepa-monitor.svg "$APP/"
 [ -n "${AUEPA_KEEP_BUILD:-}" ] || rm -rf "$WORK"
+# A checksum of every file, for IT to check a copied install: cd DIR && sha256sum -c --quiet SHA256SUMS
+(cd "$APP" && find . -type f ! -name SHA256SUMS -print0 | sort -z | xargs -0 sha256sum >SHA256SUMS)
 # A first check: the program starts and says its version.
 version=$(env -i HOME="${HOME:-/tmp}" PATH=/usr/bin:/bin "$APP/auepa-monitor" --version)
 size=$(du -sm "$APP" | cut -f1)

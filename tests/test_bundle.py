@@ -105,6 +105,8 @@ def test_bundle_version_and_contents(bundle, tmp_path):
     desktop = (app / "auepa-monitor.desktop").read_text()
     assert "Exec=/opt/auepa-monitor/auepa-monitor\n" in desktop and "Icon=/opt/auepa-monitor/auepa-monitor.png" in desktop
     assert (app / "auepa-monitor.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    sums = (app / "SHA256SUMS").read_text()
+    assert "  ./auepa-monitor\n" in sums and "  ./_internal/models/aue_ipa_prior.pt\n" in sums
     # Left out on purpose (README "Install for IT"): torch's compilers, the GPU-only CUDA kernels,
     # the research pipeline's tools.
     for absent in ("triton", "tensorboard", "sklearn", "matplotlib", "training"):
