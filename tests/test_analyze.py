@@ -100,3 +100,20 @@ def test_several_faces_summary_and_all_faces_rows(tmp_path, children_dir):
     assert {all(x < 320 for x in xs) for xs in big.values()} == {True, False}
     frames_per_id = [[int(r["frame"]) for r in rows if r["face_id"] == k] for k in big]
     assert all(len(f) == len(set(f)) for f in frames_per_id)  # one row per face per frame
+
+
+@pytest.mark.slow
+def test_all_faces_ids_stay_with_people_who_move(tmp_path, faces_dir):
+    """multi_face.avi: three people who walk, lean and turn. Each keeps one face_id (a track's region
+    follows its face; a face found again near where a track lost it keeps that track's id): before
+    this, 15 ids were given to the three people."""
+    p = run_analyze(str(faces_dir / "multi_face.avi"), "--out", str(tmp_path / "m"), "--faces", "all")
+    assert p.returncode == 0, p.stderr
+    rows = list(csv.DictReader(open(tmp_path / "m" / "multi_face.csv")))
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["face_id"]] = counts.get(r["face_id"], 0) + 1
+    big = sorted(counts.values(), reverse=True)
+    assert len(counts) <= 6, counts
+    assert len([c for c in big if c >= 100]) == 3, counts
+    assert sum(big[:3]) >= 0.97 * len(rows), counts

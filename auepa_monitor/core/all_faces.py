@@ -3,9 +3,12 @@
 For researchers who pick the infant afterwards, as with OpenFace's multi-face tool: each face
 gets its own :class:`Pipeline` (tracker, AU engine with the person's own neutral baseline,
 scorer), all sharing one set of face networks. The whole-frame detector runs every
-``detect_every`` frames; a confident face that no track covers starts a new track (the next
-``face_id``); a track that has lost its face for ``drop_after`` frames ends, and its id is
-never reused. Two tracks that converge on one face are merged into the older one.
+``detect_every`` frames; a confident face that no track covers is first offered to a track that
+lost its face nearby (a person who moved fast or turned away keeps their id), else starts a new
+track (the next ``face_id``); a track that has lost its face for ``drop_after`` frames ends, and
+its id is never reused. Each track's target region follows its face (the last box), so a person
+walking across the picture stays one track. Two tracks that converge on one face are merged into
+the older one.
 """
 
 from __future__ import annotations
@@ -90,6 +93,7 @@ class AllFacesPipeline:
                 continue
             self._missed[fid] = 0
             self._boxes[fid] = r.face.box
+            pipe.tracker.roi = r.face.box  # the region follows the face (no reset: the lock stays)
             out.append(r)
         self._merge_duplicates(out)
         return [r for r in out if r.face_id in self.tracks]
@@ -101,11 +105,32 @@ class AllFacesPipeline:
         for d in finder.detect(rgb, tiles=2 if max(rgb.shape[:2]) <= 960 else None):
             if d.score < self.min_score or any(_iou(d.box, b) > 0.2 for b in self._boxes.values()):
                 continue
+            lost = self._lost_track_near(d.box)
+            if lost is not None:
+                # The face of a track that lost it nearby: hand it the new place instead of a new id.
+                self.tracks[lost].tracker.roi = d.box
+                self._boxes[lost] = d.box
+                continue
             fid = self._next_id
             self._next_id += 1
             self.tracks[fid] = self.make_pipeline(FaceTracker(nets=self.nets, roi=d.box))
             self._missed[fid] = 0
             self._boxes[fid] = d.box
+
+    def _lost_track_near(self, box: tuple[float, float, float, float]) -> int | None:
+        """The track that lost its face most recently within 3 face sizes of ``box``, of a similar size."""
+        best, best_missed = None, None
+        cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
+        for fid, missed in self._missed.items():
+            if missed == 0:
+                continue
+            b = self._boxes[fid]
+            size = max(b[2], b[3], 1.0)
+            ratio = max(box[2], box[3]) / size
+            dist = ((b[0] + b[2] / 2 - cx) ** 2 + (b[1] + b[3] / 2 - cy) ** 2) ** 0.5
+            if dist <= 3 * size and 0.67 <= ratio <= 1.5 and (best_missed is None or missed < best_missed):
+                best, best_missed = fid, missed
+        return best
 
     def _merge_duplicates(self, results: list[FrameResult]) -> None:
         by_id = {r.face_id: r for r in results}
