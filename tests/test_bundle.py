@@ -3,7 +3,8 @@ ward workstation would, with no Python on PATH and a fresh user account (an empt
 
 - ``--version``; the folder holds the launcher, the icon, the models and cards, the face model,
   the alarm sounds and Qt's xcb and offscreen plugins;
-- ``analyze`` of ``faces/default.wmv`` writes the same per-frame CSV as the source install;
+- ``analyze`` of ``faces/default.wmv`` writes the same per-frame CSV as the source install, and
+  ``analyze --workers 2`` runs (its workers are the bundle's program again);
 - the window under Xvfb (a screenshot that shows the video and the panels), writing settings,
   the session and nothing else, into the user's platform folders; a crash (SIGSEGV) leaves a log
   there for IT;
@@ -151,6 +152,17 @@ def test_bundle_analyze_matches_source_install(bundle, faces_dir, tmp_path):
     assert _files(home) == []
     assert (home / ".local" / "state" / "auepa-monitor" / "log").is_dir()
     assert _tree(bundle.parent) == before
+
+
+def test_bundle_analyze_with_worker_processes(bundle, faces_dir, tmp_path):
+    """``--workers`` starts the bundle's own program as "spawn" workers (multiprocessing.freeze_support)."""
+    out = tmp_path / "out"
+    r = subprocess.run([str(bundle), "analyze", str(faces_dir / "sample1.jpg"), str(faces_dir / "sample2.jpg"),
+                        "--out", str(out), "--quiet", "--workers", "2"],
+                       capture_output=True, text=True, env=_user_env(tmp_path / "home"), cwd=tmp_path, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "2 analysed, 0 failed on 2 worker processes" in r.stdout
+    assert (out / "sample1.csv").is_file() and (out / "sample2.csv").is_file()
 
 
 def _free_display() -> int:
