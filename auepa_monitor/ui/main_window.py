@@ -115,6 +115,7 @@ class MainWindow(QMainWindow):
         self._display_latency: deque[float] = deque(maxlen=60)
         self._last_curve = 0.0
         self._shown_job: OpenFaceJob | None = None
+        self._spans_shown: list[Span] = []
         self.on_frame: Callable[[Processed], None] | None = None  # hook for scripted runs
         # Command-line choices apply to this run; choices made in the window are remembered.
         self._engine_arg = au_engine
@@ -142,7 +143,8 @@ class MainWindow(QMainWindow):
     # The session's state, as the window's (scripts and tests use these names).
     player: Player = property(lambda self: self.monitor.player)  # type: ignore[assignment]
     alerts: AlertMonitor = property(lambda self: self.monitor.alerts)  # type: ignore[assignment]
-    spans: list[Span] = property(lambda self: self.monitor.spans.spans)  # type: ignore[assignment]
+    #: The alarm spans as last shown (updated with the banner, so the two always agree).
+    spans: list[Span] = property(lambda self: self._spans_shown)  # type: ignore[assignment]
     events: list[AlertEvent] = property(lambda self: self.monitor.events)  # type: ignore[assignment]
     _of_job = property(lambda self: self.monitor.of_job)
     engine_in_use: str = property(lambda self: self.monitor.engine_in_use)  # type: ignore[assignment]
@@ -546,6 +548,7 @@ class MainWindow(QMainWindow):
 
     def _on_source_started(self, src: Source, desc: str, play: bool, note: str) -> None:
         self._shown_job = None
+        self._spans_shown = []
         self.cancel_button.setVisible(False)
         self.current = None
         self.view.clear()
@@ -747,6 +750,8 @@ class MainWindow(QMainWindow):
         self.monitor.pause_audio()
 
     def _on_alarms(self, _events: list[AlertEvent]) -> None:
+        with self.monitor.lock:
+            self._spans_shown = list(self.monitor.spans.spans)
         self._update_banner()
         self.curve.set_spans(self.monitor.span_ranges())
 
