@@ -15,10 +15,8 @@ PKG = Path(__file__).resolve().parent.parent / "auepa_monitor"
 LAYERS = (("auepa_monitor", "auepa_monitor.errors"), ("auepa_monitor.model_card",), ("auepa_monitor.nets",),
           ("auepa_monitor.core",), ("auepa_monitor.ui",), ("auepa_monitor.cli", "auepa_monitor.crash_log",
                                                            "auepa_monitor.__main__"))
-#: Edges still to move, each with who moves it. core/parallel.py (issue 14's work in progress,
-#: another session's file) imports make_pipeline_factory through the cli: it is in
-#: core.pipeline_factory now.
-PENDING = {("auepa_monitor.core.parallel", "auepa_monitor.cli")}
+#: Edges still to move (none now).
+PENDING: set[tuple[str, str]] = set()
 
 
 def _modules() -> dict[str, Path]:

@@ -285,15 +285,20 @@ class Pipeline:
         from .ray_jobs import CnnData, CnnFoldJob, run_cnn_fold
 
         params = self._cnn_params()
-        fp = fingerprint(self.fold_fp, dataclasses.asdict(params), cfg.archs, cfg.engagement_arch,
-                         {a: str(self._weights(a)) for a in cfg.archs}, self.others, cfg.val_frac)
+        # A fold's model depends on its own backbone only: changing --archs on a resumed run trains
+        # the added backbones and reads the others back (issue 12, defect 10).
+        base = fingerprint(self.fold_fp, dataclasses.asdict(params), self.others, cfg.val_frac)
+        fp = fingerprint(base, cfg.archs, cfg.engagement_arch, {a: str(self._weights(a)) for a in cfg.archs})
+
+        def fold_fp(arch: str, k: int) -> str:
+            return fingerprint(base, arch, str(self._weights(arch)), k)
 
         def work() -> dict[str, Any]:
             out: dict[str, Any] = {"archs": {}}
             jobs = []
             for arch in cfg.archs:
                 for k, (_tr, te) in enumerate(self.fold_idx):
-                    ffp = fingerprint(fp, arch, k)
+                    ffp = fold_fp(arch, k)
                     done = load_done(self.out / "cnn" / arch / f"fold{k}.json", ffp)
                     ckpt = self.out / "cnn" / arch / f"fold{k}.pt"
                     if done is None or (arch == cfg.engagement_arch and not ckpt.is_file()):
@@ -308,7 +313,7 @@ class Pipeline:
             for arch in cfg.archs:
                 folds_out = []
                 for k in range(len(self.fold_idx)):
-                    done = load_done(self.out / "cnn" / arch / f"fold{k}.json", fingerprint(fp, arch, k))
+                    done = load_done(self.out / "cnn" / arch / f"fold{k}.json", fold_fp(arch, k))
                     if done is None:
                         raise AuepaError(f"cnn {arch} fold {k}: no result was written")
                     folds_out.append(done)
@@ -886,7 +891,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also choose top-k by an inner CV inside each outer training fold (Table IV 'k nested' rows)")
     ap.add_argument("--inner-folds", type=int, default=d.inner_folds, help=f"inner folds of --nested ({d.inner_folds})")
     ap.add_argument("--no-tensorboard", action="store_true", help="per-epoch CSV logs only")
-    ap.add_argument("--train-dataset", help="data set to train and cross-validate on (default: most subjects)")
+    ap.add_argument("--train-dataset", help="data set to train and cross-validate on (default: the one with the most "
+                    "time points, then the most subjects)")
     ap.add_argument("--weights-dir", type=Path,
                     help="folder of torchvision ImageNet weights named <arch>.pth (default: train from scratch)")
     ap.add_argument("--au-engine", choices=("embedded", "openface"), default=d.au_engine)
