@@ -285,13 +285,9 @@ class Pipeline:
         from .ray_jobs import CnnData, CnnFoldJob, run_cnn_fold
 
         params = self._cnn_params()
-        # A fold's model depends on its own backbone only: changing --archs on a resumed run trains
-        # the added backbones and reads the others back (issue 12, defect 10).
-        base = fingerprint(self.fold_fp, dataclasses.asdict(params), self.others, cfg.val_frac)
-        fp = fingerprint(base, cfg.archs, cfg.engagement_arch, {a: str(self._weights(a)) for a in cfg.archs})
-
-        def fold_fp(arch: str, k: int) -> str:
-            return fingerprint(base, arch, str(self._weights(arch)), k)
+        fp = fingerprint(self._cnn_base_fp(), cfg.archs, cfg.engagement_arch,
+                         {a: str(self._weights(a)) for a in cfg.archs})
+        fold_fp = self._cnn_fold_fp
 
         def work() -> dict[str, Any]:
             out: dict[str, Any] = {"archs": {}}
@@ -331,6 +327,15 @@ class Pipeline:
 
         self.stage("cnn", fp, work)
         self.cnn_fp = fp
+
+    def _cnn_base_fp(self) -> str:
+        return fingerprint(self.fold_fp, dataclasses.asdict(self._cnn_params()), self.others, self.cfg.val_frac)
+
+    def _cnn_fold_fp(self, arch: str, k: int) -> str:
+        """The resume key of one backbone's fold model: its folds, settings and own weights file only,
+        so changing --archs on a resumed run trains the added backbones and reads the others back
+        (issue 12, defect 10)."""
+        return fingerprint(self._cnn_base_fp(), arch, str(self._weights(arch)), k)
 
     def _cnn_params(self):
         from .cnn import CnnParams
