@@ -30,7 +30,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from auepa_monitor.nets.pain_cnn import IMAGENET_MEAN, IMAGENET_STD, PAIN_CLASSES, build_pain_cnn
+from auepa_monitor.nets.pain_cnn import PAIN_CLASSES, build_pain_cnn, crops_to_tensor
 
 from .extract import SampleSet
 from .logs import BestEpoch, EpochLog
@@ -90,16 +90,9 @@ def batch_tensor(samples: SampleSet, idx: Sequence[int], device: str,
                  augment: torch.Generator | None = None) -> torch.Tensor:
     """(B, 3, 224, 224) normalised RGB float tensor of the samples' BGR crops (augmented when a
     generator is given)."""
-    arr = np.stack([samples.crop(int(i)) for i in idx])[:, :, :, ::-1]  # BGR -> RGB
-    t = torch.from_numpy(np.ascontiguousarray(arr)).to(device).permute(0, 3, 1, 2).float().div_(255.0)
-    if augment is not None:
-        t = augment_batch(t, augment)
-    mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
-    t = (t - mean) / std
-    if _is_cuda(device):
-        t = t.contiguous(memory_format=torch.channels_last)
-    return t
+    crops = np.stack([samples.crop(int(i)) for i in idx])
+    return crops_to_tensor(crops, device, channels_last=_is_cuda(device),
+                           augment=None if augment is None else (lambda t: augment_batch(t, augment)))
 
 
 def weights_file(weights_dir: Path | None, arch: str) -> Path | None:

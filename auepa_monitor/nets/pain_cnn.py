@@ -16,10 +16,11 @@ of an untrained network would be shown as if it meant something.
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torchvision
 from torch import nn
@@ -233,14 +234,28 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu", *, all
     return model, meta, card
 
 
-def preprocess(crop_bgr: Any, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
-               channels_last: bool = False) -> torch.Tensor:
-    """(224, 224, 3) uint8 BGR aligned crop -> (1, 3, 224, 224) normalised RGB tensor (see NORMALIZATION)."""
-    t = torch.from_numpy(crop_bgr[:, :, ::-1].copy()).to(device)
-    t = t.permute(2, 0, 1).unsqueeze(0).to(torch.float32).div_(255.0)
+def crops_to_tensor(crops_bgr: Any, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
+                    channels_last: bool = False, augment: Callable[[torch.Tensor], torch.Tensor] | None = None
+                    ) -> torch.Tensor:
+    """(B, 224, 224, 3) uint8 BGR aligned crops -> (B, 3, 224, 224) normalised RGB tensor (see NORMALIZATION).
+
+    The one preprocessing of the CNN, for serving (:func:`preprocess`) and training
+    (``training.cnn.batch_tensor``), so the two cannot drift apart. ``augment`` (training only)
+    acts on the RGB batch scaled to 0-1, before the normalisation.
+    """
+    arr = np.ascontiguousarray(np.asarray(crops_bgr)[..., ::-1])  # BGR -> RGB
+    t = torch.from_numpy(arr).to(device).permute(0, 3, 1, 2).to(torch.float32).div_(255.0)
+    if augment is not None:
+        t = augment(t)
     mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
     t = ((t - mean) / std).to(dtype)
     if channels_last:
         t = t.contiguous(memory_format=torch.channels_last)
     return t
+
+
+def preprocess(crop_bgr: Any, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
+               channels_last: bool = False) -> torch.Tensor:
+    """(224, 224, 3) uint8 BGR aligned crop -> (1, 3, 224, 224) normalised RGB tensor (:func:`crops_to_tensor`)."""
+    return crops_to_tensor(np.asarray(crop_bgr)[None], device, dtype, channels_last)
