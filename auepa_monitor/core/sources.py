@@ -1,4 +1,4 @@
-"""Frame sources: video files, still images and image sequences, and cameras. No Qt.
+"""Frame sources: video files, still images and image sequences, cameras and network streams. No Qt.
 
 Every source yields :class:`Frame` records (BGR uint8, 1-based frame number, timestamp in
 seconds). Opening checks the input and raises :class:`SourceError` with a one-line reason.
@@ -7,6 +7,7 @@ seconds). Opening checks the input and raises :class:`SourceError` with a one-li
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ import cv2
 import numpy as np
 
 from .errors import SourceError
+from .private_files import mask_credentials
 
 # A damaged video makes FFmpeg print a line per broken macroblock (thousands per file); the
 # program reports unreadable input itself in one line, so FFmpeg only speaks on fatal errors
@@ -237,6 +239,112 @@ class CameraSource(Source):
         self._cap.release()
 
 
+#: URL schemes read as network streams through OpenCV's FFmpeg backend.
+STREAM_SCHEMES = ("rtsp", "rtsps", "http", "https", "rtmp", "udp", "tcp", "srt")
+
+#: Per-scheme FFmpeg options for a low-latency live view (OPENCV_FFMPEG_CAPTURE_OPTIONS syntax:
+#: ``key;value`` pairs joined by ``|``): RTSP over TCP (no lost UDP packets, works through
+#: firewalls), no demuxer buffering, and a short probe so the first frame comes quickly.
+STREAM_OPTIONS = {
+    "rtsp": "rtsp_transport;tcp|fflags;nobuffer|flags;low_delay|max_delay;500000|analyzeduration;1000000|"
+            "probesize;1000000",
+    "rtsps": "rtsp_transport;tcp|fflags;nobuffer|flags;low_delay|max_delay;500000|analyzeduration;1000000|"
+             "probesize;1000000",
+    "": "fflags;nobuffer|flags;low_delay|analyzeduration;1000000|probesize;1000000",
+}
+
+_ENV_LOCK = threading.Lock()  # OPENCV_FFMPEG_CAPTURE_OPTIONS is process-wide: one open at a time sets it
+
+
+def is_stream_url(spec: object) -> bool:
+    """True for ``rtsp://``, ``http(s)://`` ... URLs (see :data:`STREAM_SCHEMES`)."""
+    if not isinstance(spec, str):
+        return False
+    scheme, sep, _ = spec.strip().partition("://")
+    return bool(sep) and scheme.lower() in STREAM_SCHEMES
+
+
+def is_device_path(spec: object) -> bool:
+    """True for a V4L2 device path such as ``/dev/video0``."""
+    return isinstance(spec, (str, Path)) and str(spec).startswith("/dev/video")
+
+
+class StreamSource(Source):
+    """A live network stream (RTSP, HTTP MJPEG/HLS ...) or a V4L2 device path, read through FFmpeg.
+
+    Low latency: per-scheme FFmpeg options (:data:`STREAM_OPTIONS`, RTSP over TCP), a capture
+    buffer of one frame, and open/read timeouts so a dead server fails instead of hanging. The
+    newest frame wins when wrapped in :class:`~auepa_monitor.core.reconnect.ReconnectingSource`
+    (its reader drains the stream continuously and keeps only the latest frames): that is how
+    :func:`open_source` returns it. ``name`` is the URL with any ``user:password@`` masked.
+    """
+
+    live = True
+
+    def __init__(self, url: str, open_timeout: float = 10.0, read_timeout: float = 5.0) -> None:
+        self.url = str(url).strip()
+        self.name = mask_credentials(self.url)
+        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(open_timeout * 1000),
+                  cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(read_timeout * 1000)]
+        if is_device_path(self.url):
+            self._cap = cv2.VideoCapture(self.url, cv2.CAP_V4L2, params)
+            if not self._cap.isOpened():
+                self._cap = cv2.VideoCapture(self.url, cv2.CAP_FFMPEG, params)
+        else:
+            scheme = self.url.partition("://")[0].lower()
+            opts = STREAM_OPTIONS.get(scheme, STREAM_OPTIONS[""])
+            with _ENV_LOCK:  # read by the FFmpeg backend during this open only
+                old = os.environ.get("OPENCV_FFMPEG_CAPTURE_OPTIONS")
+                os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = opts
+                try:
+                    self._cap = cv2.VideoCapture(self.url, cv2.CAP_FFMPEG, params)
+                finally:
+                    if old is None:
+                        os.environ.pop("OPENCV_FFMPEG_CAPTURE_OPTIONS", None)
+                    else:
+                        os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = old
+        if not self._cap.isOpened():
+            self._cap.release()
+            raise SourceError(f"{self.name}: the stream cannot be opened (server down, wrong address or "
+                              f"credentials, or an unsupported format)")
+        self._cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)
+        ok, first = self._cap.read()
+        if not ok or first is None:
+            self._cap.release()
+            raise SourceError(f"{self.name}: the stream opened but delivered no frame")
+        fps = self._cap.get(cv2.CAP_PROP_FPS)
+        self.fps = float(fps) if fps and 1.0 <= fps <= 240.0 else 30.0
+        self.size = (first.shape[1], first.shape[0])
+        self._pending: np.ndarray | None = first
+        self._t0 = time.monotonic()
+        self._n = 0
+
+    def read(self) -> Frame | None:
+        if self._pending is not None:
+            img, self._pending = self._pending, None
+        else:
+            ok, img = self._cap.read()
+            if not ok or img is None:
+                return None
+        self._n += 1
+        return Frame(self._n, time.monotonic() - self._t0, to_bgr8(img))
+
+    def close(self) -> None:
+        self._cap.release()
+
+
+def open_stream(url: str, stall_timeout: float = 5.0, **kw) -> Source:
+    """A stream URL or device path as a self-reconnecting live source (technical alarm while lost).
+
+    ``kw`` go to :class:`~auepa_monitor.core.reconnect.ReconnectingSource` (back-off, ``on_status``).
+    The first open happens now: a server that is not there gives a :class:`SourceError` at once.
+    """
+    from .reconnect import ReconnectingSource
+
+    return ReconnectingSource(lambda: StreamSource(url), name=mask_credentials(url), stall_timeout=stall_timeout,
+                              **kw)
+
+
 def list_cameras(max_index: int = 8) -> list[int]:
     """Indices of cameras that open (probes /dev/video* on Linux; tries 0..max_index elsewhere)."""
     import glob
@@ -257,9 +365,12 @@ def list_cameras(max_index: int = 8) -> list[int]:
 
 
 def open_source(spec: str | int | Path) -> Source:
-    """Open a camera (an integer index) or a file/folder by path, picking the right reader."""
+    """Open a camera (an integer index), a stream URL or V4L2 device path (a reconnecting live
+    source, see :func:`open_stream`) or a file/folder by path, picking the right reader."""
     if isinstance(spec, int) or (isinstance(spec, str) and spec.strip().isdigit()):
         return CameraSource(int(spec))
+    if is_stream_url(spec) or is_device_path(spec):
+        return open_stream(str(spec).strip())
     p = Path(spec)
     _check_file(p)
     if p.is_dir() or p.suffix.lower() in IMAGE_EXTS:
