@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from stream_servers import MjpegServer, RtspServer, ffmpeg_missing, jpeg_frames, rtsp_missing
 
-from auepa_monitor.core.sources import StreamSource, is_device_path, is_stream_url, open_source
+from auepa_monitor.core.sources import StreamSource, is_device_path, is_stream_url
+from auepa_monitor.core.streams import open_any
 
 SECRET = "s3cret"
 
@@ -72,7 +73,7 @@ def test_mjpeg_stream_through_a_monitor_session_killed_and_restarted(faces_dir: 
     root = tmp_path / "sessions"
     pipe, mon = _session(root)
     try:
-        src = open_source(url)
+        src = open_any(url)
         assert src.live and SECRET not in src.name
         mon.start_source(src, src.name)
         mon.start_pump()
@@ -121,7 +122,7 @@ def test_rtsp_stream_with_credentials(faces_dir: Path, tmp_path: Path) -> None:
     try:
         with pytest.raises(Exception):  # noqa: B017 - the server refuses a client without the password
             StreamSource(server.url(with_credentials=False), open_timeout=3.0)
-        src = open_source(server.url())
+        src = open_any(server.url())
         mon.start_source(src, src.name)
         mon.start_pump()
         assert wait_for(lambda: mon.frames_ingested >= 15, 60), "no frames from the RTSP stream"

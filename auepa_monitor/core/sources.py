@@ -333,18 +333,6 @@ class StreamSource(Source):
         self._cap.release()
 
 
-def open_stream(url: str, stall_timeout: float = 5.0, **kw) -> Source:
-    """A stream URL or device path as a self-reconnecting live source (technical alarm while lost).
-
-    ``kw`` go to :class:`~auepa_monitor.core.reconnect.ReconnectingSource` (back-off, ``on_status``).
-    The first open happens now: a server that is not there gives a :class:`SourceError` at once.
-    """
-    from .reconnect import ReconnectingSource
-
-    return ReconnectingSource(lambda: StreamSource(url), name=mask_credentials(url), stall_timeout=stall_timeout,
-                              **kw)
-
-
 def list_cameras(max_index: int = 8) -> list[int]:
     """Indices of cameras that open (probes /dev/video* on Linux; tries 0..max_index elsewhere)."""
     import glob
@@ -365,12 +353,13 @@ def list_cameras(max_index: int = 8) -> list[int]:
 
 
 def open_source(spec: str | int | Path) -> Source:
-    """Open a camera (an integer index), a stream URL or V4L2 device path (a reconnecting live
-    source, see :func:`open_stream`) or a file/folder by path, picking the right reader."""
+    """Open a camera (an integer index), a stream URL or V4L2 device path (a :class:`StreamSource`;
+    :func:`auepa_monitor.core.streams.open_live` gives live sources that reconnect by themselves)
+    or a file/folder by path, picking the right reader."""
     if isinstance(spec, int) or (isinstance(spec, str) and spec.strip().isdigit()):
         return CameraSource(int(spec))
     if is_stream_url(spec) or is_device_path(spec):
-        return open_stream(str(spec).strip())
+        return StreamSource(str(spec).strip())
     p = Path(spec)
     _check_file(p)
     if p.is_dir() or p.suffix.lower() in IMAGE_EXTS:
