@@ -112,6 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--max-frames", type=int, help="video: export only the first N frames")
     e.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_pipeline_options(e)
+    w = sub.add_parser("ward", help="the ward view: several beds of a ward config (JSON) in one window")
+    w.add_argument("config", help="ward config file (JSON: beds with name, source, credential, roi, alerts)")
+    w.add_argument("--frames", type=int, help="with --screenshot: process this many frames per bed, save, exit")
+    w.add_argument("--screenshot", help="save a PNG of the ward window after --frames frames per bed and exit")
+    w.add_argument("--session-dir", help="folder for the beds' session folders (default: <data folder>/sessions/ward)")
+    w.add_argument("--mute", action="store_true", help="no alarm sounds (visual alarms only)")
     return p
 
 
@@ -346,6 +352,10 @@ def _main(args: argparse.Namespace) -> int:
         return cmd_analyze(args)
     if args.command == "export":
         return cmd_export(args)
+    if args.command == "ward":
+        from .ui.ward_window import run_ward
+
+        return run_ward(args)
     if args.keep_days is not None and args.keep_days < 0:
         print("error: --keep-days must be 0 or more", file=sys.stderr)
         return 2

@@ -9,6 +9,8 @@ Names and messages carry the URL with its password masked.
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -49,4 +51,21 @@ def open_any(spec: str | int | Path, **kw: Any) -> Source:
     return open_source(spec)
 
 
-__all__ = ["is_live_spec", "open_any", "open_live", "open_stream"]
+def wait_stream_threads(timeout: float = 6.0) -> bool:
+    """Wait until the readers of closed live sources have left the capture library; True when none is left.
+
+    Call it after closing live sources and before the process exits: Python ends daemon threads
+    at exit by unwinding them, and one unwound inside OpenCV's native read aborts the process
+    ("FATAL: exception not rethrown"). A reader returns within the stream's read timeout.
+    """
+    end = time.monotonic() + timeout
+    left = False
+    for t in threading.enumerate():
+        if t is not threading.current_thread() and t.daemon and \
+                (t.name.startswith("reader ") or t.name in ("close lost source",) or t.name.startswith("reconnect ")):
+            t.join(max(0.0, end - time.monotonic()))
+            left = left or t.is_alive()
+    return not left
+
+
+__all__ = ["is_live_spec", "open_any", "open_live", "open_stream", "wait_stream_threads"]

@@ -1,0 +1,371 @@
+"""The ward view: a grid of beds, each a live thumbnail, score, sparkline, alarm state and rate.
+
+Each bed is a :class:`~auepa_monitor.core.ward.WardBed` (its own pipeline, monitor session and
+session folder, pump thread); the window polls them on a timer (10 Hz) and shows:
+
+* on top, the highest-priority alarm across all beds (:func:`~auepa_monitor.core.ward.rank_alarms`),
+  audible through :class:`AlarmSound` (unless muted), with how many other beds alarm;
+* per bed: the newest frame with the face box, the pain score in its level colour, a
+  sparkline of up to the last two minutes of scores (pyqtgraph, source time), the alarm state, the processed
+  frame rate, and an Acknowledge button for that bed's alarm.
+
+Double-clicking a bed opens the full monitor window (:class:`MainWindow`) as a *new* window on
+that bed's source with a pipeline and session of its own (the main window builds its own
+monitor session and cannot take over the bed's); the bed keeps being monitored in the ward.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import deque
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import (
+    QApplication,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..core.alerts import Priority
+from ..core.errors import AuepaError
+from ..core.private_files import make_private, mask_credentials
+from ..core.ward import WardBed, WardConfig, rank_alarms
+from .overlay import LEVEL_COLORS
+
+THUMB_W, THUMB_H = 320, 240
+SPARK_S = 120.0  # seconds of scores in the sparkline
+
+
+def _pixmap(img: np.ndarray, box: tuple[float, float, float, float] | None, colour: str) -> QPixmap:
+    """A BGR frame scaled to the thumbnail with the face box drawn."""
+    h, w = img.shape[:2]
+    s = min(THUMB_W / w, THUMB_H / h)
+    small = cv2.resize(img, (max(1, int(w * s)), max(1, int(h * s))), interpolation=cv2.INTER_AREA)
+    if box is not None:
+        x, y, bw, bh = (int(round(v * s)) for v in box)
+        c = colour.lstrip("#")
+        bgr = (int(c[4:6], 16), int(c[2:4], 16), int(c[0:2], 16))
+        cv2.rectangle(small, (x, y), (x + bw, y + bh), bgr, 2)
+    rgb = np.ascontiguousarray(cv2.cvtColor(small, cv2.COLOR_BGR2RGB))
+    q = QImage(rgb.data, rgb.shape[1], rgb.shape[0], rgb.strides[0], QImage.Format.Format_RGB888)
+    return QPixmap.fromImage(q.copy())
+
+
+class BedTile(QFrame):
+    """One bed's tile; emits ``openRequested`` on a double click, ``acknowledged`` from its button."""
+
+    openRequested = Signal()
+    acknowledged = Signal()
+
+    def __init__(self, name: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("bedTile")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.name = name
+        self.title = QLabel(f"<b>{name}</b>")
+        self.source_label = QLabel("")
+        self.source_label.setStyleSheet("color: #9e9e9e;")
+        self.thumb = QLabel("connecting ...")
+        self.thumb.setFixedSize(THUMB_W, THUMB_H)
+        self.thumb.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.thumb.setStyleSheet("background: #111; color: #bbb;")
+        self.score = QLabel("--")
+        self.score.setStyleSheet("font-size: 28px; font-weight: bold;")
+        self.level = QLabel("")
+        self.alarm = QLabel("no alarm")
+        self.fps = QLabel("0.0 fps")
+        self.ack = QPushButton("Acknowledge")
+        self.ack.setEnabled(False)
+        self.ack.clicked.connect(self.acknowledged)
+        self.spark = pg.PlotWidget()
+        self.spark.setFixedHeight(70)
+        self.spark.setYRange(0, 10)
+        self.spark.hideAxis("bottom")
+        self.spark.setMouseEnabled(False, False)
+        self.spark.setMenuEnabled(False)
+        self.curve = self.spark.plot([], [], pen=pg.mkPen("#4fc3f7", width=2))
+        self.times: deque[float] = deque()
+        self.values: deque[float] = deque()
+        self.last_frame = -1
+        self.score_value: float | None = None
+        head = QHBoxLayout()
+        head.addWidget(self.title)
+        head.addStretch(1)
+        head.addWidget(self.fps)
+        right = QVBoxLayout()
+        right.addWidget(self.score)
+        right.addWidget(self.level)
+        right.addWidget(self.alarm)
+        right.addStretch(1)
+        right.addWidget(self.ack)
+        mid = QHBoxLayout()
+        mid.addWidget(self.thumb)
+        mid.addLayout(right, 1)
+        lay = QVBoxLayout(self)
+        lay.addLayout(head)
+        lay.addWidget(self.source_label)
+        lay.addLayout(mid)
+        lay.addWidget(self.spark)
+
+    def mouseDoubleClickEvent(self, e) -> None:  # noqa: N802 - Qt's name
+        self.openRequested.emit()
+        super().mouseDoubleClickEvent(e)
+
+    def show_error(self, msg: str) -> None:
+        self.thumb.setText(msg)
+        self.thumb.setWordWrap(True)
+        self.alarm.setText("cannot open the source")
+        self.alarm.setStyleSheet(f"color: {Priority.LOW.color}; font-weight: bold;")
+
+    def refresh(self, wb: WardBed, now: float) -> None:
+        mon = wb.monitor
+        p = mon.latest
+        if p is not None and p.result.frame != self.last_frame:
+            self.last_frame = p.result.frame
+            r = p.result
+            colour = LEVEL_COLORS[int(r.pain_level)] if r.pain_level is not None else "#4fc3f7"
+            self.thumb.setPixmap(_pixmap(p.image, None if r.face is None else r.face.box, colour))
+            self.score_value = r.pain_score
+            if r.pain_score is None:
+                self.score.setText("--")
+                self.score.setStyleSheet("font-size: 28px; font-weight: bold; color: #9e9e9e;")
+                self.level.setText({"no_face": "no face"}.get(r.reason, r.reason or "no score"))
+            else:
+                self.score.setText(f"{r.pain_score:.1f}")
+                self.score.setStyleSheet(f"font-size: 28px; font-weight: bold; color: {colour};")
+                self.level.setText(mon.scale.level(r.pain_score).label)
+                if self.times and r.timestamp < self.times[-1]:  # a new source: a new curve
+                    self.times.clear()
+                    self.values.clear()
+                self.times.append(r.timestamp)  # source time: a recorded file may run faster than real time
+                self.values.append(r.pain_score)
+        while self.times and self.times[-1] - self.times[0] > SPARK_S:
+            self.times.popleft()
+            self.values.popleft()
+        if self.times:
+            t_end = self.times[-1]
+            self.curve.setData(np.array(self.times) - t_end, np.array(self.values))
+            self.spark.setXRange(-min(SPARK_S, max(5.0, t_end - self.times[0])), 0, padding=0)
+        a = wb.alarm(now)
+        if a.priority > Priority.NONE:
+            text = a.message or a.priority.label
+            self.alarm.setText(("(ack) " if a.acknowledged else "") + text)
+            self.alarm.setStyleSheet(f"color: {a.priority.color}; font-weight: bold;")
+            self.setStyleSheet(f"#bedTile {{ border: 3px solid {a.priority.color}; }}")
+        else:
+            self.alarm.setText("no alarm")
+            self.alarm.setStyleSheet("color: #9e9e9e;")
+            self.setStyleSheet("#bedTile { border: 1px solid #444; }")
+        self.ack.setEnabled(a.priority > Priority.NONE and not a.acknowledged)
+        self.fps.setText(f"{wb.processed_fps(now):.1f} fps")
+
+
+class WardWindow(QMainWindow):
+    """The ward (see the module docstring).
+
+    Args:
+        cfg: the ward config; sessions_root: the ward's session folder (per bed a sub-folder).
+        store: credential store for the beds' references (None: the default one).
+        sound: play the top alarm; lossless/stop_at: scripted runs (every frame of a file).
+    """
+
+    def __init__(self, cfg: WardConfig, sessions_root: str | Path, store=None, sound: bool = True,
+                 lossless: bool = False, stop_at: int | None = None) -> None:
+        super().__init__()
+        from .sound import AlarmSound
+
+        self.cfg = cfg
+        self.setWindowTitle(f"{cfg.name} - AuE-IPA Monitor ward ({len(cfg.beds)} beds)")
+        self.banner = QLabel("")
+        self.banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.banner.setMinimumHeight(44)
+        self.tiles: list[BedTile] = []
+        self.beds: list[WardBed | None] = []
+        self.errors: list[str] = []
+        self.full_windows: list[QMainWindow] = []
+        self.sound = AlarmSound(enabled=sound)
+        grid = QGridLayout()
+        cols = cfg.grid_columns()
+        for i, bed in enumerate(cfg.beds):
+            tile = BedTile(bed.name)
+            grid.addWidget(tile, i // cols, i % cols)
+            self.tiles.append(tile)
+            try:
+                wb: WardBed | None = WardBed(cfg, bed, sessions_root, store=store, lossless=lossless, stop_at=stop_at)
+                tile.source_label.setText(mask_credentials(wb.desc))
+                self.errors.append("")
+            except AuepaError as e:
+                wb = None
+                msg = mask_credentials(str(e).splitlines()[0])
+                tile.show_error(msg)
+                self.errors.append(msg)
+            self.beds.append(wb)
+            tile.acknowledged.connect(lambda i=i: self.acknowledge(i))
+            tile.openRequested.connect(lambda i=i: self.open_full_monitor(i))
+        central = QWidget()
+        lay = QVBoxLayout(central)
+        lay.addWidget(self.banner)
+        lay.addLayout(grid, 1)
+        self.setCentralWidget(central)
+        self.timer = QTimer(self)
+        self.timer.setInterval(100)
+        self.timer.timeout.connect(self.refresh)
+        self.timer.start()
+        self._closed = False
+        self.refresh()
+
+    def alarms(self, now: float | None = None):
+        now = time.monotonic() if now is None else now
+        return rank_alarms([wb.alarm(now) for wb in self.beds if wb is not None])
+
+    def refresh(self) -> None:
+        now = time.monotonic()
+        for tile, wb in zip(self.tiles, self.beds, strict=True):
+            if wb is not None:
+                tile.refresh(wb, now)
+        ranked = self.alarms(now)
+        failed = sum(1 for e in self.errors if e)
+        if ranked:
+            top = ranked[0]
+            more = f"   (+{len(ranked) - 1} more bed{'s' if len(ranked) > 2 else ''} alarming)" if len(ranked) > 1 else ""
+            self.banner.setText(f"{top.bed}: {top.message or top.priority.label}"
+                                f"{' (acknowledged)' if top.acknowledged else ''}{more}")
+            fg = "#000" if top.priority == Priority.MEDIUM else "#fff"
+            self.banner.setStyleSheet(f"background: {top.priority.color}; color: {fg}; font-size: 20px; "
+                                      f"font-weight: bold; padding: 6px;")
+        else:
+            self.banner.setText(f"{self.cfg.name}: no alarm on {len(self.beds) - failed} beds"
+                                + (f"; {failed} bed(s) could not open" if failed else ""))
+            self.banner.setStyleSheet("background: #263238; color: #cfd8dc; font-size: 20px; padding: 6px;")
+        sounding = max((wb.sounding(now) for wb in self.beds if wb is not None), default=Priority.NONE)
+        self.sound.update(sounding, now)
+
+    def acknowledge(self, i: int) -> None:
+        wb = self.beds[i]
+        if wb is not None:
+            wb.acknowledge()
+            self.refresh()
+
+    def open_full_monitor(self, i: int) -> QMainWindow | None:
+        """A full monitor window on bed ``i``'s source (a new window, pipeline and session)."""
+        from PySide6.QtCore import QSettings
+
+        from ..core.pipeline import Pipeline
+        from .main_window import MainWindow
+
+        wb = self.beds[i]
+        if wb is None:
+            return None
+        settings = QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "AuE-IPA", "AuE-IPA Monitor")
+        win = MainWindow(Pipeline(), settings, sessions_root=wb.folder.parent / (wb.folder.name + "_full"))
+        win.setWindowTitle(f"{self.cfg.name} / {wb.bed.name} - AuE-IPA Monitor")
+        win.show()
+        if wb.bed.credential:  # the password stays in memory: the window opens the resolved source itself
+            from ..core.credentials import CredentialStore
+            from ..core.streams import open_any
+
+            url = CredentialStore().resolve_url(wb.spec, wb.bed.credential)
+            win.begin_source(open_any(url), wb.desc)
+        else:
+            win.open_source(wb.spec)
+        self.full_windows.append(win)
+        return win
+
+    def shutdown(self) -> None:
+        """Stop every bed and close its session (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        self.timer.stop()
+        for w in self.full_windows:
+            w.close()
+        for wb in self.beds:
+            if wb is not None:
+                wb.close()
+
+    def closeEvent(self, e) -> None:  # noqa: N802 - Qt's name
+        self.shutdown()
+        super().closeEvent(e)
+
+
+def run_ward(args: argparse.Namespace) -> int:
+    """``auepa-monitor ward CONFIG [--frames N --screenshot OUT.png] [--session-dir D] [--mute]``."""
+    import signal
+
+    from ..core.ward import load_ward
+
+    try:
+        cfg = load_ward(args.config)
+    except AuepaError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    shot, frames = getattr(args, "screenshot", None), getattr(args, "frames", None)
+    if frames is not None and frames < 1:
+        print("error: --frames must be 1 or more", file=sys.stderr)
+        return 2
+    if frames and not shot:
+        print("error: --frames needs --screenshot", file=sys.stderr)
+        return 2
+    root = Path(args.session_dir) if getattr(args, "session_dir", None) else None
+    if root is None:
+        from ..core.session import default_sessions_dir
+
+        root = default_sessions_dir() / "ward"
+    from .main_window import explain_module
+
+    explain_module()  # torchvision before Qt's GL under X (see app.run_gui): the full monitor may load it
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    win = WardWindow(cfg, root, sound=not shot and not getattr(args, "mute", False), lossless=bool(shot),
+                     stop_at=frames if shot else None)
+    win.resize(1500, 950)
+    win.show()
+    status = {"code": 0}
+    signal.signal(signal.SIGTERM, lambda *_: QTimer.singleShot(0, app.quit))  # a clean close on SIGTERM
+    wake = QTimer(win)  # lets Python see the signal while Qt's loop runs
+    wake.timeout.connect(lambda: None)
+    wake.start(200)
+    if shot:
+        start = time.monotonic()
+
+        def check() -> None:
+            beds = [wb for wb in win.beds if wb is not None]
+            done = all(wb.monitor.ended or (wb.monitor.latest is not None and wb.monitor.latest.result.frame >= frames)
+                       for wb in beds)
+            if done or time.monotonic() - start > 300:
+                win.refresh()
+                QApplication.processEvents()
+                out = Path(shot)
+                out.parent.mkdir(parents=True, exist_ok=True)
+                if not win.grab().save(str(out)):
+                    print(f"error: cannot save {out}", file=sys.stderr)
+                    status["code"] = 2
+                else:
+                    make_private(out)
+                    scored = sum(1 for t in win.tiles if t.score_value is not None)
+                    print(f"saved {out} ({len(beds)} beds open, {scored} with a score)")
+                if not beds:
+                    status["code"] = 2
+                app.quit()
+
+        poll = QTimer(win)
+        poll.timeout.connect(check)
+        poll.start(250)
+    app.exec()
+    win.shutdown()
+    from ..core.streams import wait_stream_threads
+
+    wait_stream_threads()  # a stream reader still inside OpenCV at exit would abort the process
+    return status["code"]
