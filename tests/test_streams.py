@@ -141,3 +141,26 @@ def test_rtsp_stream_with_credentials(faces_dir: Path, tmp_path: Path) -> None:
     kinds = [json.loads(x)["event"] for x in (folder / "events.jsonl").read_text().splitlines()]
     assert kinds.count("session_started") == 1 and kinds[-1] == "session_ended"
     assert not _no_secret_anywhere(root), "the password reached a file"
+
+
+@pytest.mark.slow
+@pytest.mark.gui
+def test_monitor_window_reads_a_password_protected_mjpeg_stream(make_window, qtbot, faces_dir: Path,
+                                                                 tmp_path: Path) -> None:
+    """The monitor window opens an MJPEG URL with a password: a reconnecting live source, scored
+    frames, and the password in neither the title, the settings INI nor the session files."""
+    if ffmpeg_missing():
+        pytest.skip(ffmpeg_missing())
+    from auepa_monitor.core.reconnect import ReconnectingSource
+
+    server = MjpegServer(faces_dir / "default.wmv").start()
+    try:
+        win = make_window()
+        assert win.open_source(server.url.replace("http://", f"http://nurse:{SECRET}@"))
+        qtbot.waitUntil(lambda: win.current is not None and win.current.result.frame >= 10, timeout=60000)
+        assert isinstance(win.player.source, ReconnectingSource)
+        assert SECRET not in win.windowTitle() and "***@" in win.windowTitle()
+        win.shutdown()
+    finally:
+        server.stop()
+    assert not _no_secret_anywhere(tmp_path), "the password reached a file"

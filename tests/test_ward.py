@@ -264,3 +264,31 @@ def test_ward_screenshot_under_xvfb(faces_dir: Path, tmp_path: Path) -> None:
     keep = os.environ.get("AUEPA_WARD_SHOT")  # to look at it: AUEPA_WARD_SHOT=/some/where.png
     if keep:
         shutil.copy(out, keep)
+
+
+@pytest.mark.slow
+@pytest.mark.gui
+def test_double_click_opens_the_full_monitor_on_the_bed(faces_dir: Path, tmp_path: Path, qtbot) -> None:
+    """Double-clicking a bed opens a new full monitor window on that bed's source (its own
+    pipeline and session, beside the bed's folder); the bed keeps running in the ward."""
+    from PySide6.QtCore import QPoint, Qt
+
+    from auepa_monitor.ui.ward_window import WardWindow
+
+    cfg = WardConfig("W", [Bed("Cot 1", str(faces_dir / "default.wmv")), Bed("Cot 2", str(faces_dir / "multi_face.avi"))])
+    win = WardWindow(cfg, tmp_path / "sessions", sound=False)
+    win.settings_file = str(tmp_path / "settings.ini")
+    qtbot.addWidget(win)
+    try:
+        win.show()
+        qtbot.mouseDClick(win.tiles[1], Qt.MouseButton.LeftButton, pos=QPoint(20, 20))
+        assert len(win.full_windows) == 1
+        full = win.full_windows[0]
+        qtbot.waitUntil(lambda: full.current is not None and full.current.result.frame >= 5, timeout=60000)
+        assert "multi_face.avi" in full.windowTitle()
+        assert win.beds[1].monitor.frames_ingested > 0
+        full.shutdown()
+    finally:
+        win.close()
+        win.shutdown()
+    assert any((tmp_path / "sessions" / "Cot_2_full").iterdir())

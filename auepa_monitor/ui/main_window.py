@@ -526,8 +526,10 @@ class MainWindow(QMainWindow):
 
                 idx = int(spec)
                 src = ReconnectingSource(lambda: CameraSource(idx), name=f"camera {idx}")
-            else:
-                src = open_source(spec)
+            else:  # a stream URL (IP camera) reconnects by itself too
+                from ..core.streams import is_live_spec, open_live
+
+                src = open_live(spec) if is_live_spec(spec) else open_source(spec)
         except AuepaError as e:
             self.show_error(str(e))
             return False

@@ -196,6 +196,8 @@ class WardWindow(QMainWindow):
         self.beds: list[WardBed | None] = []
         self.errors: list[str] = []
         self.full_windows: list[QMainWindow] = []
+        #: Settings (INI) of the full monitor windows opened from the ward (None: the user's).
+        self.settings_file: str | None = None
         self.sound = AlarmSound(enabled=sound)
         grid = QGridLayout()
         cols = cfg.grid_columns()
@@ -269,7 +271,8 @@ class WardWindow(QMainWindow):
         wb = self.beds[i]
         if wb is None:
             return None
-        settings = QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "AuE-IPA", "AuE-IPA Monitor")
+        settings = QSettings(self.settings_file, QSettings.Format.IniFormat) if self.settings_file else \
+            QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "AuE-IPA", "AuE-IPA Monitor")
         win = MainWindow(Pipeline(), settings, sessions_root=wb.folder.parent / (wb.folder.name + "_full"))
         win.setWindowTitle(f"{self.cfg.name} / {wb.bed.name} - AuE-IPA Monitor")
         win.show()
