@@ -292,3 +292,8 @@ def test_double_click_opens_the_full_monitor_on_the_bed(faces_dir: Path, tmp_pat
         win.close()
         win.shutdown()
     assert any((tmp_path / "sessions" / "Cot_2_full").iterdir())
+
+
+def test_example_ward_config_is_valid(faces_dir: Path) -> None:
+    cfg = load_ward(REPO / "examples" / "ward_example.json")
+    assert len(cfg.beds) == 4 and all(Path(cfg.resolve_source(b)).is_file() for b in cfg.beds)

@@ -92,7 +92,7 @@ class WardConfig:
         if s.isdigit() or is_stream_url(s) or s.startswith("/dev/video") or self.path is None:
             return s
         p = Path(s).expanduser()
-        return os.path.normpath(p if p.is_absolute() else (self.path.parent / p))
+        return os.path.normpath(p if p.is_absolute() else (self.path.resolve().parent / p))
 
     def grid_columns(self) -> int:
         if self.columns > 0:
