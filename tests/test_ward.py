@@ -297,3 +297,37 @@ def test_double_click_opens_the_full_monitor_on_the_bed(faces_dir: Path, tmp_pat
 def test_example_ward_config_is_valid(faces_dir: Path) -> None:
     cfg = load_ward(REPO / "examples" / "ward_example.json")
     assert len(cfg.beds) == 4 and all(Path(cfg.resolve_source(b)).is_file() for b in cfg.beds)
+
+
+@pytest.mark.slow
+@pytest.mark.gui
+def test_window_adds_removes_beds_and_saves_without_passwords(faces_dir: Path, tmp_path: Path, qtbot) -> None:
+    """The ward menu's actions: a bed added with a password in its URL (its server is down: the
+    tile says so), the file saved with only a reference, a bed removed with its session closed."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from stream_servers import free_port
+
+    from auepa_monitor.ui.ward_window import WardWindow
+
+    store = CredentialStore(tmp_path / "cred" / "credentials.json", use_keyring=False)
+    cfg = WardConfig("W", [Bed("Cot 1", str(faces_dir / "default.wmv"))], path=tmp_path / "ward.json")
+    win = WardWindow(cfg, tmp_path / "sessions", store=store, sound=False)
+    qtbot.addWidget(win)
+    try:
+        qtbot.waitUntil(lambda: win.beds[0].monitor.frames_ingested > 3, timeout=60000)
+        win.add_bed("Cot 2", f"http://nurse:{SECRET}@127.0.0.1:{free_port()}/")
+        with pytest.raises(WardConfigError, match="used by another bed"):
+            win.add_bed("cot 2", str(faces_dir / "multi_face.avi"))
+        assert len(win.tiles) == 2 and win.beds[1] is None and "cannot be opened" in win.errors[1]
+        assert SECRET not in win.errors[1] and SECRET not in win.tiles[1].thumb.text()
+        saved = win.save()
+        text = saved.read_text()
+        assert SECRET not in text and '"credential": "file:W.Cot-2"' in text
+        assert store.resolve_url(*[(b.source, b.credential) for b in load_ward(saved).beds][1]).count(SECRET) == 1
+        folder = win.beds[0].monitor.session.path
+        win.remove_bed(0)
+        assert [b.name for b in win.cfg.beds] == ["Cot 2"] and len(win.tiles) == 1
+        assert json.loads((folder / "events.jsonl").read_text().splitlines()[-1])["event"] == "session_ended"
+    finally:
+        win.close()
+        win.shutdown()

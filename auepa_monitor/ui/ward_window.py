@@ -9,6 +9,9 @@ session folder, pump thread); the window polls them on a timer (10 Hz) and shows
   sparkline of up to the last two minutes of scores (pyqtgraph, source time), the alarm state, the processed
   frame rate, and an Acknowledge button for that bed's alarm.
 
+The Ward menu adds a bed (a password in its URL goes to the credential store), removes one (its
+session is closed) and saves the ward file (owner-only, references instead of passwords).
+
 Double-clicking a bed opens the full monitor window (:class:`MainWindow`) as a *new* window on
 that bed's source with a pipeline and session of its own (the main window builds its own
 monitor session and cannot take over the bed's); the bed keeps being monitored in the ward.
@@ -199,35 +202,132 @@ class WardWindow(QMainWindow):
         #: Settings (INI) of the full monitor windows opened from the ward (None: the user's).
         self.settings_file: str | None = None
         self.sound = AlarmSound(enabled=sound)
-        grid = QGridLayout()
-        cols = cfg.grid_columns()
-        for i, bed in enumerate(cfg.beds):
-            tile = BedTile(bed.name)
-            grid.addWidget(tile, i // cols, i % cols)
-            self.tiles.append(tile)
-            try:
-                wb: WardBed | None = WardBed(cfg, bed, sessions_root, store=store, lossless=lossless, stop_at=stop_at)
-                tile.source_label.setText(mask_credentials(wb.desc))
-                self.errors.append("")
-            except AuepaError as e:
-                wb = None
-                msg = mask_credentials(str(e).splitlines()[0])
-                tile.show_error(msg)
-                self.errors.append(msg)
-            self.beds.append(wb)
-            tile.acknowledged.connect(lambda i=i: self.acknowledge(i))
-            tile.openRequested.connect(lambda i=i: self.open_full_monitor(i))
+        self.store = store
+        self.sessions_root = Path(sessions_root)
+        self._lossless, self._stop_at = lossless, stop_at
+        self.grid = QGridLayout()
+        for bed in cfg.beds:
+            self._open_bed(bed)
+        self._relayout()
         central = QWidget()
         lay = QVBoxLayout(central)
         lay.addWidget(self.banner)
-        lay.addLayout(grid, 1)
+        lay.addLayout(self.grid, 1)
         self.setCentralWidget(central)
+        menu = self.menuBar().addMenu("&Ward")
+        menu.addAction("&Add bed...", self._ask_add_bed)
+        menu.addAction("&Remove bed...", self._ask_remove_bed)
+        menu.addSeparator()
+        menu.addAction("&Save", lambda: self._save_from_menu(False))
+        menu.addAction("Save &as...", lambda: self._save_from_menu(True))
         self.timer = QTimer(self)
         self.timer.setInterval(100)
         self.timer.timeout.connect(self.refresh)
         self.timer.start()
         self._closed = False
         self.refresh()
+
+    # ------------------------------------------------------------------------------ beds
+    def _open_bed(self, bed) -> None:
+        """A tile and a running WardBed for ``bed`` (an error on the tile when it cannot open)."""
+        tile = BedTile(bed.name)
+        self.tiles.append(tile)
+        try:
+            wb: WardBed | None = WardBed(self.cfg, bed, self.sessions_root, store=self.store,
+                                         lossless=self._lossless, stop_at=self._stop_at)
+            tile.source_label.setText(mask_credentials(wb.desc))
+            self.errors.append("")
+        except AuepaError as e:
+            wb = None
+            msg = mask_credentials(str(e).splitlines()[0])
+            tile.show_error(msg)
+            self.errors.append(msg)
+        self.beds.append(wb)
+        tile.acknowledged.connect(lambda t=tile: self.acknowledge(self.tiles.index(t)))
+        tile.openRequested.connect(lambda t=tile: self.open_full_monitor(self.tiles.index(t)))
+
+    def _relayout(self) -> None:
+        for tile in self.tiles:
+            self.grid.removeWidget(tile)
+        cols = self.cfg.grid_columns()
+        for i, tile in enumerate(self.tiles):
+            self.grid.addWidget(tile, i // cols, i % cols)
+        self.setWindowTitle(f"{self.cfg.name} - AuE-IPA Monitor ward ({len(self.cfg.beds)} beds)")
+
+    def add_bed(self, name: str, source: str, roi: list[float] | None = None) -> None:
+        """Add a bed and start monitoring it; a password in a URL goes to the credential store.
+
+        Raises :class:`WardConfigError` (the config would be invalid; nothing changes).
+        """
+        from ..core.credentials import CredentialStore
+        from ..core.ward import Bed, secure_passwords, validate
+
+        bed = Bed(name.strip(), source.strip(), roi=roi)
+        trial = WardConfig(self.cfg.name, [*self.cfg.beds, bed], self.cfg.columns, self.cfg.path)
+        one = WardConfig(self.cfg.name, [bed])
+        secure_passwords(one, self.store or CredentialStore())  # before validation: a password is no error here
+        validate(trial.to_dict(), self.cfg.path)
+        self.cfg.beds.append(bed)
+        self._open_bed(bed)
+        self._relayout()
+
+    def remove_bed(self, i: int) -> None:
+        """Stop bed ``i`` (its session is closed) and take it off the ward."""
+        wb = self.beds.pop(i)
+        if wb is not None:
+            wb.close()
+        tile = self.tiles.pop(i)
+        self.errors.pop(i)
+        self.cfg.beds.pop(i)
+        self.grid.removeWidget(tile)
+        tile.deleteLater()
+        self._relayout()
+
+    def save(self, path: str | Path | None = None) -> Path:
+        """Write the ward file (owner-only); passwords in URLs go to the credential store first."""
+        from ..core.credentials import CredentialStore
+        from ..core.ward import save_ward, secure_passwords
+
+        secure_passwords(self.cfg, self.store or CredentialStore())
+        return save_ward(self.cfg, path)
+
+    def _ask_add_bed(self) -> None:
+        from PySide6.QtWidgets import QInputDialog, QMessageBox
+
+        name, ok = QInputDialog.getText(self, "Add bed", "Bed name:")
+        if not ok or not name.strip():
+            return
+        source, ok = QInputDialog.getText(self, "Add bed", "Source (file, camera index, /dev/videoN or "
+                                          "rtsp:// / http:// URL; a password in it goes to the keyring):")
+        if not ok or not source.strip():
+            return
+        try:
+            self.add_bed(name, source)
+        except AuepaError as e:
+            QMessageBox.warning(self, "Add bed", mask_credentials(str(e)))
+
+    def _ask_remove_bed(self) -> None:
+        from PySide6.QtWidgets import QInputDialog
+
+        names = [b.name for b in self.cfg.beds]
+        if not names:
+            return
+        name, ok = QInputDialog.getItem(self, "Remove bed", "Bed:", names, 0, False)
+        if ok:
+            self.remove_bed(names.index(name))
+
+    def _save_from_menu(self, ask: bool) -> None:
+        from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+        path: str | Path | None = self.cfg.path
+        if ask or path is None:
+            path, _ = QFileDialog.getSaveFileName(self, "Save ward", str(path or "ward.json"), "Ward (*.json)")
+            if not path:
+                return
+        try:
+            self.statusBar().showMessage(f"saved {self.save(path)}", 5000)
+        except (AuepaError, OSError) as e:
+            QMessageBox.warning(self, "Save ward", str(e))
 
     def alarms(self, now: float | None = None):
         now = time.monotonic() if now is None else now
