@@ -116,6 +116,9 @@ def _check_bed_folders(root: Path, beds: list[str], min_rows: int) -> None:
         assert events[0] == "session_started" and events[-1] == "session_ended", (name, events[-3:])
         rows = (s / "frames.csv").read_text().splitlines()
         assert len(rows) - 1 >= min_rows, (name, len(rows))
+        # patient data: owner-only whatever the umask (issue 18)
+        assert all(stat.S_IMODE(p.stat().st_mode) == (0o700 if p.is_dir() else 0o600)
+                   for p in [s.parent, s, *s.rglob("*")]), name
 
 
 @pytest.mark.slow
