@@ -129,7 +129,6 @@ class BatchResult:
 # --------------------------------------------------------------------------- worker side
 
 _FACTORY: dict[str, Callable[[Path], object]] = {}
-_SCRATCH_CLEANED = False
 
 
 def _factory(opts: dict[str, Any]) -> Callable[[Path], object]:
@@ -156,10 +155,10 @@ def _factory(opts: dict[str, Any]) -> Callable[[Path], object]:
 
 def _clean_stale_scratch() -> None:
     """Remove scratch folders of worker processes of this machine that died (killed mid-job)."""
-    global _SCRATCH_CLEANED
-    if _SCRATCH_CLEANED or os.name != "posix":  # (os.kill(pid, 0) would end the process on Windows)
+    # At every job, not once per process: a retried job may land on a worker that started before
+    # the other one died. (os.kill(pid, 0) would end the process on Windows.)
+    if os.name != "posix":
         return
-    _SCRATCH_CLEANED = True
     base = Path(tempfile.gettempdir())
     for d in base.glob(f"{SCRATCH_PREFIX}*"):
         try:
@@ -584,6 +583,7 @@ def analyze_parallel(paths: list[Path], out_dir: Path, opts: dict[str, Any], set
                     emit(Event("done", job, pid=o.pid, host=o.host, summary=summary))
     finally:
         backend.close()
+        _clean_stale_scratch()  # this machine's workers are gone now: what they left is stale
     res.done = [done[i] for i in sorted(done)]
     res.failed = [failed[i] for i in sorted(failed)]
     return res
