@@ -144,6 +144,12 @@ def test_ward_window_four_beds(faces_dir: Path, tmp_path: Path) -> None:
         win.refresh()
         assert all(t.score_value is not None for t in win.tiles), [t.score.text() for t in win.tiles]
         assert all(t.score.text() not in ("", "--") for t in win.tiles)
+        # Medical honesty: every score shown says its model was not trained on infant pain data,
+        # and the window says once that this is not a medical device.
+        assert all("Not trained on infant pain data" in t.model.text() for t in win.tiles)
+        from PySide6.QtWidgets import QLabel
+
+        assert any("not a medical device" in w.text() for w in win.statusBar().findChildren(QLabel))
         ranked = win.alarms()
         assert [a.bed for a in ranked] == ["Cot 1", "Cot 2"], ranked
         assert [a.priority for a in ranked] == [Priority.HIGH, Priority.MEDIUM]

@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .. import NOT_A_MEDICAL_DEVICE
 from ..core.alerts import Priority
 from ..core.errors import AuepaError
 from ..core.private_files import make_private, mask_credentials
@@ -90,6 +91,10 @@ class BedTile(QFrame):
         self.level = QLabel("")
         self.alarm = QLabel("no alarm")
         self.fps = QLabel("0.0 fps")
+        #: The pain model and, when it was not trained on infant pain data, the warning (medical honesty).
+        self.model = QLabel("")
+        self.model.setWordWrap(True)
+        self.model.setStyleSheet("color: #e65100; font-size: 11px;")
         self.ack = QPushButton("Acknowledge")
         self.ack.setEnabled(False)
         self.ack.clicked.connect(self.acknowledged)
@@ -112,6 +117,7 @@ class BedTile(QFrame):
         right.addWidget(self.score)
         right.addWidget(self.level)
         right.addWidget(self.alarm)
+        right.addWidget(self.model)
         right.addStretch(1)
         right.addWidget(self.ack)
         mid = QHBoxLayout()
@@ -214,6 +220,8 @@ class WardWindow(QMainWindow):
         lay.addWidget(self.banner)
         lay.addLayout(self.grid, 1)
         self.setCentralWidget(central)
+        # Said once, plainly, as in the monitor window.
+        self.statusBar().addPermanentWidget(QLabel(f"<span style='color:#e65100'>{NOT_A_MEDICAL_DEVICE}</span>"))
         menu = self.menuBar().addMenu("&Ward")
         menu.addAction("&Add bed...", self._ask_add_bed)
         menu.addAction("&Remove bed...", self._ask_remove_bed)
@@ -236,6 +244,8 @@ class WardWindow(QMainWindow):
             wb: WardBed | None = WardBed(self.cfg, bed, self.sessions_root, store=self.store,
                                          lossless=self._lossless, stop_at=self._stop_at)
             tile.source_label.setText(mask_credentials(wb.desc))
+            card = wb.pipeline.scorer.card
+            tile.model.setText(card.name + (f" - {card.warning}" if card.warning else ""))
             self.errors.append("")
         except AuepaError as e:
             wb = None
