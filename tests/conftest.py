@@ -147,3 +147,15 @@ def cnn_checkpoint(tmp_path_factory) -> Path:
     save_checkpoint(path, model, "resnet18", PAIN_CLASSES, card, extra={"training": {"epochs": 1, "train_samples": 24,
                                                                                      "steps": 3}})
     return path
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """A real local Ray instance: 2 CPUs, on 127.0.0.1 only, no dashboard, no usage statistics."""
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # before Ray is imported: Ray listens on 127.0.0.1 only
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    assert {n["NodeManagerAddress"] for n in ray.nodes()} == {"127.0.0.1"}
+    yield ray
+    ray.shutdown()

@@ -75,18 +75,6 @@ def serial(inputs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) ->
     return {f.name: f.read_bytes() for f in out.iterdir()}
 
 
-@pytest.fixture(scope="module")
-def local_ray():
-    """A real local Ray instance: 2 CPUs, on 127.0.0.1 only, no dashboard, no usage statistics."""
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # before Ray is imported: Ray listens on 127.0.0.1 only
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    assert {n["NodeManagerAddress"] for n in ray.nodes()} == {"127.0.0.1"}
-    yield ray
-    ray.shutdown()
-
-
 def _opts() -> dict:
     return {"roi": None, "au_engine": "embedded", "model": None, "no_smoothing": False, "openface_bin": None,
             "faces": "target"}

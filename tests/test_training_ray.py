@@ -22,17 +22,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
 
 @pytest.fixture(scope="module")
-def local_ray():
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # before Ray is imported: Ray listens on 127.0.0.1 only
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    assert {n["NodeManagerAddress"] for n in ray.nodes()} == {"127.0.0.1"}
-    yield ray
-    ray.shutdown()
-
-
-@pytest.fixture(scope="module")
 def runs(local_ray, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     from training.run import main
 

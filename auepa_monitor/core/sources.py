@@ -208,7 +208,33 @@ class ImageSource(Source):
         return self._next
 
 
-class CameraSource(Source):
+class _LiveCapture(Source):
+    """An OpenCV capture read live: frames numbered from 1, times in seconds since the open."""
+
+    live = True
+
+    def _start(self) -> None:
+        fps = self._cap.get(cv2.CAP_PROP_FPS)
+        self.fps = float(fps) if fps and 1.0 <= fps <= 240.0 else 30.0
+        self._t0 = time.monotonic()
+        self._n = 0
+
+    def _grab(self) -> np.ndarray | None:
+        ok, img = self._cap.read()
+        return img if ok else None
+
+    def read(self) -> Frame | None:
+        img = self._grab()
+        if img is None:
+            return None
+        self._n += 1
+        return Frame(self._n, time.monotonic() - self._t0, to_bgr8(img))
+
+    def close(self) -> None:
+        self._cap.release()
+
+
+class CameraSource(_LiveCapture):
     """A live camera by OpenCV index. ``read`` returns None when the camera stops delivering."""
 
     live = True
@@ -220,23 +246,10 @@ class CameraSource(Source):
         if not self._cap.isOpened():
             self._cap.release()
             raise SourceError(f"camera {self.index}: not found or in use by another program")
-        fps = self._cap.get(cv2.CAP_PROP_FPS)
-        self.fps = float(fps) if fps and 1.0 <= fps <= 240.0 else 30.0
         w = int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH))
         h = int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
         self.size = (w, h)
-        self._t0 = time.monotonic()
-        self._n = 0
-
-    def read(self) -> Frame | None:
-        ok, img = self._cap.read()
-        if not ok or img is None:
-            return None
-        self._n += 1
-        return Frame(self._n, time.monotonic() - self._t0, to_bgr8(img))
-
-    def close(self) -> None:
-        self._cap.release()
+        self._start()
 
 
 #: URL schemes read as network streams through OpenCV's FFmpeg backend.
@@ -269,7 +282,7 @@ def is_device_path(spec: object) -> bool:
     return isinstance(spec, (str, Path)) and str(spec).startswith("/dev/video")
 
 
-class StreamSource(Source):
+class StreamSource(_LiveCapture):
     """A live network stream (RTSP, HTTP MJPEG/HLS ...) or a V4L2 device path, read through FFmpeg.
 
     Low latency: per-scheme FFmpeg options (:data:`STREAM_OPTIONS`, RTSP over TCP), a capture
@@ -278,8 +291,6 @@ class StreamSource(Source):
     (its reader drains the stream continuously and keeps only the latest frames): that is how
     :func:`open_source` returns it. ``name`` is the URL with any ``user:password@`` masked.
     """
-
-    live = True
 
     def __init__(self, url: str, open_timeout: float = 10.0, read_timeout: float = 5.0) -> None:
         self.url = str(url).strip()
@@ -312,25 +323,15 @@ class StreamSource(Source):
         if not ok or first is None:
             self._cap.release()
             raise SourceError(f"{self.name}: the stream opened but delivered no frame")
-        fps = self._cap.get(cv2.CAP_PROP_FPS)
-        self.fps = float(fps) if fps and 1.0 <= fps <= 240.0 else 30.0
         self.size = (first.shape[1], first.shape[0])
-        self._pending: np.ndarray | None = first
-        self._t0 = time.monotonic()
-        self._n = 0
+        self._pending: np.ndarray | None = first  # the frame the open check read, delivered first
+        self._start()
 
-    def read(self) -> Frame | None:
+    def _grab(self) -> np.ndarray | None:
         if self._pending is not None:
             img, self._pending = self._pending, None
-        else:
-            ok, img = self._cap.read()
-            if not ok or img is None:
-                return None
-        self._n += 1
-        return Frame(self._n, time.monotonic() - self._t0, to_bgr8(img))
-
-    def close(self) -> None:
-        self._cap.release()
+            return img
+        return super()._grab()
 
 
 def list_cameras(max_index: int = 8) -> list[int]:
