@@ -19,7 +19,6 @@ import os
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -30,40 +29,25 @@ sys.path.insert(0, str(REPO))
 FACES = REPO.parent / "shared" / "data" / "faces"
 FILES = ("default.wmv", "multi_face.avi", "2015-10-15-15-14.avi", "changeLighting.wmv")
 
+from bench_ui import SyntheticLive  # noqa: E402  (the same live replay as the window benchmark)
+
 from auepa_monitor.core.monitor import MonitorListener, MonitorSession  # noqa: E402
 from auepa_monitor.core.pipeline import Pipeline  # noqa: E402
-from auepa_monitor.core.sources import Frame, Source  # noqa: E402
 
 
-class PacedLoop(Source):
+def paced_loop(path: Path, fps: float, max_frames: int = 150) -> SyntheticLive:
     """A sample video's first frames replayed live at ``fps``, forever (a camera at that rate)."""
-
-    live = True
-
-    def __init__(self, path: Path, fps: float, max_frames: int = 150) -> None:
-        cap = cv2.VideoCapture(str(path))
-        self.frames = []
-        while len(self.frames) < max_frames:
-            ok, img = cap.read()
-            if not ok:
-                break
-            self.frames.append(img)
-        cap.release()
-        self.name, self.fps, self.size = path.name, fps, (self.frames[0].shape[1], self.frames[0].shape[0])
-        self._t0 = time.monotonic()
-        self._n = 0
-        self._closed = threading.Event()
-
-    def read(self) -> Frame | None:
-        due = self._t0 + self._n / self.fps
-        if self._closed.wait(max(0.0, due - time.monotonic())):
-            return None
-        img = self.frames[self._n % len(self.frames)]
-        self._n += 1
-        return Frame(self._n, time.monotonic() - self._t0, img)
-
-    def close(self) -> None:
-        self._closed.set()
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while len(frames) < max_frames:
+        ok, img = cap.read()
+        if not ok:
+            break
+        frames.append(img)
+    cap.release()
+    src = SyntheticLive(frames, fps)
+    src.name = path.name
+    return src
 
 
 class Meter(MonitorListener):
@@ -85,7 +69,7 @@ def run(n: int, fps: float, seconds: float, root: Path) -> list[tuple[float, flo
         pipe = Pipeline()
         meter = Meter()
         mon = MonitorSession(pipe, sessions_root=root / f"n{n}" / f"bed{i + 1}", listener=meter)
-        src = PacedLoop(FACES / FILES[i % len(FILES)], fps)
+        src = paced_loop(FACES / FILES[i % len(FILES)], fps)
         mon.start_source(src, src.name)
         mon.start_pump()
         beds.append((pipe, mon, meter))

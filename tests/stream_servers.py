@@ -87,7 +87,19 @@ def rtsp_missing() -> str:
     return ""
 
 
-class MjpegServer:
+class _ServerProcess:
+    """A server run as a child process; ``stop`` kills it (a server that dies mid-stream)."""
+
+    proc: subprocess.Popen | None = None
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.proc = None
+
+
+class MjpegServer(_ServerProcess):
     """``ffmpeg -re -stream_loop -1 -i VIDEO -c:v mjpeg -f mpjpeg -listen 1 http://127.0.0.1:PORT/``.
 
     ffmpeg's HTTP server serves one client and exits when it leaves; :meth:`start` again to
@@ -111,14 +123,9 @@ class MjpegServer:
         time.sleep(0.5)  # ffmpeg opens its input, then listens
         return self
 
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-        self.proc = None
 
 
-class RtspServer:
+class RtspServer(_ServerProcess):
     """GStreamer's RTSP server (system python3) looping JPEG frames of a video."""
 
     def __init__(self, frames_dir: Path, fps: int = 15, user: str = "", password: str = "",
@@ -146,11 +153,6 @@ class RtspServer:
             raise RuntimeError(f"the RTSP server did not start: {line!r}")
         return self
 
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-        self.proc = None
 
 
 def jpeg_frames(video: Path, out: Path, max_frames: int = 300) -> Path:
