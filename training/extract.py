@@ -26,7 +26,6 @@ import numpy as np
 from tqdm import tqdm
 
 from auepa_monitor.core.au_regions import AU_REGION_NAMES, CROP_SIZE, align_face, au_centers
-from auepa_monitor.core.errors import EngineUnavailable
 from auepa_monitor.core.face import FaceTracker, unscored_reason
 from auepa_monitor.core.pipeline import AUValuesMissing
 from auepa_monitor.core.records import REPORTED_AUS
@@ -209,20 +208,13 @@ def make_au_engine(name: str, row: Row | None = None) -> object:
     baseline (a 30-frame clip is too short to learn a person's neutral face, and this keeps a
     frame's values independent of its neighbours). ``openface``: the OpenFace engine of
     :mod:`auepa_monitor.core.openface`, when that module and OpenFace are installed."""
-    if name == "embedded":
-        from auepa_monitor.core.au_engine import EmbeddedAUEngine
+    from auepa_monitor.core.engines import make_au_engine as make
 
-        return EmbeddedAUEngine(neutral_baseline=False)
-    if name == "openface":
-        try:
-            from auepa_monitor.core.openface import OpenFaceAUEngine, find_feature_extraction
-        except ImportError as e:
-            raise EngineUnavailable("--au-engine openface: this build has no OpenFace engine module "
-                                    "(auepa_monitor/core/openface.py); use --au-engine embedded") from e
-        if row is None:
-            return find_feature_extraction()  # raises EngineUnavailable when OpenFace is not installed
-        return OpenFaceAUEngine(row.media)
-    raise EngineUnavailable(f"unknown AU engine {name!r} (expected embedded or openface)")
+    if name == "openface" and row is None:
+        from auepa_monitor.core.openface import find_feature_extraction
+
+        return find_feature_extraction()  # raises EngineUnavailable when OpenFace is not installed
+    return make(name, None if row is None else row.media, neutral_baseline=False)
 
 
 class Extractor:

@@ -325,9 +325,9 @@ class MonitorSession:
 
     def _embedded_engine(self) -> Any:
         if self._embedded is None:
-            from .au_engine import EmbeddedAUEngine
+            from .engines import make_au_engine
 
-            self._embedded = EmbeddedAUEngine()
+            self._embedded = make_au_engine()
         return self._embedded
 
     def drop_openface_job(self) -> OpenFaceJob | None:

@@ -58,9 +58,9 @@ class Pipeline:
                  min_quality: float = SCORE_MIN_QUALITY) -> None:
         self.min_quality = min_quality
         if au_engine is None:
-            from .au_engine import EmbeddedAUEngine
+            from .engines import make_au_engine
 
-            au_engine = EmbeddedAUEngine()
+            au_engine = make_au_engine()
         self.tracker = tracker or FaceTracker(roi=roi)
         if roi is not None:
             self.tracker.set_target(roi)

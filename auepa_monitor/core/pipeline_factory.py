@@ -62,10 +62,10 @@ def make_pipeline_factory(args: argparse.Namespace, share_models: bool = False):
 
         engine = None
         if args.au_engine == "openface":
-            from .openface import OpenFaceAUEngine  # noqa: PLC0415 (optional engine)
+            from .engines import make_au_engine
 
-            engine = OpenFaceAUEngine(path, binary=args.openface_bin,
-                                      progress=None if getattr(args, "quiet", False) else openface_progress(path))
+            engine = make_au_engine("openface", path, binary=args.openface_bin,
+                                    progress=None if getattr(args, "quiet", False) else openface_progress(path))
         scorer = PainScorer(args.model, smoothing=not args.no_smoothing)
         if getattr(args, "faces", "target") == "all":
             if engine is not None:
