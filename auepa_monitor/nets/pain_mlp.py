@@ -17,7 +17,7 @@ import collections
 import io
 import pickle
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,7 +67,7 @@ class MLPWeights:
 class _Reader(pickle.Unpickler):
     """Unpickles torch's data.pkl with tensors rebuilt as numpy arrays; any other class is refused."""
 
-    def __init__(self, data: bytes, storage: callable) -> None:
+    def __init__(self, data: bytes, storage: Callable[[str, type, int], np.ndarray]) -> None:
         super().__init__(io.BytesIO(data))
         self._storage = storage
 

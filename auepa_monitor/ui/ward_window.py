@@ -245,7 +245,8 @@ class WardWindow(QMainWindow):
                                          lossless=self._lossless, stop_at=self._stop_at)
             tile.source_label.setText(mask_credentials(wb.desc))
             card = wb.pipeline.scorer.card
-            tile.model.setText(card.name + (f" - {card.warning}" if card.warning else ""))
+            # The warning when there is one (the shipped prior's name says the same), else the model's name.
+            tile.model.setText(card.warning or f"model: {card.name}")
             self.errors.append("")
         except AuepaError as e:
             wb = None
