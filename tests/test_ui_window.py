@@ -219,7 +219,10 @@ def test_technical_alarm_when_frames_stop_and_camera_gone(make_window, qtbot, fa
     qtbot.waitUntil(lambda: win.banner.priority == Priority.NONE, timeout=10000)
     src.gone = True  # the camera is unplugged: a technical alarm and a clear message
     qtbot.waitUntil(lambda: "source_error" in win.alerts.active_alarms(), timeout=10000)
-    assert "stopped delivering frames" in win.last_error and "hung camera" in win.banner.text()
+    # The session raises the alarm on its pump thread; the banner shows it when the signal reaches
+    # the GUI thread, a moment later: wait for what the nurse sees.
+    qtbot.waitUntil(lambda: "hung camera" in win.banner.text(), timeout=5000)
+    assert "stopped delivering frames" in win.last_error
     events = [json.loads(x) for x in (win.session.path / "events.jsonl").read_text().splitlines()]
     assert {(e.get("kind"), e.get("alarm")) for e in events} >= {("raised", "no_frames"), ("cleared", "no_frames"),
                                                                    ("raised", "source_error")}
