@@ -62,10 +62,14 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="pain regressor model file (default: the shipped prior)")
     p.add_argument("--no-smoothing", action="store_true", help="turn off temporal smoothing of the pain score")
     p.add_argument("--openface-bin", help="path to OpenFace's FeatureExtraction (for --au-engine openface)")
+    _add_device_option(p)
+
+
+def _add_device_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", type=_device_arg, metavar="auto|cpu|cuda[:N]",
                    help="where the face networks and Grad-CAM run: cpu (face networks on LiteRT, the fastest "
-                        "there), cuda[:N] (torch on that GPU), auto (CUDA when there is one). Default: face "
-                        "networks on the CPU, Grad-CAM on CUDA when there is one")
+                        "there), cuda[:N] (torch on that GPU, batched across beds in the ward), auto (CUDA when "
+                        "there is one). Default: face networks on the CPU, Grad-CAM on CUDA when there is one")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -118,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--screenshot", help="save a PNG of the ward window after --frames frames per bed and exit")
     w.add_argument("--session-dir", help="folder for the beds' session folders (default: <data folder>/sessions/ward)")
     w.add_argument("--mute", action="store_true", help="no alarm sounds (visual alarms only)")
+    _add_device_option(w)
     return p
 
 
