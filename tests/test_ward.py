@@ -16,15 +16,18 @@ from pathlib import Path
 
 import pytest
 
-from auepa_monitor.core.alerts import Priority
+from auepa_monitor.core.alerts import AlertConfig, Priority
 from auepa_monitor.core.credentials import CredentialStore
 from auepa_monitor.core.ward import (
     Bed,
     BedAlarm,
     WardConfig,
     WardConfigError,
+    bed_alerts,
     load_ward,
+    parse_bed_roi,
     rank_alarms,
+    replace_bed,
     save_ward,
     secure_passwords,
     validate,
@@ -340,3 +343,185 @@ def test_window_adds_removes_beds_and_saves_without_passwords(faces_dir: Path, t
     finally:
         win.close()
         win.shutdown()
+
+
+# ------------------------------------------------------------------ editing a bed (issue 13)
+
+def test_replace_bed_validates_the_whole_ward_and_changes_nothing_on_a_problem(tmp_path: Path) -> None:
+    cfg = WardConfig("W", [Bed("Cot 1", "a.avi"), Bed("Cot 2", "rtsp://nurse@10.0.0.5/s", credential="file:W.Cot-2"),
+                           Bed("Cot 3", "0", alerts={"mid_on": 4.0})], path=tmp_path / "ward.json")
+    before = cfg.to_dict()
+    store = CredentialStore(tmp_path / "cred" / "credentials.json", use_keyring=False)
+    # a duplicate name (case aside) is said on the bed being edited, naming the other bed, once
+    with pytest.raises(WardConfigError) as e:
+        replace_bed(cfg, 2, Bed("cot 1", "0"), store)
+    assert e.value.problems == ["the name 'cot 1' is used by bed 1 (Cot 1)"]
+    with pytest.raises(WardConfigError) as e:
+        replace_bed(cfg, 0, Bed("Cot 3", "a.avi"), store)
+    assert e.value.problems == ["the name 'Cot 3' is used by bed 3 (Cot 3)"]
+    # every problem together, the caller's first; a password typed in the URL is no problem here
+    # but is not stored while the edit is refused
+    with pytest.raises(WardConfigError) as e:
+        replace_bed(cfg, 1, Bed("Cot 1", f"rtsp://nurse:{SECRET}@10.0.0.9/s", roi=[0, 0, 0, 5],
+                                alerts={"mid_on": 8.0, "high_on": 6.0}), store, ["the target region is odd"])
+    text = str(e.value)
+    assert e.value.problems[0] == "the target region is odd" and len(e.value.problems) == 4, e.value.problems
+    for words in ("used by bed 1 (Cot 1)", "'roi' must be", "mid_on (8.0) is above high_on (6.0)"):
+        assert words in text, words
+    assert SECRET not in text and "password" not in text
+    assert cfg.to_dict() == before and not store.path.exists()
+    # medium above the default high (7.5) is refused even when only mid_on is named
+    with pytest.raises(WardConfigError, match=r"bed 3 \(Cot 3\): mid_on \(9.0\) is above high_on \(7.5\)"):
+        replace_bed(cfg, 2, Bed("Cot 3", "0", alerts={"mid_on": 9.0}))
+    with pytest.raises(IndexError):
+        replace_bed(cfg, 3, Bed("Cot 4", "b.avi"))
+
+
+def test_replace_bed_moves_a_typed_password_to_the_store(tmp_path: Path) -> None:
+    cfg = WardConfig("W", [Bed("Cot 1", "a.avi"), Bed("Cot 2", "rtsp://nurse@10.0.0.5/s", credential="file:old")],
+                     path=tmp_path / "ward.json")
+    store = CredentialStore(tmp_path / "cred" / "credentials.json", use_keyring=False)
+    # stored as validated: name and source stripped, the region in floats
+    new = replace_bed(cfg, 0, Bed(" Cot 1b ", f" http://nurse:{SECRET}@127.0.0.1:8080/v ", roi=[10, 20, 30, 40],
+                                  alerts={"high_on": 8.5}), store)
+    assert cfg.beds[0] is new and new.name == "Cot 1b" and new.roi == [10.0, 20.0, 30.0, 40.0]
+    assert new.source == "http://nurse@127.0.0.1:8080/v" and new.credential == "file:W.Cot-1b"
+    assert store.resolve_url(new.source, new.credential) == f"http://nurse:{SECRET}@127.0.0.1:8080/v"
+    assert SECRET not in save_ward(cfg).read_text()
+    # a stream URL without a password keeps the bed's credential; a file or camera drops it
+    assert replace_bed(cfg, 1, Bed("Cot 2", "rtsp://nurse@10.0.0.6/s", credential="file:old")).credential == "file:old"
+    assert replace_bed(cfg, 1, Bed("Cot 2", "3", credential="file:old")).credential == ""
+    assert load_ward(save_ward(cfg)).beds[1].to_dict() == {"name": "Cot 2", "source": "3"}
+
+
+def test_parse_bed_roi_and_bed_alerts() -> None:
+    assert parse_bed_roi("") is None and parse_bed_roi(" none ") is None and parse_bed_roi("auto") is None
+    assert parse_bed_roi("10, 20,30,40") == [10.0, 20.0, 30.0, 40.0]
+    assert parse_bed_roi("600,10,100,100", (640, 480)) == [600.0, 10.0, 100.0, 100.0]  # partly on: kept
+    with pytest.raises(ValueError, match="^the target region expects x,y,w,h in pixels"):
+        parse_bed_roi("10,20,30")
+    with pytest.raises(ValueError, match="^the target region width and height must be positive"):
+        parse_bed_roi("10,20,0,5")
+    with pytest.raises(ValueError, match="^the target region 700,10,20,20 lies outside the 640x480 frame"):
+        parse_bed_roi("700,10,20,20", (640, 480))
+    # only what differs from the defaults, plus what the bed already named
+    assert bed_alerts(AlertConfig()) == {}
+    assert bed_alerts(AlertConfig(high_on=8.5), {"mid_on": 5.0}) == {"high_on": 8.5, "mid_on": 5.0}
+    assert bed_alerts(AlertConfig(enabled=False, sustain_s=4.0)) == {"enabled": False, "sustain_s": 4.0}
+
+
+def _wait_open(qtbot, win, i: int, frames: int = 3) -> None:
+    qtbot.waitUntil(lambda: win.beds[i] is not None and win.beds[i].monitor.frames_ingested >= frames, timeout=60000)
+
+
+def _type(qtbot, edit, text: str) -> None:
+    edit.selectAll()
+    edit.del_()
+    qtbot.keyClicks(edit, text)
+
+
+@pytest.mark.slow
+@pytest.mark.gui
+def test_edit_bed_dialog_applies_reopens_and_saves(faces_dir: Path, tmp_path: Path, qtbot) -> None:
+    """The bed's right-click menu opens "Edit bed"; name, target region and a threshold typed in
+    its widgets and applied reopen the bed with them (a new session, the old one closed); the
+    ward is marked modified, and Save (the menu's) writes what was typed."""
+    from PySide6.QtCore import Qt
+
+    from auepa_monitor.ui.ward_window import WardWindow
+
+    path = tmp_path / "ward.json"
+    save_ward(WardConfig("W", [Bed("Cot 1", str(faces_dir / "default.wmv")),
+                               Bed("Cot 2", str(faces_dir / "multi_face.avi"), alerts={"mid_on": 4.0})]), path)
+    store = CredentialStore(tmp_path / "cred" / "credentials.json", use_keyring=False)
+    win = WardWindow(load_ward(path), tmp_path / "sessions", store=store, sound=False)
+    qtbot.addWidget(win)
+    try:
+        win.show()
+        _wait_open(qtbot, win, 1)
+        old = win.beds[1]
+        old_session = old.monitor.session.path
+        assert not win.isWindowModified() and win.tiles[1].title.text() == "<b>Cot 2</b>"
+        menu = win.tiles[1].context_menu()
+        next(a for a in menu.actions() if a.text() == "&Edit bed...").trigger()
+        dlg = win.bed_dialog
+        qtbot.waitExposed(dlg)
+        assert dlg.name_edit.text() == "Cot 2" and dlg.roi_edit.text() == ""
+        assert "this source's frame is 640 x 480" in dlg.roi_hint.text()
+        _type(qtbot, dlg.name_edit, "Cot 2 window")
+        _type(qtbot, dlg.roi_edit, "250,100,150,180")
+        dlg.activateWindow()
+        qtbot.waitUntil(dlg.isActiveWindow)
+        sp = dlg.alarm_form.sp_high
+        sp.setFocus()
+        sp.lineEdit().selectAll()
+        qtbot.keyClicks(sp, "8.5")
+        qtbot.keyClick(sp, Qt.Key.Key_Tab)  # leaving the box commits what was typed
+        assert dlg.alarm_form.sp_high.value() == 8.5
+        qtbot.mouseClick(dlg.apply_button, Qt.MouseButton.LeftButton)
+        assert dlg.result() == dlg.DialogCode.Accepted and not dlg.isVisible() and not dlg.error_label.isVisible()
+        # the bed reopened with the new settings; the old session ended
+        bed = win.cfg.beds[1]
+        assert bed.name == "Cot 2 window" and bed.roi == [250.0, 100.0, 150.0, 180.0]
+        assert bed.alerts == {"high_on": 8.5, "mid_on": 4.0}
+        assert win.beds[1] is not old and win.tiles[1].title.text() == "<b>Cot 2 window</b>"
+        assert json.loads((old_session / "events.jsonl").read_text().splitlines()[-1])["event"] == "session_ended"
+        _wait_open(qtbot, win, 1)
+        new = win.beds[1].monitor
+        assert new.alerts.config.high_on == 8.5 and new.alerts.config.mid_on == 4.0
+        assert new.target == (250.0, 100.0, 150.0, 180.0)
+        assert new.session.path.parent == tmp_path / "sessions" / "Cot_2_window"
+        assert win.isWindowModified() and "[*]" in win.windowTitle()
+        assert win.beds[0] is not None and win.cfg.beds[0].name == "Cot 1"  # the other bed untouched
+        next(a for a in win.ward_menu.actions() if a.text() == "&Save").trigger()
+        assert not win.isWindowModified()
+    finally:
+        win.close()
+        win.shutdown()
+    back = load_ward(path)
+    assert [b.name for b in back.beds] == ["Cot 1", "Cot 2 window"]
+    assert back.beds[1].roi == [250.0, 100.0, 150.0, 180.0] and back.beds[1].alerts == {"high_on": 8.5, "mid_on": 4.0}
+    assert back.beds[1].alert_config().high_on == 8.5 and back.beds[0].to_dict() == {
+        "name": "Cot 1", "source": str(faces_dir / "default.wmv")}
+
+
+@pytest.mark.slow
+@pytest.mark.gui
+def test_edit_bed_dialog_refuses_a_bad_region_or_a_taken_name(faces_dir: Path, tmp_path: Path, qtbot) -> None:
+    """A region off the frame, an unreadable one, a name another bed has or medium above high:
+    the dialog lists every problem, stays open, and neither the ward nor the running bed changes."""
+    from PySide6.QtCore import Qt
+
+    from auepa_monitor.ui.ward_window import WardWindow
+
+    cfg = WardConfig("W", [Bed("Cot 1", str(faces_dir / "default.wmv")), Bed("Cot 2", str(faces_dir / "multi_face.avi"))],
+                     path=tmp_path / "ward.json")
+    win = WardWindow(cfg, tmp_path / "sessions", sound=False)
+    qtbot.addWidget(win)
+    try:
+        win.show()
+        _wait_open(qtbot, win, 0)
+        before, running = cfg.to_dict(), list(win.beds)
+        dlg = win.edit_bed_dialog(0)
+        qtbot.waitExposed(dlg)
+        _type(qtbot, dlg.name_edit, "cot 2")
+        _type(qtbot, dlg.roi_edit, "5000,10,100,100")  # default.wmv is 640x480
+        qtbot.mouseClick(dlg.apply_button, Qt.MouseButton.LeftButton)
+        assert dlg.isVisible() and dlg.error_label.isVisible()
+        shown = dlg.error_label.text()
+        assert "lies outside the 640x480 frame" in shown and "the name 'cot 2' is used by bed 2 (Cot 2)" in shown
+        _type(qtbot, dlg.name_edit, "Cot 1")
+        _type(qtbot, dlg.roi_edit, "10,20,abc,5")
+        dlg.alarm_form.sp_mid.setValue(9.0)  # above high (7.5): said, not silently lowered
+        qtbot.mouseClick(dlg.apply_button, Qt.MouseButton.LeftButton)
+        shown = dlg.error_label.text()
+        assert dlg.isVisible() and "the target region expects x,y,w,h" in shown and "mid_on (9.0) is above" in shown
+        assert "lies outside" not in shown and "is used by" not in shown  # the list is the latest try's
+        assert cfg.to_dict() == before and win.beds == running and not win.isWindowModified()
+        assert all(wb is not None and not wb.monitor.ended for wb in win.beds)
+        qtbot.mouseClick(dlg.buttons.button(dlg.buttons.StandardButton.Cancel), Qt.MouseButton.LeftButton)
+        assert not dlg.isVisible() and cfg.to_dict() == before and win.beds == running
+    finally:
+        win.close()
+        win.shutdown()
+    assert not (tmp_path / "ward.json").exists()

@@ -205,6 +205,79 @@ def secure_passwords(cfg: WardConfig, store: CredentialStore) -> int:
     return n
 
 
+def parse_bed_roi(text: str, size: tuple[int, int] = (0, 0)) -> list[float] | None:
+    """A bed's target region from what a user typed: ``x,y,w,h`` in frame pixels, or None.
+
+    Empty, "none" or "auto": None (the tracker picks the face). Otherwise :func:`.roi.parse_roi`
+    parses it and, when the frame ``size`` (width, height) is known, :func:`.roi.roi_problem`
+    checks that it lies on the frame. Raises ValueError with a one-line reason for a person.
+    """
+    from .roi import parse_roi, roi_problem
+
+    t = text.strip()
+    if t.lower() in ("", "none", "auto"):
+        return None
+    try:
+        roi = parse_roi(t)
+        problem = roi_problem(roi, size)
+    except ValueError as e:
+        problem = str(e)
+    if problem:
+        raise ValueError(problem.replace("--roi ", "the target region ", 1))
+    return [float(v) for v in roi]
+
+
+def bed_alerts(config: AlertConfig, previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The ``alerts`` mapping to store for a bed set to ``config``: every setting that differs from
+    :class:`AlertConfig`'s defaults, plus those the bed already named (``previous``), so a ward
+    file stays short and keeps what its author wrote down."""
+    default = AlertConfig().to_dict()
+    keep = set(previous or {})
+    return {k: v for k, v in config.to_dict().items() if k in keep or v != default[k]}
+
+
+def replace_bed(cfg: WardConfig, i: int, bed: Bed, store: CredentialStore | None = None,
+                problems: list[str] | tuple[str, ...] = ()) -> Bed:
+    """Put ``bed`` in place of ``cfg.beds[i]`` after validating the ward as it would then be.
+
+    The name must differ from the other beds' (case aside). A password typed in a stream URL is
+    moved into ``store`` (None: the default :class:`CredentialStore`) as :func:`secure_passwords`
+    does, only once the rest is valid; a stream URL without one keeps ``bed.credential``; a file
+    or camera source drops it. ``problems``: the caller's own (e.g. from :func:`parse_bed_roi`),
+    reported together with the validation's. Raises :class:`WardConfigError` naming every
+    problem, and then ``cfg`` and the store are unchanged. Returns the bed as stored (name and
+    source stripped, ROI as floats).
+    """
+    if not 0 <= i < len(cfg.beds):
+        raise IndexError(f"bed {i + 1}: the ward has {len(cfg.beds)} beds")
+    source = bed.source.strip()
+    stream = is_stream_url(source)
+    bare, _, password = split_url(source) if stream else (source, "", "")
+    trial_bed = Bed(bed.name, bare, bed.credential if stream else "", bed.roi, dict(bed.alerts))
+    beds = [*cfg.beds[:i], trial_bed, *cfg.beds[i + 1:]]
+    found = list(problems) + _problems(WardConfig(cfg.name, beds, cfg.columns).to_dict())
+    eff = {**AlertConfig().to_dict(), **bed.alerts}  # validate compares the two only when both are named
+    mid, high = eff.get("mid_on"), eff.get("high_on")
+    if isinstance(mid, (int, float)) and isinstance(high, (int, float)) and mid > high \
+            and not any("is above high_on" in p for p in found):
+        found.append(f"bed {i + 1} ({bed.name.strip()}): mid_on ({mid}) is above high_on ({high})")
+    name = bed.name.strip().lower()
+    clash = [k for k, b in enumerate(cfg.beds) if k != i and b.name.strip().lower() == name and name]
+    if clash:  # said on this bed, naming the other one (validate flags whichever comes later)
+        k = clash[0]
+        later = beds[max(i, k)].name
+        found = [p for p in found if p != f"bed {max(i, k) + 1} ({later}): the name is used by another bed"]
+        found.insert(len(problems), f"the name {bed.name.strip()!r} is used by bed {k + 1} ({cfg.beds[k].name})")
+    if found:
+        raise WardConfigError(cfg.path, found)
+    new = validate(WardConfig(cfg.name, beds, cfg.columns).to_dict(), cfg.path).beds[i]
+    if password:
+        new.source = source
+        secure_passwords(WardConfig(cfg.name, [new]), store or CredentialStore())
+    cfg.beds[i] = new
+    return new
+
+
 # ------------------------------------------------------------------------------------ runtime
 
 @dataclass(frozen=True)
@@ -303,5 +376,5 @@ class WardBed:
             self.pipeline.close()
 
 
-__all__ = ["Bed", "BedAlarm", "WardBed", "WardConfig", "WardConfigError", "load_ward", "rank_alarms", "save_ward",
-           "secure_passwords", "validate"]
+__all__ = ["Bed", "BedAlarm", "WardBed", "WardConfig", "WardConfigError", "bed_alerts", "load_ward", "parse_bed_roi",
+           "rank_alarms", "replace_bed", "save_ward", "secure_passwords", "validate"]

@@ -50,13 +50,16 @@ class AlarmForm(QWidget):
         for s in (self.sp_high, self.sp_mid, self.sp_hyst, self.sp_sustain, self.sp_clear, self.sp_noface):
             s.valueChanged.connect(self._edited)
 
-    def config(self) -> AlertConfig:
+    def config(self, clamp: bool = True) -> AlertConfig:
+        """The settings shown; ``clamp``: kept in range (:meth:`AlertConfig.validated`, e.g. medium
+        lowered to high). ``clamp=False`` gives them as typed, for a caller that reports instead."""
         old = self._base
-        return AlertConfig(enabled=self.enabled.isChecked(), high_on=self.sp_high.value(),
-                           mid_on=self.sp_mid.value(), hysteresis=self.sp_hyst.value(),
-                           sustain_s=self.sp_sustain.value(), clear_s=self.sp_clear.value(),
-                           no_face_s=self.sp_noface.value(), stall_s=old.stall_s,
-                           audio_pause_s=old.audio_pause_s).validated()
+        c = AlertConfig(enabled=self.enabled.isChecked(), high_on=self.sp_high.value(),
+                        mid_on=self.sp_mid.value(), hysteresis=self.sp_hyst.value(),
+                        sustain_s=self.sp_sustain.value(), clear_s=self.sp_clear.value(),
+                        no_face_s=self.sp_noface.value(), stall_s=old.stall_s,
+                        audio_pause_s=old.audio_pause_s)
+        return c.validated() if clamp else c
 
     def set_base(self, cfg: AlertConfig) -> None:
         """The settings not in the form (stall and audio pause times) come from ``cfg``."""

@@ -9,8 +9,12 @@ session folder, pump thread); the window polls them on a timer (10 Hz) and shows
   sparkline of up to the last two minutes of scores (pyqtgraph, source time), the alarm state, the processed
   frame rate, and an Acknowledge button for that bed's alarm.
 
-The Ward menu adds a bed (a password in its URL goes to the credential store), removes one (its
-session is closed) and saves the ward file (owner-only, references instead of passwords).
+The Ward menu adds a bed (a password in its URL goes to the credential store), edits one (its
+name, source, target region and alarm settings, in :class:`BedDialog`; also from the bed's
+right-click menu), removes one (its session is closed) and saves the ward file (owner-only,
+references instead of passwords). A bed edited, added or removed marks the ward modified (``*``
+in the title) until it is saved; an edited bed is closed and reopened with its new settings (a
+new session).
 
 Double-clicking a bed opens the full monitor window (:class:`MainWindow`) as a *new* window on
 that bed's source with a pipeline and session of its own (the main window builds its own
@@ -37,6 +41,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QMenu,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -46,7 +51,7 @@ from .. import NOT_A_MEDICAL_DEVICE
 from ..core.alerts import Priority
 from ..core.errors import AuepaError
 from ..core.private_files import make_private, mask_credentials
-from ..core.ward import WardBed, WardConfig, rank_alarms
+from ..core.ward import Bed, WardBed, WardConfig, rank_alarms
 from .overlay import LEVEL_COLORS
 
 THUMB_W, THUMB_H = 320, 240
@@ -69,10 +74,12 @@ def _pixmap(img: np.ndarray, box: tuple[float, float, float, float] | None, colo
 
 
 class BedTile(QFrame):
-    """One bed's tile; emits ``openRequested`` on a double click, ``acknowledged`` from its button."""
+    """One bed's tile; emits ``openRequested`` on a double click, ``acknowledged`` from its button,
+    ``editRequested`` from its right-click menu (:meth:`context_menu`)."""
 
     openRequested = Signal()
     acknowledged = Signal()
+    editRequested = Signal()
 
     def __init__(self, name: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -132,6 +139,18 @@ class BedTile(QFrame):
     def mouseDoubleClickEvent(self, e) -> None:  # noqa: N802 - Qt's name
         self.openRequested.emit()
         super().mouseDoubleClickEvent(e)
+
+    def context_menu(self) -> QMenu:
+        """The bed's right-click menu: Edit bed..., Open full monitor."""
+        menu = QMenu(self)
+        menu.addAction("&Edit bed...", self.editRequested.emit)
+        menu.addAction("&Open full monitor", self.openRequested.emit)
+        return menu
+
+    def contextMenuEvent(self, e) -> None:  # noqa: N802 - Qt's name
+        menu = self.context_menu()
+        menu.exec(e.globalPos())
+        menu.deleteLater()
 
     def show_error(self, msg: str) -> None:
         self.thumb.setText(msg)
@@ -197,7 +216,8 @@ class WardWindow(QMainWindow):
         from .sound import AlarmSound
 
         self.cfg = cfg
-        self.setWindowTitle(f"{cfg.name} - AuE-IPA Monitor ward ({len(cfg.beds)} beds)")
+        #: The dialog of the last "Edit bed..." (None: never opened).
+        self.bed_dialog = None
         self.banner = QLabel("")
         self.banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.banner.setMinimumHeight(44)
@@ -222,8 +242,10 @@ class WardWindow(QMainWindow):
         self.setCentralWidget(central)
         # Said once, plainly, as in the monitor window.
         self.statusBar().addPermanentWidget(QLabel(f"<span style='color:#e65100'>{NOT_A_MEDICAL_DEVICE}</span>"))
-        menu = self.menuBar().addMenu("&Ward")
+        #: The Ward menu (add, edit, remove beds; save).
+        self.ward_menu = menu = self.menuBar().addMenu("&Ward")
         menu.addAction("&Add bed...", self._ask_add_bed)
+        menu.addAction("&Edit bed...", self._ask_edit_bed)
         menu.addAction("&Remove bed...", self._ask_remove_bed)
         menu.addSeparator()
         menu.addAction("&Save", lambda: self._save_from_menu(False))
@@ -236,10 +258,12 @@ class WardWindow(QMainWindow):
         self.refresh()
 
     # ------------------------------------------------------------------------------ beds
-    def _open_bed(self, bed) -> None:
-        """A tile and a running WardBed for ``bed`` (an error on the tile when it cannot open)."""
+    def _open_bed(self, bed, at: int | None = None) -> None:
+        """A tile and a running WardBed for ``bed`` at place ``at`` (None: last); an error on the
+        tile when it cannot open."""
+        at = len(self.tiles) if at is None else at
         tile = BedTile(bed.name)
-        self.tiles.append(tile)
+        self.tiles.insert(at, tile)
         try:
             wb: WardBed | None = WardBed(self.cfg, bed, self.sessions_root, store=self.store,
                                          lossless=self._lossless, stop_at=self._stop_at)
@@ -247,15 +271,26 @@ class WardWindow(QMainWindow):
             card = wb.pipeline.scorer.card
             # The warning when there is one (the shipped prior's name says the same), else the model's name.
             tile.model.setText(card.warning or f"model: {card.name}")
-            self.errors.append("")
+            self.errors.insert(at, "")
         except AuepaError as e:
             wb = None
             msg = mask_credentials(str(e).splitlines()[0])
             tile.show_error(msg)
-            self.errors.append(msg)
-        self.beds.append(wb)
+            self.errors.insert(at, msg)
+        self.beds.insert(at, wb)
         tile.acknowledged.connect(lambda t=tile: self.acknowledge(self.tiles.index(t)))
         tile.openRequested.connect(lambda t=tile: self.open_full_monitor(self.tiles.index(t)))
+        tile.editRequested.connect(lambda t=tile: self.edit_bed_dialog(self.tiles.index(t)))
+
+    def _close_bed(self, i: int) -> None:
+        """Stop bed ``i`` (its session is closed) and drop its tile; the config is left as it is."""
+        wb = self.beds.pop(i)
+        if wb is not None:
+            wb.close()
+        tile = self.tiles.pop(i)
+        self.errors.pop(i)
+        self.grid.removeWidget(tile)
+        tile.deleteLater()
 
     def _relayout(self) -> None:
         for tile in self.tiles:
@@ -263,7 +298,8 @@ class WardWindow(QMainWindow):
         cols = self.cfg.grid_columns()
         for i, tile in enumerate(self.tiles):
             self.grid.addWidget(tile, i // cols, i % cols)
-        self.setWindowTitle(f"{self.cfg.name} - AuE-IPA Monitor ward ({len(self.cfg.beds)} beds)")
+        # [*]: Qt shows "*" there while the window is modified (unsaved changes to the ward)
+        self.setWindowTitle(f"{self.cfg.name}[*] - AuE-IPA Monitor ward ({len(self.cfg.beds)} beds)")
 
     def add_bed(self, name: str, source: str, roi: list[float] | None = None) -> None:
         """Add a bed and start monitoring it; a password in a URL goes to the credential store.
@@ -281,18 +317,49 @@ class WardWindow(QMainWindow):
         self.cfg.beds.append(bed)
         self._open_bed(bed)
         self._relayout()
+        self.setWindowModified(True)
 
     def remove_bed(self, i: int) -> None:
         """Stop bed ``i`` (its session is closed) and take it off the ward."""
-        wb = self.beds.pop(i)
-        if wb is not None:
-            wb.close()
-        tile = self.tiles.pop(i)
-        self.errors.pop(i)
+        self._close_bed(i)
         self.cfg.beds.pop(i)
-        self.grid.removeWidget(tile)
-        tile.deleteLater()
         self._relayout()
+        self.setWindowModified(True)
+
+    def edit_bed(self, i: int, bed: Bed, problems: list[str] | tuple[str, ...] = ()) -> Bed:
+        """Give bed ``i`` the settings of ``bed`` and reopen it with them (a new session).
+
+        Validation, the unique name and a password typed in a URL (moved to the credential
+        store) are :func:`~auepa_monitor.core.ward.replace_bed`'s; ``problems``: the caller's own,
+        reported with those. Raises :class:`WardConfigError` naming every problem (nothing
+        changes then). Marks the ward modified; returns the bed as stored.
+        """
+        from ..core.ward import replace_bed
+
+        new = replace_bed(self.cfg, i, bed, self.store, problems)
+        self._close_bed(i)
+        self._open_bed(new, at=i)
+        self._relayout()
+        self.setWindowModified(True)
+        self.refresh()
+        return new
+
+    def edit_bed_dialog(self, i: int):
+        """Open the "Edit bed" dialog on bed ``i`` (window-modal, not blocking); returns it."""
+        from .bed_dialog import BedDialog
+
+        bed = self.cfg.beds[i]
+        wb = self.beds[i]
+
+        def apply(new: Bed, problems: list[str]) -> None:
+            # the bed's place now (it is the same object while the dialog is open)
+            self.edit_bed(next(k for k, b in enumerate(self.cfg.beds) if b is bed), new, problems)
+
+        if self.bed_dialog is not None:
+            self.bed_dialog.deleteLater()
+        self.bed_dialog = BedDialog(bed, i + 1, apply, wb.src.size if wb is not None else (0, 0), self)
+        self.bed_dialog.open()
+        return self.bed_dialog
 
     def save(self, path: str | Path | None = None) -> Path:
         """Write the ward file (owner-only); passwords in URLs go to the credential store first."""
@@ -300,7 +367,9 @@ class WardWindow(QMainWindow):
         from ..core.ward import save_ward, secure_passwords
 
         secure_passwords(self.cfg, self.store or CredentialStore())
-        return save_ward(self.cfg, path)
+        saved = save_ward(self.cfg, path)
+        self.setWindowModified(False)
+        return saved
 
     def _ask_add_bed(self) -> None:
         from PySide6.QtWidgets import QInputDialog, QMessageBox
@@ -316,6 +385,17 @@ class WardWindow(QMainWindow):
             self.add_bed(name, source)
         except AuepaError as e:
             QMessageBox.warning(self, "Add bed", mask_credentials(str(e)))
+
+    def _ask_edit_bed(self) -> None:
+        from PySide6.QtWidgets import QInputDialog
+
+        names = [b.name for b in self.cfg.beds]
+        if len(names) == 1:
+            self.edit_bed_dialog(0)
+        elif names:
+            name, ok = QInputDialog.getItem(self, "Edit bed", "Bed:", names, 0, False)
+            if ok:
+                self.edit_bed_dialog(names.index(name))
 
     def _ask_remove_bed(self) -> None:
         from PySide6.QtWidgets import QInputDialog
