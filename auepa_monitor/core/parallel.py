@@ -189,10 +189,12 @@ def _peak_rss_mb() -> float:
     return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0  # bytes on macOS, KiB on Linux
 
 
-def run_job(job: Job, opts: dict[str, Any], report: Callable[[int, int, int], None] | None = None) -> Outcome:
+def run_job(job: Job, opts: dict[str, Any], report: Callable[[int, int, int], None] | None = None,
+            factory: Callable[[Path], object] | None = None) -> Outcome:
     """Analyse one input in this process into a scratch folder and return what it wrote.
 
-    ``report(index, frames, total)`` is called at most every :data:`REPORT_EVERY` seconds."""
+    ``report(index, frames, total)`` is called at most every :data:`REPORT_EVERY` seconds.
+    ``factory``: the pipeline factory (None: this process's, built once from ``opts``)."""
     from .analyze import analyze_one
 
     _clean_stale_scratch()
@@ -211,7 +213,7 @@ def run_job(job: Job, opts: dict[str, Any], report: Callable[[int, int, int], No
         if report is not None:
             report(job.index, 0, 0)
         try:
-            s = analyze_one(Path(job.abspath), scratch, _factory(opts), job.stem, progress, key=job.key)
+            s = analyze_one(Path(job.abspath), scratch, factory or _factory(opts), job.stem, progress, key=job.key)
             o.summary = dataclasses.asdict(s)
             o.error = s.incomplete
         except ModelFileError as e:
@@ -349,6 +351,79 @@ class ProcessBackend(_Backend):
         self.procs.clear()
 
 
+class ThreadBackend(_Backend):
+    """``workers`` threads of this process whose face networks run in one shared, batching
+    :class:`~auepa_monitor.core.net_pool.FaceNetPool`: the way to use a GPU for a batch of inputs.
+
+    On CUDA, N processes would each hold a CUDA context and run their frames one at a time; here
+    the frames that N inputs have ready at the same moment go through the networks as one batch
+    (one stream's frames cannot: each frame's landmark region comes from the frame before). On
+    the CPU processes stay the default (:class:`ProcessBackend`): the rest of the per-frame work
+    holds Python's GIL, and processes use the cores better.
+    """
+
+    def __init__(self, workers: int, opts: dict[str, Any], pool: Any = None) -> None:
+        import queue
+        import threading
+
+        from .net_pool import FaceNetPool
+
+        if opts.get("device"):
+            from ..nets.device import DEVICE_ENV
+
+            os.environ[DEVICE_ENV] = opts["device"]
+        self.pool = pool if pool is not None else FaceNetPool()
+        self._own_pool = pool is None
+        self.opts = opts
+        self.capacity = workers
+        self.events: queue.Queue[tuple] = queue.Queue()
+        self.jobs: queue.Queue[Job | None] = queue.Queue()
+        self.threads = [threading.Thread(target=self._worker, name=f"auepa-analyze-{i}", daemon=True)
+                        for i in range(workers)]
+        for t in self.threads:
+            t.start()
+
+    def _worker(self) -> None:
+        import argparse
+        import threading
+
+        from .pipeline_factory import make_pipeline_factory
+
+        factory = make_pipeline_factory(argparse.Namespace(**self.opts), nets=self.pool.client())
+        host, name = socket.gethostname(), threading.current_thread().name
+
+        def report(index: int, n: int, total: int) -> None:
+            self.events.put(("progress", index, n, total, os.getpid(), f"{host}/{name}"))
+
+        while (job := self.jobs.get()) is not None:
+            o = run_job(job, self.opts, report, factory=factory)
+            o.host = f"{host}/{name}"
+            self.events.put(("result", o))
+
+    def submit(self, job: Job) -> None:
+        self.jobs.put(job)
+
+    def poll(self, timeout: float) -> list[tuple]:
+        import queue
+
+        events: list[tuple] = []
+        try:
+            events.append(self.events.get(timeout=timeout))
+            while True:
+                events.append(self.events.get_nowait())
+        except queue.Empty:
+            pass
+        return events
+
+    def close(self) -> None:
+        for _ in self.threads:
+            self.jobs.put(None)
+        for t in self.threads:
+            t.join(timeout=30)
+        if self._own_pool:
+            self.pool.close()
+
+
 def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
     """Connect to Ray (``address``: a running cluster, e.g. ``auto`` or ``HOST:6379``) or start a
     local instance (``address`` None or ``local``) whose processes listen on 127.0.0.1 only, with no
@@ -458,6 +533,14 @@ class RayBackend(_Backend):
 
 # --------------------------------------------------------------------------- driver
 
+def _on_cuda(spec: str | None) -> bool:
+    """Whether the face networks of a run with ``--device spec`` run on CUDA."""
+    from ..nets.device import requested_device, resolve_device
+
+    want = requested_device(spec)
+    return want is not None and want != "cpu" and resolve_device(want) != "cpu"
+
+
 def _write_outcome(out_dir: Path, job: Job, o: Outcome) -> tuple[Summary | None, str]:
     """Write a job's files into ``out_dir`` (each atomically, the CSV before its summary) as the
     serial ``analyze`` would have; returns (summary, error)."""
@@ -489,12 +572,18 @@ def _write_outcome(out_dir: Path, job: Job, o: Outcome) -> tuple[Summary | None,
 
 def analyze_parallel(paths: list[Path], out_dir: Path, opts: dict[str, Any], settings: str, *,
                      workers: int | None = None, ray_address: str | None = None, use_ray: bool = False,
-                     force: bool = False, on_event: Callable[[Event], None] | None = None) -> BatchResult:
+                     force: bool = False, on_event: Callable[[Event], None] | None = None,
+                     threads: bool | None = None, pool: Any = None) -> BatchResult:
     """Analyse ``paths`` into ``out_dir`` on ``workers`` local processes, or on Ray (``use_ray``;
     ``ray_address`` None: a local instance). ``opts`` are the ``analyze`` options (``roi``,
     ``au_engine``, ``model``, ``no_smoothing``, ``openface_bin``, ``faces``); ``settings`` their
     :func:`~auepa_monitor.core.analyze.settings_key`. Inputs whose complete result for the same
     content and settings is in ``out_dir`` are skipped unless ``force``.
+
+    ``threads``: run the local workers as threads sharing one batching face-network pool
+    (:class:`ThreadBackend`) instead of processes; None: threads when ``opts["device"]`` resolves
+    to CUDA. ``pool``: the threads' :class:`~auepa_monitor.core.net_pool.FaceNetPool` (None: one
+    made for the run, on ``opts["device"]``).
 
     Raises :class:`ModelFileError` when a worker cannot load the face or pain model (nothing could
     run) and :class:`ClusterError` when Ray is missing or unreachable.
@@ -516,7 +605,10 @@ def analyze_parallel(paths: list[Path], out_dir: Path, opts: dict[str, Any], set
     if not jobs:
         return res
     opts = {**opts, "quiet": True}
-    backend: _Backend = (RayBackend(opts, ray_address, workers) if use_ray else ProcessBackend(workers or 1, opts))
+    if threads is None:
+        threads = not use_ray and _on_cuda(opts.get("device"))
+    backend: _Backend = (RayBackend(opts, ray_address, workers) if use_ray
+                         else ThreadBackend(workers or 1, opts, pool) if threads else ProcessBackend(workers or 1, opts))
     inflight: dict[int, Job] = {}
     runs_on: dict[int, tuple[str, int]] = {}  # input -> (host, pid) of the worker analysing it
     done: dict[int, Summary] = {}

@@ -30,12 +30,13 @@ def openface_progress(path: Path | None):
     return progress
 
 
-def make_pipeline_factory(args: argparse.Namespace, share_models: bool = False):
+def make_pipeline_factory(args: argparse.Namespace, share_models: bool = False, nets=None):
     """A function ``make(path)`` that builds a fresh Pipeline for one input (each with its own state).
 
     With ``share_models`` the face networks are loaded once, on the first call, and shared by the
     pipelines it builds afterwards (for inputs analysed one after another, as ``analyze`` and its
-    workers do: a pipeline's state is still its own)."""
+    workers do: a pipeline's state is still its own). ``nets``: the face networks to use instead
+    of loading them (e.g. a client of a shared :class:`~auepa_monitor.core.net_pool.FaceNetPool`)."""
     from .roi import parse_roi
     from .scoring import PainScorer
 
@@ -49,6 +50,8 @@ def make_pipeline_factory(args: argparse.Namespace, share_models: bool = False):
     def face_nets():
         from .face import FaceTracker
 
+        if nets is not None:
+            return nets
         if not share_models:
             return FaceTracker().nets
         if "nets" not in shared:
@@ -76,7 +79,7 @@ def make_pipeline_factory(args: argparse.Namespace, share_models: bool = False):
                 return Pipeline(tracker=tracker, scorer=PainScorer(args.model, smoothing=not args.no_smoothing))
 
             return AllFacesPipeline(face_nets(), per_face)
-        tracker = FaceTracker(roi=roi, nets=face_nets()) if share_models else None
+        tracker = FaceTracker(roi=roi, nets=face_nets()) if share_models or nets is not None else None
         return Pipeline(tracker=tracker, au_engine=engine, scorer=scorer, roi=roi)
 
     return make
