@@ -447,7 +447,7 @@ def test_edit_bed_dialog_applies_reopens_and_saves(faces_dir: Path, tmp_path: Pa
         dlg = win.bed_dialog
         qtbot.waitExposed(dlg)
         assert dlg.name_edit.text() == "Cot 2" and dlg.roi_edit.text() == ""
-        assert "this source's frame is 640 x 480" in dlg.roi_hint.text()
+        assert "this source's frame is <nobr>640 x 480</nobr>" in dlg.roi_hint.text()
         _type(qtbot, dlg.name_edit, "Cot 2 window")
         _type(qtbot, dlg.roi_edit, "250,100,150,180")
         dlg.activateWindow()
@@ -509,13 +509,14 @@ def test_edit_bed_dialog_refuses_a_bad_region_or_a_taken_name(faces_dir: Path, t
         qtbot.mouseClick(dlg.apply_button, Qt.MouseButton.LeftButton)
         assert dlg.isVisible() and dlg.error_label.isVisible()
         shown = dlg.error_label.text()
-        assert "lies outside the 640x480 frame" in shown and "the name 'cot 2' is used by bed 2 (Cot 2)" in shown
+        assert "lies outside the 640x480 frame" in shown and "• The name 'cot 2' is used by bed 2 (Cot 2)" in shown
         _type(qtbot, dlg.name_edit, "Cot 1")
         _type(qtbot, dlg.roi_edit, "10,20,abc,5")
         dlg.alarm_form.sp_mid.setValue(9.0)  # above high (7.5): said, not silently lowered
         qtbot.mouseClick(dlg.apply_button, Qt.MouseButton.LeftButton)
         shown = dlg.error_label.text()
-        assert dlg.isVisible() and "the target region expects x,y,w,h" in shown and "mid_on (9.0) is above" in shown
+        assert dlg.isVisible() and "• The target region expects x,y,w,h" in shown \
+            and "• The Medium alarm threshold (9.0) is above the High one (7.5)" in shown
         assert "lies outside" not in shown and "is used by" not in shown  # the list is the latest try's
         assert cfg.to_dict() == before and win.beds == running and not win.isWindowModified()
         assert all(wb is not None and not wb.monitor.ended for wb in win.beds)
