@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -97,17 +98,122 @@ def test_alarms_reach_events_jsonl_headless_without_qt(faces_dir, tmp_path):
     assert meta["pain_scale"] == {"weak": 0.5, "mid": 0.5, "strong": 0.5}  # mid is at least 0.5
 
 
-def test_every_core_module_imports_without_qt():
-    import auepa_monitor.core as core
+def _qt_free_modules() -> list[str]:
+    """Every module of the Qt-free core: all of ``auepa_monitor/core`` and ``auepa_monitor/nets``, any depth."""
+    pkg = REPO / "auepa_monitor"
+    names = []
+    for sub in ("core", "nets"):
+        for p in sorted((pkg / sub).rglob("*.py")):
+            parts = list(p.relative_to(REPO).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts.pop()
+            names.append(".".join(parts))
+    return names
 
-    names = sorted(p.stem for p in Path(core.__file__).parent.glob("*.py") if p.stem != "__init__")
-    names += sorted(f"{p.parent.name}.{p.stem}" for p in Path(core.__file__).parent.glob("*/*.py")
-                    if p.stem != "__init__")
-    code = "import importlib\n" + "\n".join(f"importlib.import_module('auepa_monitor.core.{n}')" for n in names)
-    code += "\nimport auepa_monitor.nets.pain_cnn, auepa_monitor.nets.pain_regressor, auepa_monitor.model_card\n"
+
+def test_every_core_module_imports_without_qt():
+    names = _qt_free_modules()
+    assert "auepa_monitor.core.monitor" in names and "auepa_monitor.nets.pain_cnn" in names and len(names) > 40
+    code = "import importlib\n" + "\n".join(f"importlib.import_module({n!r})" for n in names)
+    code += "\nimport auepa_monitor.model_card\n"
     code += "import sys; assert not any(m.split('.')[0] in ('PySide6', 'pyqtgraph') for m in sys.modules)\nprint('ok')\n"
     r = run_without_qt(code)
     assert r.returncode == 0 and r.stdout.strip().endswith("ok"), r.stderr[-3000:]
     # The blocker does block: the window cannot be imported there.
     r = run_without_qt("import auepa_monitor.ui.main_window\n")
     assert r.returncode != 0 and "blocked in this test" in r.stderr
+
+
+def _crafted(mon, scores, fps: float = 10.0, t0: float = 0.0) -> None:
+    """Crafted records through the session's own path for processed frames (alarms, spans)."""
+    import numpy as np
+
+    from auepa_monitor.core.player import Processed
+    from auepa_monitor.core.records import FrameResult, PainLevel
+
+    img = np.zeros((48, 64, 3), np.uint8)
+    for i, s in enumerate(scores):
+        t = t0 + i / fps
+        r = FrameResult(frame=int(round(t * fps)) + 1, timestamp=t, faces_seen=1, face=None, pain_score=s,
+                        pain_raw=s, pain_level=PainLevel.from_score(s), pspi=0.0, size=(64, 48))
+        mon.ingest(Processed(r, img, 0, time.monotonic(), time.monotonic()))
+
+
+def test_alarm_starts_found_from_a_time_both_ways(pipeline, tmp_path):
+    from auepa_monitor.core.alerts import AlertConfig
+    from auepa_monitor.core.monitor import MonitorSession
+
+    cfg = AlertConfig(high_on=7.5, mid_on=5.0, hysteresis=1.0, sustain_s=1.0, clear_s=1.0)
+    mon = MonitorSession(pipeline, alert_config=cfg, sessions_root=tmp_path)
+    try:
+        assert mon.alert_start_from(0.0, 1) is None  # no alarm yet
+        # Two episodes of strong pain (2-5 s and 9-12 s) with calm between them.
+        _crafted(mon, [1.0] * 20 + [9.0] * 30 + [1.0] * 40 + [9.0] * 30)
+        starts = sorted(set(mon.alert_starts()))
+        assert len(starts) >= 2 and 2.0 <= starts[0] <= 3.5 and 9.0 <= starts[-1] <= 10.5
+        assert mon.alert_start_from(0.0, 1) == starts[0]
+        assert mon.alert_start_from(starts[0], 1) == starts[1]  # the start itself is not "after" it
+        assert mon.alert_start_from(starts[0] + 0.0005, 1) == starts[1]  # within 1 ms: the same time
+        assert mon.alert_start_from(20.0, -1) == starts[-1]
+        assert mon.alert_start_from(starts[0], -1) is None
+    finally:
+        mon.close()
+
+
+def test_engine_change_reopens_the_recorded_file_only(pipeline, faces_dir, tmp_path):
+    from auepa_monitor.core.monitor import MonitorSession
+    from auepa_monitor.core.sources import VideoFileSource
+
+    mon = MonitorSession(pipeline, sessions_root=tmp_path)
+    try:
+        assert mon.reopen_spec() is None  # nothing open
+        video = str(faces_dir / "default.wmv")
+        mon.start_source(VideoFileSource(video), video, play=False)
+        assert mon.reopen_spec() == (video, False)
+        mon.play()  # a command to the capture thread: playing a moment later
+        end = time.monotonic() + 10
+        while not mon.player.playing and time.monotonic() < end:
+            time.sleep(0.01)
+        assert mon.reopen_spec() == (video, True)
+        assert mon.source.title == "default.wmv"
+    finally:
+        mon.close()
+
+
+def test_click_target_and_source_specs(pipeline, faces_dir):
+    from auepa_monitor.core.errors import AuepaError
+    from auepa_monitor.core.monitor import open_spec, target_around
+    from auepa_monitor.core.records import FrameResult
+    from auepa_monitor.core.sources import VideoFileSource
+
+    # Without a face: a square a quarter of the frame height, centred on the click.
+    r = FrameResult(frame=1, timestamp=0.0, faces_seen=0, face=None, size=(640, 480))
+    assert target_around(r, 100.0, 200.0) == (40.0, 140.0, 120.0, 120.0)
+    with open_spec(str(faces_dir / "default.wmv")) as src:
+        assert isinstance(src, VideoFileSource) and not src.live
+        face = pipeline.process(src.read())
+    assert face.face is not None
+    side = max(face.face.box[2], face.face.box[3])
+    x, y, w, h = target_around(face, 300.0, 250.0)
+    assert w == h == side and (x + w / 2, y + h / 2) == (300.0, 250.0)
+    with pytest.raises(AuepaError):
+        open_spec(str(faces_dir / "no such video.mp4"))
+
+
+def test_loading_a_model_the_user_named(pipeline, tmp_path):
+    from auepa_monitor.core.alerts import AlertConfig
+    from auepa_monitor.core.errors import AuepaError
+    from auepa_monitor.core.monitor import MonitorSession
+
+    mon = MonitorSession(pipeline, alert_config=AlertConfig(high_on=6.0, mid_on=4.0), sessions_root=tmp_path)
+    try:
+        bad = tmp_path / "foreign.pt"
+        bad.write_bytes(b"not a model")
+        with pytest.raises(AuepaError):
+            mon.load_scorer(bad)
+        sc = mon.load_scorer(pipeline.scorer.path)
+        # The new model names scores on the alarm settings' levels and smooths as the old one did.
+        assert sc.scale == mon.scale and sc.scale.strong == 6.0
+        assert sc.smoother.enabled == pipeline.scorer.smoother.enabled
+    finally:
+        mon.close()

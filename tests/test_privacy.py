@@ -152,7 +152,7 @@ def test_window_screenshot_key_in_session_folder_is_owner_only(make_window, qtbo
         qtbot.waitUntil(lambda: win.current is not None and win.current.result.frame >= 5, timeout=20000)
         win.pause()
         qtbot.keyClick(win, Qt.Key.Key_S)
-        folder = win.session.path
+        folder = win.monitor.session.path
         assert is_open(folder)
         win.shutdown()
     finally:

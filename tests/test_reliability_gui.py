@@ -53,13 +53,13 @@ def test_window_alarms_on_lost_camera_and_recovers_by_itself(window, qtbot, face
     win.start_source(src, "camera 0")
     qtbot.waitUntil(lambda: win.frames_shown >= 8, timeout=30000)
     assert win.banner.priority == Priority.NONE
-    session = win.session.path
+    session = win.monitor.session.path
     plug.unplug()
     # The technical alarm shows in the window while the camera is away.
     qtbot.waitUntil(lambda: win.banner.priority == Priority.LOW, timeout=10000)
     assert "no frames" in win.banner.text().lower()
     qtbot.waitUntil(lambda: src.status.alarm and src.status.attempt >= 2, timeout=10000)
-    win.session.flush()
+    win.monitor.session.flush()
     rows_lost = read_frame_csv(session / "frames.csv")
     before = (session / "frames.csv").read_bytes()
     shown = win.frames_shown
@@ -165,4 +165,4 @@ def test_switching_source_during_an_outage_leaves_no_stale_alarm(window, qtbot, 
     assert win.open_source(str(faces_dir / "default.wmv"))
     qtbot.waitUntil(lambda: win.current is not None and win.current.result.frame >= 20, timeout=30000)
     qtbot.wait(500)
-    assert "source_error" not in win.alerts.active_alarms(), win.last_error
+    assert "source_error" not in win.monitor.alerts.active_alarms(), win.last_error

@@ -121,11 +121,11 @@ def test_window_raises_the_technical_alarm_for_a_truncated_video(make_window, qt
     pytest.importorskip("pytestqt")
     win = make_window()
     assert win.open_source(str(truncated))
-    qtbot.waitUntil(lambda: "source_error" in win.alerts.active_alarms(), timeout=30000)
+    qtbot.waitUntil(lambda: "source_error" in win.monitor.alerts.active_alarms(), timeout=30000)
     assert "ends at frame 12 of the 119" in win.last_error
     qtbot.wait(300)
-    win.session.flush()
-    events = [json.loads(x) for x in (win.session.path / "events.jsonl").read_text().splitlines()]
+    win.monitor.session.flush()
+    events = [json.loads(x) for x in (win.monitor.session.path / "events.jsonl").read_text().splitlines()]
     assert ("raised", "source_error") in {(e.get("kind"), e.get("alarm")) for e in events}
     ended = [e for e in events if e["event"] == "source_ended"]
     assert ended and "truncated" in ended[-1]["incomplete"]
@@ -243,11 +243,11 @@ def test_window_roi_off_the_frame_is_said_and_a_good_one_is_drawn(make_window, q
     win = make_window()
     win.initial_roi = (900.0, 10.0, 50.0, 50.0)
     assert win.open_source(str(faces_dir / "default.wmv"), play=False)
-    assert "lies outside the 640x480 frame" in win.last_error and not win.player_has_target()
+    assert "lies outside the 640x480 frame" in win.last_error and win.monitor.target is None
     assert win.view.target_roi is None
     win.initial_roi = (200.0, 100.0, 200.0, 200.0)
     assert win.open_source(str(faces_dir / "default.wmv"), play=True)
-    assert win.player_has_target() and win.view.target_roi == (200.0, 100.0, 200.0, 200.0)
+    assert win.monitor.target is not None and win.view.target_roi == (200.0, 100.0, 200.0, 200.0)
     qtbot.waitUntil(lambda: win.current is not None, timeout=20000)
     win.pause()
     # The dashed region is painted over the frame (yellow pixels along its top edge).

@@ -52,11 +52,11 @@ def test_engagement_bars_ranking_and_card(make_window, qtbot, faces_dir, cnn_che
     assert panel.warning.isVisible() and panel.warning.text() == "Not trained on infant pain data"
     assert "24 synthetic noise images" in panel.trained_on.text()
     assert not panel.message.isVisible() and panel.bars.isVisible()
-    qtbot.waitUntil(lambda: win.explanations >= 4, timeout=30000)
+    qtbot.waitUntil(lambda: win.explain.count >= 4, timeout=30000)
     win.pause()
     qtbot.wait(500)
-    # The panel and win._explanation are updated together on the UI thread: compare them now.
-    ex = win._explanation
+    # The panel and win.explain.explanation are updated together on the UI thread: compare them now.
+    ex = win.explain.explanation
     assert ex is not None and panel.frame_index == ex.frame_index
     assert panel.bars.frame == {a: pytest.approx(ex.engagement[a]) for a in ENGAGEMENT_AUS}
     assert max(panel.bars.frame.values()) == pytest.approx(1.0)
@@ -67,7 +67,7 @@ def test_engagement_bars_ranking_and_card(make_window, qtbot, faces_dir, cnn_che
     assert values == [pytest.approx(ex.session_engagement[a]) for a in ranked]
     assert panel.bars.session_frames == ex.session_frames >= 4
     assert ex.predicted_class in panel.prediction.text()
-    for cls in win._explainer.classes:
+    for cls in win.explain.explainer.classes:
         assert cls in panel.prediction.text()
     assert "not trained on infant pain" in win.heat_label.text()
     # What is painted: each bar's length in proportion to its value (the top AU's bar is full length).

@@ -55,7 +55,7 @@ def wait_frame(qtbot, win, cond, timeout=60000):
 def session_rows(win, qtbot) -> list[dict[str, str]]:
     win.pause()
     qtbot.wait(1200)  # the session files are flushed every second
-    with open(win.session.path / "frames.csv", newline="") as fh:
+    with open(win.monitor.session.path / "frames.csv", newline="") as fh:
         return list(csv.DictReader(fh))
 
 
@@ -90,18 +90,18 @@ def test_file_with_openface_waits_for_it_then_plays_its_values(make_window, qtbo
                                                                 openface_ref_dir, monkeypatch, tmp_path):
     ref = read_openface_csv(openface_ref_dir / "default.csv")
     win = make_window(au_engine="openface", openface_bin=str(install))
-    assert win.au_engine_choice == "openface"
+    assert win.engines.choice == "openface"
     assert win.open_source(str(faces_dir / "default.wmv"))
     # Nothing plays while OpenFace runs: its progress is shown, with a Cancel.
-    assert win._of_job is not None and win.player.source is None and win.current is None
+    assert win.monitor.of_job is not None and win.player.source is None and win.current is None
     assert "Running OpenFace on default.wmv" in win.statusBar().currentMessage()
     assert win.cancel_button.isVisible()
-    job = win._of_job
+    job = win.monitor.of_job
     wait_frame(qtbot, win, lambda r: r.frame >= 12 and r.success)
     assert not win.cancel_button.isVisible()
     assert job.progress[1] == 288 and job.progress[0] > 0  # OpenFace's progress reached the window
     r = win.current.result
-    assert r.au_engine == "openface" and win.engine_in_use == "openface"
+    assert r.au_engine == "openface" and win.monitor.engine_in_use == "openface"
     assert win.engine_label.text().startswith("AU engine: OpenFace 2.2")
     i = ref.row_of(r.frame)
     for au in OPENFACE_AUS:
@@ -109,9 +109,9 @@ def test_file_with_openface_waits_for_it_then_plays_its_values(make_window, qtbo
     assert win.pipeline.au_engine.source == faces_dir / "default.wmv"
     rows = session_rows(win, qtbot)
     assert len(rows) >= 10 and assert_rows_equal_reference(rows, ref) >= 10
-    info = json.loads((win.session.path / "session.json").read_text())
+    info = json.loads((win.monitor.session.path / "session.json").read_text())
     assert info["au_engine"] == "openface"
-    events = [json.loads(x) for x in (win.session.path / "events.jsonl").read_text().splitlines()]
+    events = [json.loads(x) for x in (win.monitor.session.path / "events.jsonl").read_text().splitlines()]
     run = [e for e in events if e["event"] == "openface"]
     assert len(run) == 1 and not run[0]["from_cache"] and Path(run[0]["csv"]).name.endswith(".csv")
     png, _, side = win.save_screenshot(tmp_path / "shot.png")
@@ -129,7 +129,7 @@ def test_file_with_openface_waits_for_it_then_plays_its_values(make_window, qtbo
     wait_frame(qtbot, win, lambda r: r.frame >= 5)
     assert win.pipeline.au_engine.source == faces_dir / "multi_face.avi"
     r = win.current.result
-    assert r.au_engine == "openface" and "multi_face" in win.session.path.name
+    assert r.au_engine == "openface" and "multi_face" in win.monitor.session.path.name
     if r.success:
         i = ref2.row_of(r.frame)
         assert r.au[12] == pytest.approx(min(5.0, max(0.0, float(ref2.aus[12][i]))), abs=1e-9)
@@ -140,7 +140,7 @@ def test_file_with_openface_waits_for_it_then_plays_its_values(make_window, qtbo
 
     # Choosing the embedded engine in the window reopens the file with it, and is remembered.
     win.set_au_engine("embedded")
-    assert win._of_job is None
+    assert win.monitor.of_job is None
     wait_frame(qtbot, win, lambda r: r.au_engine == "embedded" and r.frame >= 3)
     assert win.engine_label.text().startswith("AU engine: embedded")
     assert win.settings.value("engine/au") == "embedded"
@@ -150,18 +150,18 @@ def test_file_with_openface_waits_for_it_then_plays_its_values(make_window, qtbo
 def test_live_source_with_openface_keeps_embedded_engine_and_says_why(make_window, qtbot, install, faces_dir):
     win = make_window(au_engine="openface", openface_bin=str(install))
     win.begin_source(_LiveVideo(faces_dir / "default.wmv"), "camera 0")
-    assert win._of_job is None  # OpenFace is not started for a live source
-    assert win.engine_in_use == "embedded" and LIVE_REFUSAL in win.engine_label.toolTip()
+    assert win.monitor.of_job is None  # OpenFace is not started for a live source
+    assert win.monitor.engine_in_use == "embedded" and LIVE_REFUSAL in win.engine_label.toolTip()
     assert "OpenFace not used for camera 0" in win.statusBar().currentMessage()
     wait_frame(qtbot, win, lambda r: r.frame >= 3)
     assert win.current.result.au_engine == "embedded"
     assert win.engine_label.text() == "AU engine: embedded (OpenFace not used: live source)"
     assert win.last_error == "" and win.isVisible()
-    events = [json.loads(x) for x in (win.session.path / "events.jsonl").read_text().splitlines()]
+    events = [json.loads(x) for x in (win.monitor.session.path / "events.jsonl").read_text().splitlines()]
     assert any(LIVE_REFUSAL in json.dumps(e) for e in events)
     # A camera index that does not exist: the usual one-line message, no crash, no OpenFace run.
     assert not win.open_source(7)
-    assert win.last_error == "camera 7: not found or in use by another program" and win._of_job is None
+    assert win.last_error == "camera 7: not found or in use by another program" and win.monitor.of_job is None
 
 
 @pytest.mark.slow
@@ -172,7 +172,7 @@ def test_broken_openface_falls_back_to_embedded_visibly(make_window, qtbot, inst
     wait_frame(qtbot, win, lambda r: r.frame >= 3)
     msg = win.last_error
     assert msg.startswith("Playing with the embedded engine: OpenFace") and "exit code 3" in msg and "\n" not in msg
-    assert win.current.result.au_engine == "embedded" and win.engine_in_use == "embedded"
+    assert win.current.result.au_engine == "embedded" and win.monitor.engine_in_use == "embedded"
     assert win.engine_label.text() == "AU engine: embedded (OpenFace not used: OpenFace failed)"
     assert msg == win.engine_label.toolTip()
     rows = session_rows(win, qtbot)
@@ -192,33 +192,33 @@ def test_waiting_for_openface_then_cancel(make_window, qtbot, install, faces_dir
     win.begin_source(_LiveVideo(faces_dir / "default.wmv"), "camera 0")  # something plays before
     wait_frame(qtbot, win, lambda r: r.frame >= 2)
     assert win.open_source(str(faces_dir / "default.wmv"))
-    job = win._of_job
+    job = win.monitor.of_job
     assert win.current is None and win.player.source is None and not win.player.playing
     qtbot.wait(2500)  # longer than stall_s: waiting for OpenFace is not a stalled source
     assert not job.done and win.player.source is None and win.current is None
-    assert "no_frames" not in win.alerts.active_alarms() and win.banner.priority == Priority.NONE
+    assert "no_frames" not in win.monitor.alerts.active_alarms() and win.banner.priority == Priority.NONE
     assert "Running OpenFace on default.wmv" in win.statusBar().currentMessage()
     win.cancel_openface()
-    assert win._of_job is None and not win.cancel_button.isVisible()
+    assert win.monitor.of_job is None and not win.cancel_button.isVisible()
     assert "OpenFace cancelled" in win.statusBar().currentMessage()
     qtbot.waitUntil(lambda: job.done, timeout=15000)  # the hanging process was killed
     assert job.engine is None and "cancel" in job.error
     qtbot.wait(300)
-    assert win.current is None and win.player.source is None and win.session is None
+    assert win.current is None and win.player.source is None and win.monitor.session is None
 
 
 def test_engine_choice_is_remembered_and_command_line_wins(make_window, tmp_path):
     ini = tmp_path / "engine.ini"
     win = make_window(ini)
-    assert win.au_engine_choice == "embedded" and win.openface_bin is None
+    assert win.engines.choice == "embedded" and win.engines.openface_bin is None
     win.set_au_engine("openface")
     win.settings.setValue("engine/openface_bin", "/opt/OpenFace/build/bin/FeatureExtraction")
     win.settings.sync()
     again = make_window(ini)
-    assert again.au_engine_choice == "openface"
-    assert again.openface_bin == "/opt/OpenFace/build/bin/FeatureExtraction"
+    assert again.engines.choice == "openface"
+    assert again.engines.openface_bin == "/opt/OpenFace/build/bin/FeatureExtraction"
     cli = make_window(ini, au_engine="embedded", openface_bin="/elsewhere/FeatureExtraction")
-    assert cli.au_engine_choice == "embedded" and cli.openface_bin == "/elsewhere/FeatureExtraction"
+    assert cli.engines.choice == "embedded" and cli.engines.openface_bin == "/elsewhere/FeatureExtraction"
     assert QSettings(str(ini), QSettings.Format.IniFormat).value("engine/au") == "openface"  # not overwritten
     with pytest.raises(ValueError, match="unknown AU engine"):
         make_window(ini, au_engine="dlib")

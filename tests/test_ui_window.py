@@ -34,7 +34,7 @@ def wait_frame(qtbot, win, cond, timeout=20000):
 def test_open_play_pause_seek_step(make_window, qtbot, faces_dir):
     win = make_window()
     assert win.open_source(str(faces_dir / "default.wmv"))
-    assert win.frame_count == 288 and win.slider.isEnabled()
+    assert win.monitor.source.frame_count == 288 and win.slider.isEnabled()
     wait_frame(qtbot, win, lambda r: r.frame >= 10)
     assert win.current.result.success and win.current.result.pain_score is not None
     win.pause()
@@ -55,13 +55,13 @@ def test_open_play_pause_seek_step(make_window, qtbot, faces_dir):
     # The session CSV got rows with the analyze columns.
     win.pause()
     qtbot.wait(1200)
-    csv = (win.session.path / "frames.csv").read_text().splitlines()
+    csv = (win.monitor.session.path / "frames.csv").read_text().splitlines()
     assert csv[0].startswith("frame,face_id,timestamp,confidence,success") and len(csv) > 10
     # Each jump (the seek to 150, the step back to 150) is logged with the CSV row where the new
     # pass starts, so repeated frame numbers can be told apart (issue 12 defect 5).
     from auepa_monitor.core.recorder import read_events
 
-    jumps = [e for e in read_events(win.session.path / "events.jsonl") if e["event"] == "playback_jump"]
+    jumps = [e for e in read_events(win.monitor.session.path / "events.jsonl") if e["event"] == "playback_jump"]
     assert [j["to_frame"] for j in jumps][:1] == [150] and len(jumps) >= 2
     for j in jumps:
         assert int(csv[j["csv_row"]].split(",")[0]) == j["to_frame"]
@@ -86,9 +86,9 @@ def test_screenshot_png_and_sidecar(make_window, qtbot, faces_dir, tmp_path):
     assert meta["model"]["warning"] == "Not trained on infant pain data"
     assert meta["settings"]["alerts"]["high_on"] == 7.5
     # Default location: the session folder; the shortcut key does the same.
-    n = len(list((win.session.path / "screenshots").glob("*.png"))) if (win.session.path / "screenshots").exists() else 0
+    n = len(list((win.monitor.session.path / "screenshots").glob("*.png"))) if (win.monitor.session.path / "screenshots").exists() else 0
     qtbot.keyClick(win, Qt.Key.Key_S)
-    assert len(list((win.session.path / "screenshots").glob("*_window.png"))) == n // 2 + 1
+    assert len(list((win.monitor.session.path / "screenshots").glob("*_window.png"))) == n // 2 + 1
 
 
 def _crafted(win, scores, fps=10.0, t0=0.0):
@@ -100,26 +100,26 @@ def _crafted(win, scores, fps=10.0, t0=0.0):
         t = t0 + i / fps
         r = FrameResult(frame=int(round(t * fps)) + 1, timestamp=t, faces_seen=1, face=None, pain_score=s,
                         pain_raw=s, pain_level=PainLevel.from_score(s), pspi=0.0, size=(64, 48))
-        win.ingest(Processed(r, img, 0, time.monotonic(), time.monotonic()))
+        win.monitor.ingest(Processed(r, img, 0, time.monotonic(), time.monotonic()))
 
 
 def test_alert_raised_and_cleared_on_crafted_sequence(make_window, qtbot, tmp_path):
     win = make_window()
     win.set_alert_config(AlertConfig(high_on=7.5, mid_on=5.0, hysteresis=1.0, sustain_s=2.0, clear_s=2.0))
-    win.session = Session("crafted", root=tmp_path / "sessions")
+    win.monitor.session = Session("crafted", root=tmp_path / "sessions")
     _crafted(win, [1.0] * 10 + [9.0] * 30)  # 3 s of strong pain
     assert win.banner.priority == Priority.HIGH and "STRONG PAIN" in win.banner.text()
     assert win.banner._timer.isActive()  # high priority flashes
     assert sorted(s.priority for s in win.spans) == [Priority.MEDIUM, Priority.HIGH]
-    win.acknowledge()
-    assert win.alerts.sounding(time.monotonic()) == Priority.NONE and win.alerts.priority() == Priority.HIGH
+    win.monitor.acknowledge()
+    assert win.monitor.alerts.sounding(time.monotonic()) == Priority.NONE and win.monitor.alerts.priority() == Priority.HIGH
     _crafted(win, [7.0] * 30, t0=4.0)  # hysteresis band: holds
     assert win.banner.priority == Priority.HIGH
     _crafted(win, [1.0] * 30, t0=7.0)  # below both off thresholds for 3 s: clears
     assert win.banner.priority == Priority.NONE and not win.banner._timer.isActive()
     assert all(s.end is not None for s in win.spans)
-    win.session.close()
-    events = [json.loads(x) for x in (win.session.path / "events.jsonl").read_text().splitlines()]
+    win.monitor.session.close()
+    events = [json.loads(x) for x in (win.monitor.session.path / "events.jsonl").read_text().splitlines()]
     alerts = [(e["kind"], e["alarm"]) for e in events if e["event"] == "alert"]
     assert ("raised", "strong_pain") in alerts and ("cleared", "strong_pain") in alerts
     assert ("acknowledged", "strong_pain,mid_pain") in alerts
@@ -131,7 +131,7 @@ def test_custom_thresholds_banner_panel_curve_and_help_agree(make_window, tmp_pa
     """Issue 12 defect 7: the banner said "Mid pain sustained" while the panel said "2.5 no pain"."""
     win = make_window()
     win.set_alert_config(AlertConfig(high_on=4.0, mid_on=2.0, hysteresis=0.5, sustain_s=1.0, clear_s=1.0))
-    win.session = Session("crafted", root=tmp_path / "sessions")
+    win.monitor.session = Session("crafted", root=tmp_path / "sessions")
     _crafted(win, [2.4] * 20)  # 2 s at 2.4: mid pain on these settings (the paper calls it no pain)
     win.show_processed(_last(win))  # the panel shows the last of them
     assert win.banner.priority == Priority.MEDIUM
@@ -139,8 +139,8 @@ def test_custom_thresholds_banner_panel_curve_and_help_agree(make_window, tmp_pa
     assert level == "mid pain" and win.banner.text().lower().startswith(level), (win.banner.text(), level)
     assert win.curve.mid_line.value() == 2.0 and win.curve.high_line.value() == 4.0
     assert "from 4 strong" in win.help_text() and "score ≥ 2" in win.help_text()
-    win.session.close()
-    raised = [json.loads(x) for x in (win.session.path / "events.jsonl").read_text().splitlines()
+    win.monitor.session.close()
+    raised = [json.loads(x) for x in (win.monitor.session.path / "events.jsonl").read_text().splitlines()
               if '"raised"' in x]
     assert raised and raised[0]["message"].startswith("Mid pain alert raised (score ≥ 2")
 
@@ -218,12 +218,12 @@ def test_technical_alarm_when_frames_stop_and_camera_gone(make_window, qtbot, fa
     src.release.set()  # frames come back: the alarm clears
     qtbot.waitUntil(lambda: win.banner.priority == Priority.NONE, timeout=10000)
     src.gone = True  # the camera is unplugged: a technical alarm and a clear message
-    qtbot.waitUntil(lambda: "source_error" in win.alerts.active_alarms(), timeout=10000)
+    qtbot.waitUntil(lambda: "source_error" in win.monitor.alerts.active_alarms(), timeout=10000)
     # The session raises the alarm on its pump thread; the banner shows it when the signal reaches
     # the GUI thread, a moment later: wait for what the nurse sees.
     qtbot.waitUntil(lambda: "hung camera" in win.banner.text(), timeout=5000)
     assert "stopped delivering frames" in win.last_error
-    events = [json.loads(x) for x in (win.session.path / "events.jsonl").read_text().splitlines()]
+    events = [json.loads(x) for x in (win.monitor.session.path / "events.jsonl").read_text().splitlines()]
     assert {(e.get("kind"), e.get("alarm")) for e in events} >= {("raised", "no_frames"), ("cleared", "no_frames"),
                                                                    ("raised", "source_error")}
 
@@ -245,15 +245,15 @@ def test_missing_camera_and_unreadable_file_give_clear_message(make_window, qtbo
 def test_settings_are_remembered(make_window, tmp_path):
     ini = tmp_path / "remember.ini"
     win = make_window(ini)
-    win.sp_high.setValue(8.5)
-    win.sp_sustain.setValue(6.0)
+    win.alarm_form.sp_high.setValue(8.5)
+    win.alarm_form.sp_sustain.setValue(6.0)
     win.chk_lm.setChecked(False)
     win.opacity.setValue(70)
     win.speed.setCurrentIndex(win.speed.findData(2.0))
     win.settings.sync()
     again = make_window(ini)
-    assert again.alerts.config.high_on == 8.5 and again.alerts.config.sustain_s == 6.0
-    assert again.sp_high.value() == 8.5 and not again.chk_lm.isChecked()
+    assert again.monitor.alerts.config.high_on == 8.5 and again.monitor.alerts.config.sustain_s == 6.0
+    assert again.alarm_form.sp_high.value() == 8.5 and not again.chk_lm.isChecked()
     assert again.view.options.heat_opacity == pytest.approx(0.7) and again.speed.currentData() == 2.0
     assert again.player.speed == 2.0
 
@@ -280,7 +280,7 @@ def test_click_on_face_sets_target(make_window, qtbot, faces_dir):
     # faces in view the pain panel asks again for a click.
     win.act_auto_target.trigger()
     qtbot.waitUntil(lambda: win.pipeline.tracker.roi is None, timeout=5000)
-    assert not win.player_has_target()
+    assert win.monitor.target is None
     win.play()
     qtbot.waitUntil(lambda: win.pain.prompt.isVisible(), timeout=10000)
 
@@ -317,11 +317,11 @@ def test_gradcam_runs_beside_the_video(make_window, qtbot, faces_dir, cnn_checkp
     assert "Grad-CAM" not in win.heat_label.text()
     assert win.load_cnn(str(cnn_checkpoint))
     shown = win.frames_shown
-    qtbot.waitUntil(lambda: win.explanations >= 3, timeout=30000)
+    qtbot.waitUntil(lambda: win.explain.count >= 3, timeout=30000)
     assert win.heat_label.text().startswith("Grad-CAM (") and "frames behind" in win.heat_label.text()
     assert win.view._heat is not None and win.view._weights is None
     # The video did not wait for Grad-CAM: more frames were shown than maps made.
-    assert win.frames_shown - shown > win.explanations
+    assert win.frames_shown - shown > win.explain.count
     win.pause()
     qtbot.wait(300)
     png, _, side = win.save_screenshot(tmp_path / "cam.png")

@@ -39,7 +39,27 @@ from .sources import Source
 #: AU engine name -> what the user interface calls it.
 ENGINES = {"embedded": "embedded", "openface": "OpenFace 2.2"}
 
-__all__ = ["ENGINES", "MonitorListener", "MonitorSession", "OpenFaceJob", "Span"]
+__all__ = ["ENGINES", "MonitorListener", "MonitorSession", "OpenFaceJob", "Span", "open_spec", "target_around"]
+
+
+def open_spec(spec: str | int) -> Source:
+    """Open what the user named: a camera index (it reopens by itself after an unplug or a hang,
+    stalled after 3 s), a stream URL or device path (reconnecting too), else a file or folder.
+
+    Raises :class:`AuepaError` (``SourceError``) with a one-line reason when it cannot be opened.
+    """
+    from .streams import open_any, open_live
+
+    if isinstance(spec, int) or str(spec).strip().isdigit():
+        return open_live(spec, stall_timeout=3.0)
+    return open_any(spec)
+
+
+def target_around(result: Any, x: float, y: float) -> tuple[float, float, float, float]:
+    """The target region for a click at (``x``, ``y``) frame pixels on ``result``'s frame: a square
+    centred on the click, as large as the current face (a quarter of the frame height without one)."""
+    side = max(result.face.box[2], result.face.box[3]) if result.face is not None else 0.25 * result.size[1]
+    return (x - side / 2, y - side / 2, side, side)
 
 
 class OpenFaceJob:
@@ -103,6 +123,21 @@ class OpenFaceJob:
     def join(self, timeout: float = 15.0) -> None:
         self._thread.join(timeout)
 
+    def progress_text(self, now: float | None = None) -> str:
+        """One line on the run: the file, the share of frames done and the seconds spent."""
+        now = time.monotonic() if now is None else now
+        done, total = self.progress
+        pct = f"{100 * done / total:.0f}% ({done}/{total} frames)" if total else f"{done} frames"
+        return (f"Running OpenFace on {Path(self.desc).name}: {pct}, {now - self.started:.0f} s. "
+                "The file plays when its AU values are ready.")
+
+    def ready_text(self) -> str:
+        """One line once the engine is ready: from the cache or how long it took, and its first note."""
+        info = self.engine.info
+        how = "from the cache" if info.from_cache else f"in {info.seconds:.1f} s"
+        notes = list(info.notes)
+        return f"OpenFace values for {Path(self.desc).name} ready ({how})" + (f"; {notes[0]}" if notes else "")
+
 
 class MonitorListener:
     """What a view of a :class:`MonitorSession` is told (every method optional: no-ops here)."""
@@ -135,8 +170,13 @@ class SourceFacts:
 
     desc: str = ""
     live: bool = False
-    fps: float = 30.0
-    frame_count: int = 0
+    fps: float = 30.0  # frames per second
+    frame_count: int = 0  # 0 when unknown (live)
+
+    @property
+    def title(self) -> str:
+        """A short name for a window title: the file's name, or the live source's (no password)."""
+        return mask_credentials(self.desc) if self.live else Path(self.desc).name
 
 
 class MonitorSession:
@@ -227,6 +267,17 @@ class MonitorSession:
         with self.lock:
             if self.session:
                 self.session.event("model_loaded", model=scorer.name, path=str(scorer.path))
+
+    def load_scorer(self, path: str | Path) -> Any:
+        """Load the pain model file ``path`` and use it from the next frame on (smoothing as now).
+
+        Raises :class:`AuepaError` with a one-line reason when the file cannot be used (nothing changes).
+        """
+        from .scoring import PainScorer
+
+        scorer = PainScorer(path, smoothing=self.pipeline.scorer.smoother.enabled)
+        self.set_scorer(scorer)
+        return scorer
 
     def event(self, name: str, **fields: Any) -> None:
         """An entry in the session's ``events.jsonl`` (nothing when not recording)."""
@@ -419,6 +470,26 @@ class MonitorSession:
     def alert_starts(self) -> list[float]:
         with self.lock:
             return self.spans.starts()
+
+    def alert_start_from(self, t: float, direction: int) -> float | None:
+        """The start (source seconds) of the next alarm span after ``t`` (``direction`` > 0) or the
+        previous one before it, or None. 1 ms apart counts as the same time."""
+        starts = self.alert_starts()
+        cand = [s for s in starts if s > t + 1e-3] if direction > 0 else [s for s in starts if s < t - 1e-3]
+        if not cand:
+            return None
+        return cand[0] if direction > 0 else cand[-1]
+
+    def reopen_spec(self) -> tuple[str, bool] | None:
+        """(file, play) to reopen when the AU engine is changed: the file waiting for OpenFace, or
+        the recorded file playing or paused; None for a live source or none."""
+        with self.lock:
+            job = self.of_job
+            if job is not None:
+                return job.desc, job.play
+            if self.player.source is not None and not self.source.live and self.source.desc:
+                return self.source.desc, self.player.playing
+            return None
 
     def span_ranges(self) -> list[tuple[float, float, Priority]]:
         with self.lock:

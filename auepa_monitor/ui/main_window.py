@@ -6,6 +6,8 @@ thread drains the player. What happens reaches the window through a
 :class:`~.bridge.QtMonitorBridge`, as Qt signals received on the GUI thread; the window draws
 and forwards the user's controls. A 10 ms timer only redraws (curve, status, sounds, banner
 countdown) and takes Grad-CAM maps from their worker (:class:`~.explanation.Explanations`).
+Beside it: the actions, toolbars and menus (:mod:`.menus`), the overlay bar, the status bar,
+the AU engine's box and label (:mod:`.engine_display`) and the dialogs.
 
 AU engines: "embedded" or "openface" (``--au-engine``, the toolbar's engine box, remembered in
 the settings). OpenFace needs the whole recorded file first, so a file opened with "openface"
@@ -19,55 +21,49 @@ written in the session CSV (``au_engine``) and in screenshot sidecars.
 
 from __future__ import annotations
 
-import json
 import time
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QImage, QKeySequence
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QImage
 from PySide6.QtWidgets import (
     QApplication,
-    QCheckBox,
-    QComboBox,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QMainWindow,
-    QMessageBox,
-    QPushButton,
     QScrollArea,
-    QSizePolicy,
     QSlider,
     QSplitter,
     QStyle,
     QTabWidget,
-    QToolBar,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from .. import NOT_A_MEDICAL_DEVICE, __version__
-from ..core.alerts import AlertConfig, AlertEvent, AlertMonitor, Priority, Span
+from .. import __version__
+from ..core.alerts import AlertConfig, AlertEvent, Priority, Span
 from ..core.errors import AuepaError
-from ..core.monitor import ENGINES, MonitorSession, OpenFaceJob
-from ..core.player import SPEEDS, Player, PlayerNotice, Processed
+from ..core.monitor import ENGINES, MonitorSession, OpenFaceJob, open_spec, target_around
+from ..core.player import SPEEDS, PlayerNotice, Processed
 from ..core.private_files import mask_credentials
-from ..core.session import Session
-from ..core.sources import IMAGE_EXTS, VIDEO_EXTS, Source, list_cameras, open_source
+from ..core.sources import Source
+from . import dialogs, menus
 from .alarm_form import AlarmForm, help_text
 from .bridge import QtMonitorBridge
 from .curve import PainCurve
+from .engine_display import EngineDisplay
 from .explanation import Explanations, explain_module
+from .model_facts import show_scorer
 from .overlay import render_annotated
+from .overlay_bar import OverlayBar
 from .panels import AlertBanner, AUPanel, EngagementPanel, PainPanel
 from .pyside_fix import protect_none
 from .screenshot import write_trio
 from .settings_store import SettingsStore
 from .sound import AlarmSound
+from .status_bar import DisplayRate, MonitorStatusBar
 from .theme import apply_dark
 from .video_view import VideoView
 
@@ -111,15 +107,14 @@ class MainWindow(QMainWindow):
         self.sound = AlarmSound(enabled=sound)
         self.current: Processed | None = None  # the frame shown
         self.frames_shown = 0
-        self._shown_walls: deque[float] = deque(maxlen=120)
-        self._display_latency: deque[float] = deque(maxlen=60)
+        self.rate = DisplayRate()
         self._last_curve = 0.0
         self._shown_job: OpenFaceJob | None = None
-        self._spans_shown: list[Span] = []
+        #: The alarm spans as last shown (updated with the banner, so the two always agree).
+        self.spans: list[Span] = []
         self.on_frame: Callable[[Processed], None] | None = None  # hook for scripted runs
         # Command-line choices apply to this run; choices made in the window are remembered.
-        self._engine_arg = au_engine
-        self._bin_arg = str(openface_bin) if openface_bin else None
+        self.engines = EngineDisplay(self.store, au_engine, str(openface_bin) if openface_bin else None)
         self.setWindowTitle(f"AuE-IPA Monitor {__version__}")
         self.setAcceptDrops(True)
         self._build_ui()
@@ -132,73 +127,32 @@ class MainWindow(QMainWindow):
         b.openfaceWaiting.connect(self._on_openface_waiting)
         b.openfaceDone.connect(self._on_openface_done)
         b.errorRaised.connect(self.show_error)
+        self.engines.changed.connect(self._engine_changed)
         self._restore()
-        self._set_scorer_facts(pipeline.scorer)
+        show_scorer(self.pain, self.au_panel, pipeline.scorer)
         self.monitor.start_pump()
         self._timer = QTimer(self)
         self._timer.setInterval(10)
         self._timer.timeout.connect(self._tick)
         self._timer.start()
 
-    # The session's state, as the window's (scripts and tests use these names).
-    player: Player = property(lambda self: self.monitor.player)  # type: ignore[assignment]
-    alerts: AlertMonitor = property(lambda self: self.monitor.alerts)  # type: ignore[assignment]
-    #: The alarm spans as last shown (updated with the banner, so the two always agree).
-    spans: list[Span] = property(lambda self: self._spans_shown)  # type: ignore[assignment]
-    events: list[AlertEvent] = property(lambda self: self.monitor.events)  # type: ignore[assignment]
-    _of_job = property(lambda self: self.monitor.of_job)
-    engine_in_use: str = property(lambda self: self.monitor.engine_in_use)  # type: ignore[assignment]
-    engine_note: str = property(lambda self: self.monitor.engine_note)  # type: ignore[assignment]
-    frame_count: int = property(lambda self: self.monitor.source.frame_count)  # type: ignore[assignment]
-    source_desc: str = property(lambda self: self.monitor.source.desc)  # type: ignore[assignment]
-    source_live: bool = property(lambda self: self.monitor.source.live)  # type: ignore[assignment]
-    explanations: int = property(lambda self: self.explain.count)  # type: ignore[assignment]
-    _explanation = property(lambda self: self.explain.explanation)
-    _explainer = property(lambda self: self.explain.explainer)
-
-    @property
-    def last_error(self) -> str:
-        """The last one-line message shown to the user ('' since the current source started)."""
-        return self.monitor.last_error
-
-    @last_error.setter
-    def last_error(self, message: str) -> None:
-        self.monitor.last_error = message
-
-    @property
-    def session(self) -> Session | None:
-        return self.monitor.session
-
-    @session.setter
-    def session(self, s: Session | None) -> None:
-        self.monitor.session = s
-
-    @property
-    def initial_roi(self) -> tuple[float, float, float, float] | None:
-        return self.monitor.initial_roi
-
-    @initial_roi.setter
-    def initial_roi(self, roi: tuple[float, float, float, float] | None) -> None:
-        self.monitor.initial_roi = roi
-
-    @property
-    def openface_fallback(self) -> bool:
-        """On an OpenFace failure play with the embedded engine (False: show the error, open nothing)."""
-        return self.monitor.openface_fallback
-
-    @openface_fallback.setter
-    def openface_fallback(self, on: bool) -> None:
-        self.monitor.openface_fallback = on
+    # The session's, for the command-line front end (ui/app.py) and scripts that set them on the window.
+    player = property(lambda self: self.monitor.player)
+    last_error = property(lambda self: self.monitor.last_error, lambda self, m: setattr(self.monitor, "last_error", m))
+    initial_roi = property(lambda self: self.monitor.initial_roi,
+                           lambda self, roi: setattr(self.monitor, "initial_roi", roi))
+    openface_fallback = property(lambda self: self.monitor.openface_fallback,
+                                 lambda self, on: setattr(self.monitor, "openface_fallback", on))
 
     # ----------------------------------------------------------------------------------- layout
     def _build_ui(self) -> None:
-        st = self.style()
         self.view = VideoView()
         self.view.clicked.connect(self._view_clicked)
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setEnabled(False)
         self.slider.setMinimum(1)
         self.slider.sliderMoved.connect(self.seek)
+        self.slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # arrows step frames, not the slider
         self.pos_label = QLabel("")
         self.pos_label.setMinimumWidth(150)
         seek_row = QHBoxLayout()
@@ -225,13 +179,16 @@ class MainWindow(QMainWindow):
         rv = QVBoxLayout(right)
         rv.setContentsMargins(4, 0, 0, 0)
         rv.addWidget(self.banner)
-        alarm_row = QHBoxLayout()  # filled with the alarm controls below
+        menus.build_actions(self)
+        # An alarm's controls sit under the banner, never in a toolbar's overflow (1024x768 included).
+        self.ack_button, self.audio_button = menus.alarm_buttons((self.act_ack, self.act_pause_audio))
+        alarm_row = QHBoxLayout()
         alarm_row.setContentsMargins(0, 0, 0, 0)
+        alarm_row.addWidget(self.ack_button)
+        alarm_row.addWidget(self.audio_button)
         rv.addLayout(alarm_row)
         rv.addWidget(self.pain)
-        self.engine_label = QLabel("AU engine: embedded")
-        self.engine_label.setWordWrap(True)
-        self.engine_label.setToolTip("The engine that produced the AU values shown (also in the session CSV)")
+        self.engine_label = self.engines.label
         rv.addWidget(self.engine_label)
         # AU bars and alarm settings share a tab area so the column fits 800-pixel-high screens.
         self.tabs = QTabWidget()
@@ -242,8 +199,6 @@ class MainWindow(QMainWindow):
                                    "over the session")
         self.alarm_form = AlarmForm(self.monitor.alerts.config)
         self.alarm_form.changed.connect(self.set_alert_config)
-        for name in ("enabled", "sp_high", "sp_mid", "sp_hyst", "sp_sustain", "sp_clear", "sp_noface"):
-            setattr(self, "alert_enabled" if name == "enabled" else name, getattr(self.alarm_form, name))
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
@@ -261,141 +216,20 @@ class MainWindow(QMainWindow):
         h.addWidget(split, 1)
         h.addWidget(right)
         self.setCentralWidget(central)
-
-        def act(text: str, slot, shortcut: str | QKeySequence | None = None, icon=None) -> QAction:
-            a = QAction(text, self)
-            if icon is not None:
-                a.setIcon(st.standardIcon(icon))
-            if shortcut:
-                a.setShortcut(QKeySequence(shortcut))
-            a.triggered.connect(slot)
-            self.addAction(a)
-            return a
-
-        P = QStyle.StandardPixmap
-        self.act_open = act("Open…", self.open_dialog, QKeySequence.StandardKey.Open, P.SP_DialogOpenButton)
-        self.act_play = act("Play/Pause", self.toggle_play, "Space", P.SP_MediaPlay)
-        self.act_back = act("Back", lambda: self.step(-1), "Left", P.SP_MediaSeekBackward)
-        self.act_fwd = act("Forward", lambda: self.step(1), "Right", P.SP_MediaSeekForward)
-        self.act_prev_alert = act("Prev alert", self.prev_alert, "[", P.SP_MediaSkipBackward)
-        self.act_next_alert = act("Next alert", self.next_alert, "]", P.SP_MediaSkipForward)
-        self.act_shot = act("Screenshot", lambda: self.save_screenshot(), "S", P.SP_DialogSaveButton)
-        self.act_ack = act("Acknowledge", self.acknowledge, "A", P.SP_DialogApplyButton)
-        self.act_pause_audio = act("Audio off 2 min", self.pause_audio, "P", P.SP_MediaVolumeMuted)
-        for a, tip in ((self.act_back, "Step one frame back"), (self.act_fwd, "Step one frame forward"),
-                       (self.act_prev_alert, "Jump to the previous alert"), (self.act_next_alert, "Jump to the next alert"),
-                       (self.act_shot, "Save the video with overlays, the window and a JSON sidecar"),
-                       (self.act_ack, "Acknowledge the active alarms (silences them until a new one)"),
-                       (self.act_pause_audio, "Pause alarm sounds for 2 minutes (visual alarms stay)"),
-                       (self.act_play, "Play / pause")):
-            a.setToolTip(f"{tip} ({a.shortcut().toString()})")
-        # An alarm's controls sit under the banner, never in a toolbar's overflow (1024x768 included).
-        self.ack_button, self.audio_button = QToolButton(), QToolButton()
-        for b, a in ((self.ack_button, self.act_ack), (self.audio_button, self.act_pause_audio)):
-            b.setDefaultAction(a)
-            b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-            b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-            alarm_row.addWidget(b)
-        self.speed = QComboBox()
-        for s in SPEEDS:
-            self.speed.addItem(f"{s:g}x", s)
-        self.speed.setCurrentIndex(SPEEDS.index(1.0))
-        self.speed.setToolTip("Playback speed (files). Frames are skipped when processing cannot keep up.")
+        self.speed = menus.speed_box()
         self.speed.currentIndexChanged.connect(lambda _i: self._speed_changed())
-        tb = QToolBar("Playback")
-        tb.setObjectName("playback")
-        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        for a in (self.act_open, self.act_play, self.act_back, self.act_fwd):
-            tb.addAction(a)
-        tb.addWidget(self.speed)
-        self.engine_box = QComboBox()
-        for name, label in ENGINES.items():
-            self.engine_box.addItem(f"AU engine: {label}", name)
-        self.engine_box.setToolTip("AU intensity engine for the sources opened next (changing it reopens the file). "
-                                   "OpenFace runs over the whole file first; cameras use the embedded engine.")
-        tb.addWidget(self.engine_box)
-        tb.addSeparator()
-        for a in (self.act_prev_alert, self.act_next_alert, self.act_shot):
-            tb.addAction(a)
-        self.addToolBar(tb)
-        # Overlay toggles and the heatmap slot.
-        ob = QToolBar("Overlays")
-        ob.setObjectName("overlays")
-        self.chk_box = QCheckBox("Face box")
-        self.chk_lm = QCheckBox("Landmarks")
-        self.chk_regions = QCheckBox("AU regions")
-        self.chk_heat = QCheckBox("Heatmap")
-        for c in (self.chk_box, self.chk_lm, self.chk_regions, self.chk_heat):
-            c.setChecked(True)
-            c.toggled.connect(self._overlays_changed)
-            ob.addWidget(c)
-        ob.addWidget(QLabel(" opacity "))
-        self.opacity = QSlider(Qt.Orientation.Horizontal)
-        self.opacity.setRange(0, 100)
-        self.opacity.setValue(45)
-        self.opacity.setFixedWidth(90)
-        self.opacity.valueChanged.connect(self._overlays_changed)
-        ob.addWidget(self.opacity)
-        self.heat_label = QLabel("")
-        self.heat_label.setMinimumWidth(260)
-        ob.addWidget(self.heat_label)
-        self.addToolBarBreak()
-        self.addToolBar(ob)
-        # Playback keys (Space, arrows) must reach the shortcuts, not a focused checkbox or slider.
-        for w in (self.chk_box, self.chk_lm, self.chk_regions, self.chk_heat, self.opacity, self.speed,
-                  self.slider):
-            w.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        for b in tb.findChildren(QWidget) + ob.findChildren(QWidget):
-            if b.focusPolicy() != Qt.FocusPolicy.NoFocus and not isinstance(b, QComboBox):
-                b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.overlays = OverlayBar(self.store)
+        self.overlays.changed.connect(self._overlays_changed)
+        self.opacity, self.heat_label = self.overlays.opacity, self.overlays.heat_label
+        self.chk_box, self.chk_lm = self.overlays.chk_box, self.overlays.chk_lm
+        self.chk_regions, self.chk_heat = self.overlays.chk_regions, self.overlays.chk_heat
+        menus.build_toolbars(self)
         self.view.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.view.setFocus()
-        # Menus.
-        mb = self.menuBar()
-        m_file = mb.addMenu("&File")
-        m_file.addAction(self.act_open)
-        self.m_camera = m_file.addMenu("Camera")
-        self.m_camera.aboutToShow.connect(self._fill_camera_menu)
-        self.m_recent = m_file.addMenu("Recent files")
-        m_file.addSeparator()
-        m_file.addAction(act("Load pain model…", self.load_model_dialog))
-        m_file.addAction(act("Load CNN checkpoint (Grad-CAM)…", self.load_cnn_dialog))
-        m_file.addAction(act("Session folder…", self.choose_session_dir))
-        m_file.addAction(act("Keep sessions for…", self.choose_keep_days))
-        m_file.addAction(act("OpenFace FeatureExtraction…", self.choose_openface_bin))
-        m_file.addSeparator()
-        m_file.addAction(act("Quit", self.close, QKeySequence.StandardKey.Quit))
-        m_play = mb.addMenu("&Playback")
-        for a in (self.act_play, self.act_back, self.act_fwd, self.act_prev_alert, self.act_next_alert):
-            m_play.addAction(a)
-        m_play.addSeparator()
-        # A click chooses the target face; this gives the choice back to the tracker.
-        self.act_auto_target = act("Target face: automatic", lambda: self.set_target(None), "T")
-        m_play.addAction(self.act_auto_target)
-        m_alarm = mb.addMenu("&Alarms")
-        for a in (self.act_ack, self.act_pause_audio, self.act_shot):
-            m_alarm.addAction(a)
-        m_help = mb.addMenu("&Help")
-        m_help.addAction(act("Keys, scales and alarms", self._help_text, QKeySequence.StandardKey.HelpContents))
-        m_help.addAction(act("About", self._about))
-        # Status bar.
-        sb = self.statusBar()
-        self.stat_label = QLabel("")
-        self.session_label = QLabel("")
-        self.session_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.session_label.setMaximumWidth(240)
-        notice = QLabel("Not a medical device")
-        notice.setToolTip(NOT_A_MEDICAL_DEVICE)
-        notice.setStyleSheet("color: #ffb74d;")
-        self.cancel_button = QPushButton("Cancel OpenFace")
-        self.cancel_button.setToolTip("Stop OpenFace's run; the file is not opened")
-        self.cancel_button.clicked.connect(self.cancel_openface)
-        self.cancel_button.setVisible(False)
-        sb.addPermanentWidget(self.cancel_button)
-        sb.addPermanentWidget(self.stat_label)  # permanent: messages never hide the figures
-        sb.addPermanentWidget(self.session_label)
-        sb.addPermanentWidget(notice)
+        menus.build_menus(self)
+        self.status = MonitorStatusBar(self.statusBar(), self.cancel_openface)
+        self.stat_label, self.session_label, self.cancel_button = \
+            self.status.figures, self.status.session, self.status.cancel
         self._update_recent_menu()
 
     # --------------------------------------------------------------------------------- settings
@@ -412,57 +246,33 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geo)
         else:
             self.resize(1400, 900)
-        # Read everything first: setting one widget saves all overlay settings.
-        checks, opacity = self.store.overlays()
-        for key, chk in zip(("box", "landmarks", "regions", "heatmap"),
-                            (self.chk_box, self.chk_lm, self.chk_regions, self.chk_heat), strict=True):
-            chk.blockSignals(True)
-            chk.setChecked(checks[key])
-            chk.blockSignals(False)
-        self.opacity.blockSignals(True)
-        self.opacity.setValue(opacity)
-        self.opacity.blockSignals(False)
+        self.overlays.restore()
         sp = self.store.speed()
         if sp in SPEEDS:
             self.speed.setCurrentIndex(SPEEDS.index(sp))
-        engine = self._engine_arg or self.store.engine()
-        self.engine_box.setCurrentIndex(max(0, self.engine_box.findData(engine)))
-        self.engine_box.currentIndexChanged.connect(lambda _i: self._engine_changed())
-        self.curve.set_thresholds(self.alerts.config.high_on, self.alerts.config.mid_on)
+        cfg = self.monitor.alerts.config
+        self.curve.set_thresholds(cfg.high_on, cfg.mid_on)
         self._overlays_changed()
 
     def _overlays_changed(self) -> None:
-        o = self.view.options
-        o.face_box, o.landmarks = self.chk_box.isChecked(), self.chk_lm.isChecked()
-        o.au_regions, o.heatmap = self.chk_regions.isChecked(), self.chk_heat.isChecked()
-        o.heat_opacity = self.opacity.value() / 100.0
-        self.store.set_overlays({"box": o.face_box, "landmarks": o.landmarks, "regions": o.au_regions,
-                                 "heatmap": o.heatmap}, self.opacity.value())
-        if hasattr(self, "explain"):
+        self.overlays.apply(self.view.options)
+        if hasattr(self, "explain"):  # not while the window is being built
             self.explain.update_post_process()
-        if not o.heatmap:
-            self.heat_label.setText("")
         self.view.update()
 
     def sessions_root(self) -> Path:
         return self._sessions_root if self._sessions_root is not None else self.store.sessions_dir()
 
     def choose_session_dir(self) -> None:
-        d = QFileDialog.getExistingDirectory(self, "Folder for session recordings", str(self.sessions_root()))
+        d = dialogs.ask_sessions_dir(self, self.sessions_root())
         if d:
             self._sessions_root = None
             self.store.set_sessions_dir(d)
             self.statusBar().showMessage(f"New sessions go to {d}", 5000)
 
-    def keep_days(self) -> int:
-        return self.store.keep_days()
-
     def choose_keep_days(self) -> None:
-        from PySide6.QtWidgets import QInputDialog
-
-        n, ok = QInputDialog.getInt(self, "Keep sessions for", "Days closed sessions are kept (0: keep all); "
-                                    "applied when the program starts:", self.keep_days(), 0, 36500)
-        if ok:
+        n = dialogs.ask_keep_days(self, self.store.keep_days())
+        if n is not None:
             self.store.set_keep_days(n)
             self.statusBar().showMessage(f"Sessions kept {n} days (from the next start)" if n else
                                          "All sessions kept", 5000)
@@ -471,65 +281,33 @@ class MainWindow(QMainWindow):
         """Remove closed sessions older than ``keep_days`` (default: the setting) from the sessions folder."""
         from ..core.retention import apply_retention
 
-        days = self.keep_days() if keep_days is None else keep_days
+        days = self.store.keep_days() if keep_days is None else keep_days
         removed = apply_retention(self.sessions_root(), days)
         if removed:
             self.statusBar().showMessage(f"Removed {len(removed)} session(s) older than {days} days", 10000)
         return removed
 
-    @property
-    def au_engine_choice(self) -> str:
-        """The engine chosen for the sources opened next: "embedded" or "openface"."""
-        return str(self.engine_box.currentData())
-
     def set_au_engine(self, name: str) -> None:
         """Choose the engine (remembered); a recorded file that is open is reopened with it."""
-        i = self.engine_box.findData(name)
-        if i < 0:
-            raise ValueError(f"unknown AU engine {name!r}: use embedded or openface")
-        if i == self.engine_box.currentIndex():
-            self._engine_changed()
-        else:
-            self.engine_box.setCurrentIndex(i)  # -> _engine_changed
+        self.engines.select(name)
 
     def _engine_changed(self) -> None:
-        self.store.set_engine(self.au_engine_choice)
-        job = self.monitor.of_job
-        path = job.desc if job is not None else (self.source_desc if self.player.source is not None
-                                                  and not self.source_live else "")
-        if path:
-            self.open_source(path, play=job.play if job is not None else self.player.playing)
+        again = self.monitor.reopen_spec()
+        if again is not None:
+            self.open_source(again[0], play=again[1])
         else:
-            self.statusBar().showMessage(f"AU engine for the next source: {ENGINES[self.au_engine_choice]}", 5000)
-
-    @property
-    def openface_bin(self) -> str | None:
-        """FeatureExtraction from --openface-bin, else the setting, else None (the engine's own lookup)."""
-        return self._bin_arg or self.store.openface_bin()
+            self.statusBar().showMessage(f"AU engine for the next source: {ENGINES[self.engines.choice]}", 5000)
 
     def choose_openface_bin(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "OpenFace's FeatureExtraction", self.openface_bin or "",
-                                              "FeatureExtraction (FeatureExtraction*);;All files (*)")
+        path = self.engines.choose_openface_bin(self)
         if path:
-            self._bin_arg = None
-            self.store.set_openface_bin(path)
             self.statusBar().showMessage(f"OpenFace: using {path}", 5000)
 
     # ---------------------------------------------------------------------------------- sources
     def open_source(self, spec: str | int, play: bool = True) -> bool:
-        """Open a file path or camera index. A bad source gives a clear message, never a crash."""
+        """Open a file path, camera index or stream URL. A bad source gives a clear message, never a crash."""
         try:
-            if isinstance(spec, int) or str(spec).strip().isdigit():
-                # A camera reopens by itself after an unplug or a hang (technical alarm meanwhile).
-                from ..core.reconnect import ReconnectingSource
-                from ..core.sources import CameraSource
-
-                idx = int(spec)
-                src = ReconnectingSource(lambda: CameraSource(idx), name=f"camera {idx}")
-            else:  # a stream URL (IP camera) reconnects by itself too
-                from ..core.streams import is_live_spec, open_live
-
-                src = open_live(spec) if is_live_spec(spec) else open_source(spec)
+            src = open_spec(spec)
         except AuepaError as e:
             self.show_error(str(e))
             return False
@@ -541,7 +319,7 @@ class MainWindow(QMainWindow):
 
     def begin_source(self, src: Source, desc: str, play: bool = True) -> None:
         """Play an opened source with the chosen AU engine (OpenFace first runs over a recorded file)."""
-        self.monitor.begin_source(src, desc, play, engine=self.au_engine_choice, openface_bin=self.openface_bin)
+        self.monitor.begin_source(src, desc, play, engine=self.engines.choice, openface_bin=self.engines.openface_bin)
 
     def start_source(self, src: Source, desc: str, play: bool = True, engine: Any = None, note: str = "",
                      why: str = "") -> None:
@@ -550,17 +328,13 @@ class MainWindow(QMainWindow):
 
     def _on_source_started(self, src: Source, desc: str, play: bool, note: str) -> None:
         self._shown_job = None
-        self._spans_shown = []
-        self.cancel_button.setVisible(False)
+        self.spans = []
+        self.status.cancel.setVisible(False)
         self.current = None
         self.view.clear()
         self.explain.new_source()
-        self._show_engine(self.monitor.engine_in_use)
-        self.engine_label.setToolTip(note or "The engine that produced the AU values shown (also in the session CSV)")
-        s = self.monitor.session
-        self.session_label.setText("" if s is None else self.fontMetrics().elidedText(
-            f"● REC {s.path.name}", Qt.TextElideMode.ElideMiddle, 230))
-        self.session_label.setToolTip("" if s is None else f"Recording to {s.path}")
+        self.engines.show_started(self.monitor, note)
+        self.status.show_session(self.monitor.session)
         if src.live:
             self.curve.start_live()
             self.slider.setEnabled(False)
@@ -570,16 +344,9 @@ class MainWindow(QMainWindow):
             self.slider.setMaximum(max(1, src.frame_count))
         self.view.target_roi = self.monitor.target
         self._set_play_icon(play)
-        self.setWindowTitle(f"AuE-IPA Monitor – {Path(desc).name if not src.live else mask_credentials(desc)}")
+        self.setWindowTitle(f"AuE-IPA Monitor – {self.monitor.source.title}")
         self.statusBar().showMessage(note or f"Opened {mask_credentials(desc)}", 15000 if note else 4000)
         self.sourceOpened.emit(desc)
-
-    def _show_engine(self, name: str, missing: str = "") -> None:
-        m = self.monitor
-        why = f" (OpenFace not used: {m.engine_why or 'see the tooltip'})" if m.engine_note else ""
-        label = f"AU engine: {ENGINES.get(name, name)}" + (f" – no values: {missing}" if missing else why)
-        if self.engine_label.text() != label:
-            self.engine_label.setText(label)
 
     def _on_openface_waiting(self, job: OpenFaceJob) -> None:
         if job is not self.monitor.of_job:
@@ -593,77 +360,52 @@ class MainWindow(QMainWindow):
             self.au_panel.set_values({})
             self.pos_label.setText("")
             self.current = None
-            self.session_label.setText("")
-            self.cancel_button.setVisible(True)
-            self.engine_label.setText(f"AU engine: {ENGINES['openface']} (running…)")
+            self.status.show_session(None)
+            self.status.cancel.setVisible(True)
+            self.engines.show_running()
             self.setWindowTitle(f"AuE-IPA Monitor – {Path(job.desc).name} (OpenFace running)")
-        done, total = job.progress
-        pct = f"{100 * done / total:.0f}% ({done}/{total} frames)" if total else f"{done} frames"
-        msg = (f"Running OpenFace on {Path(job.desc).name}: {pct}, {time.monotonic() - job.started:.0f} s. "
-               "The file plays when its AU values are ready.")
+        msg = job.progress_text()
         self.view.clear(msg)
-        if self.statusBar().currentMessage() != msg:
-            self.statusBar().showMessage(msg)
+        self.status.say(msg)
 
     def _on_openface_done(self, job: OpenFaceJob) -> None:
-        self.cancel_button.setVisible(False)
+        self.status.cancel.setVisible(False)
         if job.engine is not None:
-            info = job.engine.info
-            how = "from the cache" if info.from_cache else f"in {info.seconds:.1f} s"
-            notes = list(info.notes)
-            self.statusBar().showMessage(f"OpenFace values for {Path(job.desc).name} ready ({how})"
-                                         + (f"; {notes[0]}" if notes else ""), 8000)
+            self.statusBar().showMessage(job.ready_text(), 8000)
         else:  # with the fallback the file now plays with the embedded engine, and says so
-            self.show_error(job.error if not self.openface_fallback else self.monitor.engine_note)
+            self.show_error(job.error if not self.monitor.openface_fallback else self.monitor.engine_note)
 
     def cancel_openface(self) -> None:
         """Stop a running OpenFace job; its file is not opened (choose the embedded engine to view it)."""
         job = self.monitor.drop_openface_job()
-        self.cancel_button.setVisible(False)
+        self.status.cancel.setVisible(False)
         if job is None:
             return
         msg = f"OpenFace cancelled: {Path(job.desc).name} not opened (choose the embedded engine to play it)"
         self.view.clear(msg)
         self.statusBar().showMessage(msg, 10000)
-        self.engine_label.setText(f"AU engine: {ENGINES[self.au_engine_choice]}")
+        self.engines.show_choice()
         self.setWindowTitle(f"AuE-IPA Monitor {__version__}")
 
     def show_error(self, message: str) -> None:
         """A one-line message in the view, the status bar and a non-blocking dialog."""
         message = mask_credentials(message)
-        self.last_error = message
+        self.monitor.last_error = message
         self.statusBar().showMessage(message, 15000)
         if self.current is None:
             self.view.clear(message)
-        box = QMessageBox(QMessageBox.Icon.Warning, "AuE-IPA Monitor", message, parent=self)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.open()  # non-modal: the monitor keeps running behind it
-        self._error_box = box
+        self._error_box = dialogs.error_box(self, message)
 
     def open_dialog(self) -> None:
-        exts = " ".join(f"*{e}" for e in sorted(VIDEO_EXTS | IMAGE_EXTS))
-        path, _ = QFileDialog.getOpenFileName(self, "Open video or image", self.store.last_dir(),
-                                              f"Videos and images ({exts});;All files (*)")
+        path = dialogs.ask_media(self, self.store)
         if path:
-            self.store.set_last_dir(str(Path(path).parent))
             self.open_source(path)
-
-    def _fill_camera_menu(self) -> None:
-        self.m_camera.clear()
-        cams = list_cameras()
-        if not cams:
-            self.m_camera.addAction("No camera found").setEnabled(False)
-        for i in cams:
-            self.m_camera.addAction(f"Camera {i}", lambda i=i: self.open_source(i))
 
     def recent_files(self) -> list[str]:
         return self.store.recent_files()
 
     def _update_recent_menu(self) -> None:
-        self.m_recent.clear()
-        for p in self.recent_files():
-            self.m_recent.addAction(p, lambda p=p: self.open_source(p))
-        self.m_recent.setEnabled(bool(self.recent_files()))
+        menus.fill_recent_menu(self.m_recent, self.recent_files(), self.open_source)
 
     def dragEnterEvent(self, e: QDragEnterEvent) -> None:  # noqa: N802
         if e.mimeData().hasUrls() and any(u.isLocalFile() for u in e.mimeData().urls()):
@@ -698,7 +440,7 @@ class MainWindow(QMainWindow):
         self.monitor.seek(frame)
 
     def step(self, delta: int) -> None:
-        if self.player.source is not None and not self.source_live:
+        if self.player.source is not None and not self.monitor.source.live:
             self.monitor.step(delta)
             self._set_play_icon(False)
 
@@ -714,25 +456,16 @@ class MainWindow(QMainWindow):
         self._jump_alert(1)
 
     def _jump_alert(self, direction: int) -> None:
-        if self.source_live or self.current is None:
+        if self.monitor.source.live or self.current is None:
             return
-        t = self.current.result.timestamp
-        starts = self.monitor.alert_starts()
-        cand = [s for s in starts if s > t + 1e-3] if direction > 0 else [s for s in starts if s < t - 1e-3]
-        if cand:
-            self.seek(self.curve.frame_at(cand[0] if direction > 0 else cand[-1]))
+        t = self.monitor.alert_start_from(self.current.result.timestamp, direction)
+        if t is not None:
+            self.seek(self.curve.frame_at(t))
 
     def _view_clicked(self, x: float, y: float) -> None:
         """A click on a face makes it the target (a box around the click, sized like the current face)."""
-        if self.current is None:
-            return
-        r = self.current.result
-        side = max(r.face.box[2], r.face.box[3]) if r.face is not None else 0.25 * r.size[1]
-        self.set_target((x - side / 2, y - side / 2, side, side))
-
-    def player_has_target(self) -> bool:
-        """True when the user chose the target face (click or --roi) for the current source."""
-        return self.monitor.target is not None
+        if self.current is not None:
+            self.set_target(target_around(self.current.result, x, y))
 
     def set_target(self, roi: tuple[float, float, float, float] | None) -> None:
         self.monitor.set_target(roi)
@@ -741,19 +474,13 @@ class MainWindow(QMainWindow):
         if roi is not None:
             self.statusBar().showMessage(f"Target face set at ({roi[0] + roi[2] / 2:.0f}, "
                                          f"{roi[1] + roi[3] / 2:.0f})", 4000)
-        if not self.source_live and not self.player.playing and self.player.last_index:
+        if not self.monitor.source.live and not self.player.playing and self.player.last_index:
             self.seek(self.player.last_index)  # paused: show the new target on this frame now
 
     # ----------------------------------------------------------------------------------- alarms
-    def acknowledge(self) -> None:
-        self.monitor.acknowledge()
-
-    def pause_audio(self) -> None:
-        self.monitor.pause_audio()
-
     def _on_alarms(self, _events: list[AlertEvent]) -> None:
         with self.monitor.lock:
-            self._spans_shown = list(self.monitor.spans.spans)
+            self.spans = list(self.monitor.spans.spans)
         self._update_banner()
         self.curve.set_spans(self.monitor.span_ranges())
 
@@ -764,10 +491,6 @@ class MainWindow(QMainWindow):
             msg += f"  (audio paused {left:.0f} s)"
         self.banner.set_alarm(pr, msg, acknowledged=acked and left <= 0)
 
-    def ingest(self, p: Processed) -> None:
-        """Record one processed frame and run the alert logic on it (tests and scripts)."""
-        self.monitor.ingest(p)
-
     def _on_frame(self, p: Processed) -> None:
         """A frame was ingested: on the curve; drawn when it is the newest (older ones are skipped)."""
         if p.epoch < self.player.source_epoch:
@@ -777,7 +500,7 @@ class MainWindow(QMainWindow):
         if p is not self.monitor.latest and self.monitor.latest is not None:
             return
         self.show_processed(p)
-        self._display_latency.append((time.monotonic() - p.captured_wall) * 1000)
+        self.rate.latency_ms.append((time.monotonic() - p.captured_wall) * 1000)
         if self.on_frame is not None:
             self.on_frame(p)
 
@@ -793,9 +516,8 @@ class MainWindow(QMainWindow):
     def _tick(self) -> None:
         now = time.monotonic()
         st = getattr(self.player.source, "status", None)  # ReconnectingSource: say what it is doing
-        if st is not None and getattr(st, "alarm", False) and st.message \
-                and self.statusBar().currentMessage() != st.message:
-            self.statusBar().showMessage(st.message, 3000)
+        if st is not None and getattr(st, "alarm", False) and st.message:
+            self.status.say(st.message, 3000)
         self.explain.poll(self.current)
         pr, _msg, sounding, _left = self.monitor.alarm_state(now)
         self.sound.update(sounding, now)
@@ -805,7 +527,8 @@ class MainWindow(QMainWindow):
             self._last_curve = now
             self.curve.redraw()
             self.curve.set_spans(self.monitor.span_ranges())
-            self._update_status(now)
+            lat = self.current.result.latency_ms if self.current else 0.0
+            self.status.show_figures(self.rate, now, lat, self.player.dropped, self.device)
             protect_none()
 
     def show_processed(self, p: Processed) -> None:
@@ -813,61 +536,41 @@ class MainWindow(QMainWindow):
         self.current = p
         r = p.result
         self.frames_shown += 1
-        self._shown_walls.append(time.monotonic())
+        self.rate.shown.append(time.monotonic())
         self.view.set_frame(p.image, r)
-        self.pain.set_result(r, choose_prompt=r.faces_seen > 1 and not self.player_has_target(),
+        self.pain.set_result(r, choose_prompt=r.faces_seen > 1 and self.monitor.target is None,
                              scale=self.monitor.scale)
         self.au_panel.set_values(r.au)
-        self._show_engine(r.au_engine, r.au_missing)
-        if not self.source_live and self.frame_count:
+        self.engines.show_values(self.monitor, r.au_engine, r.au_missing)
+        count = self.monitor.source.frame_count
+        if not self.monitor.source.live and count:
             if not self.slider.isSliderDown():
                 self.slider.blockSignals(True)
                 self.slider.setValue(r.frame)
                 self.slider.blockSignals(False)
-            self.pos_label.setText(f"frame {r.frame}/{self.frame_count}  {r.timestamp:.2f} s")
+            self.pos_label.setText(f"frame {r.frame}/{count}  {r.timestamp:.2f} s")
         else:
             self.pos_label.setText(f"frame {r.frame}  {r.timestamp:.1f} s")
         self.explain.submit(p)
         self.explain.update_label(p)
 
-    def _update_status(self, now: float) -> None:
-        walls = [w for w in self._shown_walls if now - w <= 2.0]
-        fps = (len(walls) - 1) / (walls[-1] - walls[0]) if len(walls) > 2 and walls[-1] > walls[0] else 0.0
-        lat = self.current.result.latency_ms if self.current else 0.0
-        disp = sum(self._display_latency) / len(self._display_latency) if self._display_latency else 0.0
-        self.stat_label.setText(f"{fps:5.1f} fps | processing {lat:5.1f} ms | capture→display {disp:5.0f} ms | "
-                                f"dropped {self.player.dropped} | device {self.device}")
-
     # ------------------------------------------------------------------------------ models
-    def _set_scorer_facts(self, sc: Any) -> None:
-        card = sc.card
-        facts = [f"Output: {card.output_scale.split(';')[0]}", f"Built {card.created} by {card.built_by}"]
-        self.pain.set_card(card.name, card.warning, "\n".join(facts))
-        tip = (f"Trained on: {card.training_data}\nOutput: {card.output_scale}\nIntended use: {card.intended_use}"
-               f"\nMetrics: {json.dumps(card.metrics, default=str)}")
-        for w in (self.pain.facts, self.pain.model, self.pain.warning):
-            w.setToolTip(tip)
-        self.au_panel.set_core(sc.model.core_aus, [float(v) for v in sc.model.engagement])
-
     def load_model_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Pain regressor model", "", "Model files (*.pt);;All files (*)")
+        path = dialogs.ask_model(self)
         if path:
             self.load_model(path)
 
     def load_model(self, path: str) -> bool:
-        from ..core.scoring import PainScorer
-
         try:
-            scorer = PainScorer(path, smoothing=self.pipeline.scorer.smoother.enabled)
+            scorer = self.monitor.load_scorer(path)
         except AuepaError as e:
             self.show_error(str(e))
             return False
-        self.monitor.set_scorer(scorer)
-        self._set_scorer_facts(scorer)
+        show_scorer(self.pain, self.au_panel, scorer)
         return True
 
     def load_cnn_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "CNN checkpoint", "", "Checkpoints (*.pt *.pth);;All files (*)")
+        path = dialogs.ask_cnn(self)
         if path:
             self.load_cnn(path)
 
@@ -884,9 +587,6 @@ class MainWindow(QMainWindow):
         return True
 
     # ------------------------------------------------------------------------------- screenshot
-    def screenshot_dir(self) -> Path:
-        return self.monitor.screenshot_dir()
-
     def save_screenshot(self, path: str | Path | None = None) -> tuple[Path, Path, Path] | None:
         """Save the video with overlays (frame size), the whole window, and a JSON sidecar.
 
@@ -896,7 +596,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("No frame to save yet", 3000)
             return None
         p = self.current
-        path = Path(path) if path is not None else self.screenshot_dir() / self.monitor.screenshot_name(p)
+        path = Path(path) if path is not None else self.monitor.screenshot_dir() / self.monitor.screenshot_name(p)
         o = self.view.options
         img: QImage = render_annotated(p.image, p.result, o, heat=self.view._heat if o.heatmap else None,
                                        region_weights=self.view._weights if o.heatmap else None)
@@ -917,12 +617,6 @@ class MainWindow(QMainWindow):
     def help_text(self) -> str:
         """The keys, the scales and what each alarm means (Help menu)."""
         return help_text(self.monitor.scale)
-
-    def _help_text(self) -> None:
-        QMessageBox.information(self, "Keys, scales and alarms", self.help_text())
-
-    def _about(self) -> None:
-        QMessageBox.about(self, "About AuE-IPA Monitor", f"AuE-IPA Monitor {__version__}\n\n{NOT_A_MEDICAL_DEVICE}")
 
     def shutdown(self) -> None:
         """Stop and join all threads and close the session (idempotent)."""
