@@ -164,9 +164,14 @@ def test_ward_window_four_beds(faces_dir: Path, tmp_path: Path) -> None:
         assert win.beds[1].sounding() == Priority.MEDIUM and win.beds[0].sounding() == Priority.NONE
         png = tmp_path / "ward.png"
         assert win.grab().save(str(png))
+        # One face-network pool served every bed (no bed loaded networks of its own).
+        assert win.pool is not None and win.pool.stats.items["landmarks"] >= 4 * 30
+        assert all(getattr(wb.pipeline.tracker.nets.run_landmarks, "func", None) == win.pool._call for wb in win.beds)
+        assert len({id(n) for n in win.pool.nets}) == win.pool.workers
     finally:
         win.close()
         win.shutdown()
+    assert win.pool._closed
     _check_bed_folders(root, ["Cot 1", "Cot 2", "Cot 3", "Cot 4"], 30)
 
 

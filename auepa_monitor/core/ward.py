@@ -311,10 +311,12 @@ class WardBed:
         lossless: process every frame of a file (scripted runs) instead of keeping real-time pace.
         stop_at: with ``lossless``, pause a file after this frame.
         pipeline: the pipeline to use (None: a new :class:`Pipeline`).
+        nets: the face networks of a new pipeline's tracker: a client of the ward's shared
+            :class:`~auepa_monitor.core.net_pool.FaceNetPool` (None: networks of its own).
     """
 
     def __init__(self, cfg: WardConfig, bed: Bed, sessions_root: str | Path, store: CredentialStore | None = None,
-                 lossless: bool = False, stop_at: int | None = None, pipeline: Any = None) -> None:
+                 lossless: bool = False, stop_at: int | None = None, pipeline: Any = None, nets: Any = None) -> None:
         from .monitor import MonitorSession
         from .streams import open_any
 
@@ -327,9 +329,10 @@ class WardBed:
         self.src = open_any(url)  # SourceError: the caller shows it on the bed's tile
         self._own_pipeline = pipeline is None
         if pipeline is None:
+            from .face import FaceTracker
             from .pipeline import Pipeline
 
-            pipeline = Pipeline()
+            pipeline = Pipeline(tracker=FaceTracker(nets=nets) if nets is not None else None)
         self.pipeline = pipeline
         self.folder = Path(sessions_root) / bed_folder_name(bed.name)
         self.monitor = MonitorSession(pipeline, alert_config=bed.alert_config(), sessions_root=self.folder,

@@ -1,7 +1,9 @@
 """The ward view: a grid of beds, each a live thumbnail, score, sparkline, alarm state and rate.
 
 Each bed is a :class:`~auepa_monitor.core.ward.WardBed` (its own pipeline, monitor session and
-session folder, pump thread); the window polls them on a timer (10 Hz) and shows:
+session folder, pump thread); the face networks of all beds run in one
+:class:`~auepa_monitor.core.net_pool.FaceNetPool` (a worker per core on the CPU; on CUDA one
+GPU copy, the beds' frames batched). The window polls the beds on a timer (10 Hz) and shows:
 
 * on top, the highest-priority alarm across all beds (:func:`~auepa_monitor.core.ward.rank_alarms`),
   audible through :class:`AlarmSound` (unless muted), with how many other beds alarm;
@@ -50,6 +52,7 @@ from PySide6.QtWidgets import (
 from .. import NOT_A_MEDICAL_DEVICE
 from ..core.alerts import Priority
 from ..core.errors import AuepaError
+from ..core.net_pool import FaceNetPool
 from ..core.private_files import make_private, mask_credentials
 from ..core.ward import Bed, WardBed, WardConfig, rank_alarms
 from .overlay import LEVEL_COLORS
@@ -231,6 +234,12 @@ class WardWindow(QMainWindow):
         self.store = store
         self.sessions_root = Path(sessions_root)
         self._lossless, self._stop_at = lossless, stop_at
+        #: The face networks of every bed, run in one shared pool (batched across beds on CUDA).
+        self.pool = None
+        try:
+            self.pool = FaceNetPool()
+        except AuepaError:
+            pass  # the face model cannot load: each bed's tile says why when it tries
         self.grid = QGridLayout()
         for bed in cfg.beds:
             self._open_bed(bed)
@@ -242,6 +251,9 @@ class WardWindow(QMainWindow):
         self.setCentralWidget(central)
         # Said once, plainly, as in the monitor window.
         self.statusBar().addPermanentWidget(QLabel(f"<span style='color:#e65100'>{NOT_A_MEDICAL_DEVICE}</span>"))
+        if self.pool is not None:
+            self.statusBar().addWidget(QLabel(f"face networks: one pool for all beds, {self.pool.workers} "
+                                              f"worker(s) on {self.pool.device}"))
         #: The Ward menu (add, edit, remove beds; save).
         self.ward_menu = menu = self.menuBar().addMenu("&Ward")
         menu.addAction("&Add bed...", self._ask_add_bed)
@@ -266,7 +278,8 @@ class WardWindow(QMainWindow):
         self.tiles.insert(at, tile)
         try:
             wb: WardBed | None = WardBed(self.cfg, bed, self.sessions_root, store=self.store,
-                                         lossless=self._lossless, stop_at=self._stop_at)
+                                         lossless=self._lossless, stop_at=self._stop_at,
+                                         nets=self.pool.client() if self.pool is not None else None)
             tile.source_label.setText(mask_credentials(wb.desc))
             card = wb.pipeline.scorer.card
             # The warning when there is one (the shipped prior's name says the same), else the model's name.
@@ -489,6 +502,8 @@ class WardWindow(QMainWindow):
         for wb in self.beds:
             if wb is not None:
                 wb.close()
+        if self.pool is not None:
+            self.pool.close()  # after the beds: their last frames' requests are answered
 
     def closeEvent(self, e) -> None:  # noqa: N802 - Qt's name
         self.shutdown()
