@@ -9,7 +9,7 @@ frames; without one, the script says so and exits 0. ``--reference`` compares th
 engine against an OpenFace CSV made earlier from VIDEO instead (no OpenFace fps then).
 
 Both engines are read on the same tracked face of each frame: one Pipeline runs the embedded
-engine, and the OpenFace values of that frame are looked up with the same face check, so
+engine through the app's frame loop (``core.frame_loop.process_frames``, as ``analyze`` runs it), and the OpenFace values of that frame are looked up with the same face check, so
 frames where OpenFace failed or tracked another face are left out of the figures.
 AU27 and AU43 are geometry in both engines (OpenFace's from its 68 landmarks).
 Default VIDEO: ../shared/data/faces/default.wmv (relative to the repo).
@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
 
     from auepa_monitor.core.errors import AuepaError, EngineUnavailable
+    from auepa_monitor.core.frame_loop import process_frames
     from auepa_monitor.core.openface import OpenFaceAUEngine, find_feature_extraction
     from auepa_monitor.core.pipeline import AUValuesMissing, Pipeline
     from auepa_monitor.core.records import REPORTED_AUS
@@ -87,19 +88,15 @@ def main(argv: list[str] | None = None) -> int:
     emb_vals: dict[int, list[float]] = {a: [] for a in REPORTED_AUS}
     of_vals: dict[int, list[float]] = {a: [] for a in REPORTED_AUS}
     n = with_face = missing = 0
-    t_pipe = t_engine = 0.0
+    t_engine = 0.0  # the embedded AU engine alone, s
+    t_extra = 0.0  # this script's own work between frames (engine alone, OpenFace lookup): not the pipeline's
+    t_first = 0.0
     with open_source(video) as src:
-        while True:
-            if args.frames and n >= args.frames:
-                break
-            f = src.read()
-            if f is None:
-                break
+        # The app's frame loop, as analyze runs it (decode and tracking threads ahead of scoring).
+        for f, r in process_frames(src, pipe, args.frames or None):
             n += 1
-            t0 = time.perf_counter()
-            r = pipe.process(f)
-            if n > 1:  # the first frame includes model initialisation: compared, not timed
-                t_pipe += time.perf_counter() - t0
+            if n == 1:  # the first frame includes model initialisation: compared, not timed
+                t_first = time.perf_counter()
             if r.face is None:
                 continue
             with_face += 1
@@ -111,9 +108,12 @@ def main(argv: list[str] | None = None) -> int:
             except AUValuesMissing:
                 missing += 1
                 continue
+            finally:
+                t_extra += time.perf_counter() - t0
             for a in REPORTED_AUS:
                 emb_vals[a].append(r.au[a])
                 of_vals[a].append(o[a])
+        t_pipe = time.perf_counter() - t_first - t_extra if n > 1 else 0.0
     pipe.close()
     k = len(emb_vals[REPORTED_AUS[0]])
     print(f"{video.name}: {n} frames, target face in {with_face}, compared {k} "
@@ -129,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         rs = [pearson(emb_vals[a], of_vals[a]) for a in REPORTED_AUS if a not in (27, 43)]
         print(f"mean r over OpenFace's AUs: {np.nanmean(rs):.3f}")
     pipe_fps = (n - 1) / t_pipe if t_pipe else float("nan")
-    print(f"embedded: whole pipeline {pipe_fps:.1f} fps (face tracking + AUs + scores), "
+    print(f"embedded: whole pipeline {pipe_fps:.1f} fps (decode + face tracking + AUs + scores, the staged loop "
+          "analyze runs), "
           f"AU engine alone {1000 * t_engine / max(with_face, 1):.2f} ms/frame")
     if of_fps is not None:
         print(f"OpenFace: FeatureExtraction {of_fps:.1f} fps over the whole file (its own tracking + AUs, "

@@ -1,4 +1,7 @@
-"""Soak test: run the per-frame pipeline on a looped sample video and watch memory and speed.
+"""Soak test: run the pipeline on a looped sample video and watch memory and speed.
+
+The frames go through the app's one frame loop (``core.frame_loop.process_frames``: decode,
+track and score stages in their threads, as ``analyze`` runs them).
 
 Prints one line per sample interval (elapsed minutes, frames, RSS in MiB, fps and process
 CPU ms per frame in that interval) and a summary: RSS growth after warm-up in percent (the
@@ -22,6 +25,10 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from auepa_monitor.core.sources import Frame
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("GLOG_minloglevel", "2")
@@ -114,54 +121,92 @@ def summarize(rep: SoakReport) -> None:
         rep.cpu_drift_pct = round(100.0 * (rep.cpu_ms_last - rep.cpu_ms_first) / rep.cpu_ms_first, 2)
 
 
+class LoopedVideo:
+    """A video file read again and again as one feed (a ``Source`` by its methods: the package is
+    imported only once ``sys.path`` holds the repository): frames numbered on from
+    1 and one clock across loops, as a monitor session would see a long recording. ``loops``: how
+    many times the end of the file was reached."""
+
+    live = False
+    frame_count = 0  # no end
+    incomplete = ""
+
+    def __init__(self, path: Path) -> None:
+        from auepa_monitor.core.sources import VideoFileSource
+
+        self._src = VideoFileSource(path)
+        self.name, self.fps, self.size = self._src.name, self._src.fps, self._src.size
+        self.loops = 0
+        self._n = 0
+        self._offset = 0.0  # s of media time carried across loops
+        self._last_t = 0.0
+
+    def read(self) -> Frame | None:
+        from auepa_monitor.core.sources import Frame
+
+        f = self._src.read()
+        if f is None:  # end of the file: start it again, as a looped feed
+            self.loops += 1
+            self._offset = self._last_t + 1.0 / self.fps
+            self._src.seek(1)
+            f = self._src.read()
+            if f is None:  # it cannot be read again: the feed ends
+                return None
+        self._n += 1
+        self._last_t = self._offset + f.timestamp
+        return Frame(self._n, self._last_t, f.image)
+
+    def close(self) -> None:
+        self._src.close()
+
+
 def run(video: Path, minutes: float, interval: float, warmup: float, out_csv: Path) -> SoakReport:
+    """Loop ``video`` through the app's frame loop (``frame_loop.process_frames``: decode, track and
+    score stages, as ``analyze`` runs them) for ``minutes``, sampling every ``interval`` seconds."""
+    from auepa_monitor.core.frame_loop import process_frames
     from auepa_monitor.core.pipeline import Pipeline
     from auepa_monitor.core.recorder import FrameCsvWriter
-    from auepa_monitor.core.sources import Frame, VideoFileSource
 
     rep = SoakReport(video=str(video), minutes=minutes, warmup_minutes=warmup)
     pipe = Pipeline()
-    src = VideoFileSource(video)
+    src = LoopedVideo(video)
     writer = FrameCsvWriter(out_csv)
     t_start = time.monotonic()
     deadline = t_start + minutes * 60.0
     next_sample = t_start + interval
-    t_offset = 0.0  # media time carried across loops so the session's clock keeps running
-    last_t = 0.0
-    last_frames, last_time, last_cpu = 0, t_start, time.process_time()
+    last = {"frames": 0, "time": t_start, "cpu": time.process_time()}
     print(f"soak: {video.name} for {minutes:g} min, sample every {interval:g} s, warm-up {warmup:g} min",
           flush=True)
     print(f"{'min':>7} {'frames':>8} {'RSS MiB':>9} {'fps':>7} {'CPU ms/f':>9}", flush=True)
+
+    def sample(now: float) -> None:
+        n = rep.frames - last["frames"]
+        fps = n / (now - last["time"]) if now > last["time"] else 0.0
+        cpu = time.process_time()
+        cpu_ms = 1000.0 * (cpu - last["cpu"]) / n if n else 0.0
+        s = Sample(round((now - t_start) / 60.0, 3), rep.frames, round(rss_mib(), 1), round(fps, 2), round(cpu_ms, 2))
+        rep.samples.append(s)
+        print(f"{s.minutes:7.2f} {s.frames:8d} {s.rss_mib:9.1f} {s.fps:7.2f} {s.cpu_ms_per_frame:9.2f}", flush=True)
+        last.update(frames=rep.frames, time=now, cpu=cpu)
+
+    frames = process_frames(src, pipe)
     try:
-        while True:
-            now = time.monotonic()
-            if now >= next_sample or now >= deadline:
-                n = rep.frames - last_frames
-                fps = n / (now - last_time) if now > last_time else 0.0
-                cpu = time.process_time()
-                cpu_ms = 1000.0 * (cpu - last_cpu) / n if n else 0.0
-                s = Sample(round((now - t_start) / 60.0, 3), rep.frames, round(rss_mib(), 1), round(fps, 2),
-                           round(cpu_ms, 2))
-                rep.samples.append(s)
-                print(f"{s.minutes:7.2f} {s.frames:8d} {s.rss_mib:9.1f} {s.fps:7.2f} {s.cpu_ms_per_frame:9.2f}",
-                      flush=True)
-                last_frames, last_time, last_cpu = rep.frames, now, cpu
-                next_sample += interval
-                if now >= deadline:
-                    break
-            f = src.read()
-            if f is None:  # end of the file: start it again, as a looped feed
-                rep.loops += 1
-                t_offset = last_t + 1.0 / src.fps
-                src.seek(1)
-                continue
-            last_t = t_offset + f.timestamp
-            r = pipe.process(Frame(rep.frames + 1, last_t, f.image))
+        for _frame, r in frames:
             writer.write(r)
             rep.frames += 1
             rep.faces += int(r.success)
+            now = time.monotonic()
+            if now >= next_sample or now >= deadline:
+                sample(now)
+                next_sample += interval
+                if now >= deadline:
+                    break
+        else:  # the feed ended early (the file could not be read again): a last sample
+            sample(time.monotonic())
     finally:
+        frames.close()  # joins the decode and tracking threads before the source is closed
         writer.close()
+        rep.loops = src.loops
         src.close()
         pipe.close()
     summarize(rep)

@@ -306,3 +306,20 @@ def test_compare_engines_without_openface_says_so_and_exits_0(tmp_path):
                        capture_output=True, text=True, env=env, timeout=120)
     assert p.returncode == 0, p.stderr
     assert "No real OpenFace FeatureExtraction available" in p.stdout and BIN_ENV in p.stdout
+
+
+def test_compare_engines_against_a_reference_csv(faces_dir, openface_ref_dir):
+    """The embedded engine through the app's frame loop against OpenFace's reference values of the same frames."""
+    import re
+    import subprocess
+
+    repo = Path(__file__).resolve().parent.parent
+    p = subprocess.run([sys.executable, str(repo / "benchmarks" / "compare_engines.py"), str(faces_dir / "default.wmv"),
+                        "--reference", str(openface_ref_dir / "default.csv"), "--frames", "40"],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "default.wmv: 40 frames, target face in 40, compared 40 (0 without" in p.stdout
+    r = float(re.search(r"mean r over OpenFace's AUs: (-?[\d.]+)", p.stdout).group(1))
+    assert 0.2 < r <= 1.0  # the engines agree on this face (0.42 over the whole file)
+    fps = float(re.search(r"whole pipeline ([\d.]+) fps", p.stdout).group(1))
+    assert fps > 5

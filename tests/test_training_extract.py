@@ -87,3 +87,30 @@ def test_openface_engine_tag_names_the_install(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setenv("AUEPA_OPENFACE_BIN", str(exe))
     tag = Extractor(tmp_path / "cache", au_engine="openface")._engine_tag()
     assert tag.startswith("openface-") and len(tag) == len("openface-") + 8
+
+
+def test_video_row_measured_in_frame_order_through_the_frame_loop(faces_dir: Path, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A video row runs through the app's staged frame loop (tracking ahead in its own thread):
+    the samples keep the row's frames, in order, with the tried count of the frames read."""
+    import threading
+
+    from training.extract import RowChain
+
+    seen: list[str] = []
+    track = RowChain.track
+
+    def noting(self, frame):  # the real tracking stage; notes which thread ran it
+        seen.append(threading.current_thread().name)
+        return track(self, frame)
+
+    monkeypatch.setattr(RowChain, "track", noting)
+    ex = Extractor(tmp_path / "cache", n_frames=6)
+    try:
+        s = ex.run([row(faces_dir / "default.wmv", 2.0)], progress=False)  # 15 fps: frames 31-36
+    finally:
+        ex.close()
+    r = s.rows[0]
+    assert r.tried == 6 and r.frames.tolist() == [31, 32, 33, 34, 35, 36]  # a face in each
+    assert len(r.au) == 6 and np.isfinite(r.au).all()
+    assert seen == ["auepa-track"] * 6  # not the caller's thread: the loop's tracking stage

@@ -3,8 +3,9 @@
 Per row the paper takes 30 consecutive frames from the time point (Sec. IV); a still image
 gives one frame; a row with a frame range gives ``n_frames`` frames spread evenly over it. A row's
 face box is the tracker's target region (``FaceTracker.set_target``), so the boxed face is the one
-measured even when a larger face is in view. Each frame goes through the app's own chain: :class:`FaceTracker`, then
-:func:`align_face` (the crop the end-to-end CNN sees) and :func:`au_centers` in crop pixels
+measured even when a larger face is in view. Each frame goes through the app's own chain, in
+the app's one frame loop (:func:`frame_loop.process_frames`, :class:`RowChain`): :class:`FaceTracker`,
+then :func:`align_face` (the crop the end-to-end CNN sees) and :func:`au_centers` in crop pixels
 (the Eq. 2 regions), then the AU engine. Frames where no face is fitted are skipped and counted.
 
 Cache (content-keyed, so a rerun, a renamed file or a second manifest using the same media
@@ -18,15 +19,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
 from auepa_monitor.core.au_regions import AU_REGION_NAMES, CROP_SIZE, align_face, au_centers
 from auepa_monitor.core.face import FaceTracker, unscored_reason
+from auepa_monitor.core.frame_loop import process_frames
 from auepa_monitor.core.pipeline import AUValuesMissing
 from auepa_monitor.core.records import REPORTED_AUS
 from auepa_monitor.core.sources import Frame, ImageSource, Source, VideoFileSource
@@ -162,45 +165,104 @@ def range_frames(first: int, last: int, n_frames: int) -> list[int]:
     return sorted({int(round(v)) for v in np.linspace(first, last, n_frames)})
 
 
-def read_frames(row: Row, n_frames: int) -> list[Frame]:
-    """The row's ``n_frames`` consecutive frames from ``time_s`` (one frame for a still image), or
-    ``n_frames`` frames spread evenly over its frame range."""
-    src = open_media(row)
-    try:
+class RowFrames(Source):
+    """The frames one manifest row measures, as a source (read lazily, in order): ``n_frames``
+    consecutive frames from ``time_s``, one frame of a still image, or ``n_frames`` frames spread
+    evenly over the row's frame range. Frames keep their numbers and times in the media."""
+
+    def __init__(self, row: Row, n_frames: int) -> None:
+        self.row, self.n_frames = row, n_frames
+        self._src = open_media(row)
+        self.name, self.fps, self.size = self._src.name, self._src.fps, self._src.size
+        self.frame_count = self._src.frame_count
+        self._chosen = self._choose()
+
+    def read(self) -> Frame | None:
+        return next(self._chosen, None)
+
+    def close(self) -> None:
+        self._src.close()
+
+    def _choose(self) -> Iterator[Frame]:
+        src, row = self._src, self.row
         if row.kind == "image":
             f = src.read()
-            return [f] if f is not None else []
+            if f is not None:
+                yield f
+            return
         if row.frame_range is not None:
             first, last = row.frame_range
             if src.frame_count:
                 last = min(last, src.frame_count)
-            want = set(range_frames(first, last, n_frames))
+            want = set(range_frames(first, last, self.n_frames))
             if not want:
-                return []
+                return
             if first > 1:
                 src.seek(first)
-            out = []
-            while True:
-                f = src.read()
-                if f is None or f.index > last:
-                    break
+            while (f := src.read()) is not None and f.index <= last:
                 if f.index in want:
-                    out.append(f)
-            return out
+                    yield f
+            return
         start = int(round(row.time_s * src.fps)) + 1
         if src.frame_count and start > src.frame_count:
-            return []
+            return
         if start > 1:
             src.seek(start)
-        out = []
-        for _ in range(n_frames):
+        for _ in range(self.n_frames):
             f = src.read()
             if f is None:
-                break
-            out.append(f)
-        return out
-    finally:
-        src.close()
+                return
+            yield f
+
+
+def read_frames(row: Row, n_frames: int) -> list[Frame]:
+    """The row's frames (:class:`RowFrames`) as a list."""
+    with RowFrames(row, n_frames) as src:
+        return list(iter(src.read, None))
+
+
+@dataclass
+class _Tracked:
+    """The tracking stage's result: the frame and the row's face in it (None: none to measure)."""
+
+    frame: Frame
+    fit: Any
+
+
+@dataclass
+class FrameSample:
+    """One measured frame: the aligned crop, the Eq. 2 region centres on it, the AU intensities."""
+
+    crop: np.ndarray  # (224, 224, 3) uint8 BGR
+    centers: np.ndarray  # (R, 2) float32 crop pixels, rows = REGION_NAMES
+    au: list[float]  # 0-5 in AU_ORDER; NaN where the engine had no value (the frame is left out)
+
+
+class RowChain:
+    """The app's chain for one row as the two stages of :func:`frame_loop.process_frames`: ``track``
+    (the face tracker, run ahead in its own thread) and ``finish`` (crop, region centres and the
+    AU engine, in frame order). ``finish`` gives None for a frame without a face to measure."""
+
+    def __init__(self, tracker: FaceTracker, engine: Any, stats: dict[str, int]) -> None:
+        self.tracker, self.engine, self.stats = tracker, engine, stats
+
+    def track(self, frame: Frame) -> _Tracked:
+        fit, _ = self.tracker.process(frame.image)
+        # No face, or one the product would not score (turned, covered, unsure fit): not measured.
+        return _Tracked(frame, None if fit is None or unscored_reason(fit) else fit)
+
+    def finish(self, t: _Tracked) -> FrameSample | None:
+        if t.fit is None:
+            return None
+        al = align_face(t.frame.image, t.fit.landmarks)
+        c = au_centers(al.landmarks)
+        try:
+            au = self.engine.estimate(t.fit, t.frame)
+        except AUValuesMissing:
+            au = {}  # stored as NaN: the frame is left out (never zeros)
+            self.stats["frames_without_aus"] = self.stats.get("frames_without_aus", 0) + 1
+        return FrameSample(al.image, np.array([c[n] for n in REGION_NAMES], dtype=np.float32),
+                           [float(au[a]) if a in au else np.nan for a in AU_ORDER])
 
 
 def make_au_engine(name: str, row: Row | None = None) -> object:
@@ -269,7 +331,7 @@ class Extractor:
 
         return "openface-" + hashlib.sha1(find_feature_extraction().identity().encode()).hexdigest()[:8]
 
-    def tracker(self):
+    def tracker(self) -> FaceTracker:
         if self._tracker is None:
             self._tracker = FaceTracker()
         return self._tracker
@@ -303,27 +365,20 @@ class Extractor:
             meta = np.load(meta_p)
             return RowSamples.usable(row, np.load(crops_p, mmap_mode="r"), meta["centers"], meta["frames"],
                                      np.load(au_p)["au"], int(meta["tried"]))
-        frames = read_frames(row, self.n_frames)
         tracker = self.tracker()
         tracker.set_target(row.box)  # the row's face box is the target region (None: the largest face); resets
-        engine = make_au_engine(self.engine_name, row)
+        chain = RowChain(tracker, make_au_engine(self.engine_name, row), self.stats)
         crops, centers, nums, aus = [], [], [], []
-        for fr in frames:
-            fit, _ = tracker.process(fr.image)
-            if fit is None or unscored_reason(fit):
-                continue  # no face, or one the product would not score (turned, covered, unsure fit)
-            al = align_face(fr.image, fit.landmarks)
-            c = au_centers(al.landmarks)
-            try:
-                au = engine.estimate(fit, fr)
-            except AUValuesMissing:
-                au = {}  # stored as NaN: the frame is left out (never zeros)
-                self.stats["frames_without_aus"] = self.stats.get("frames_without_aus", 0) + 1
-            crops.append(al.image)
-            centers.append(np.array([c[n] for n in REGION_NAMES], dtype=np.float32))
-            nums.append(fr.index)
-            aus.append([float(au[a]) if a in au else np.nan for a in AU_ORDER])
-        self.stats["frames_tried"] += len(frames)
+        tried = 0
+        with RowFrames(row, self.n_frames) as src:
+            for fr, sample in process_frames(src, chain):  # the app's one read -> track -> measure loop
+                tried += 1
+                if sample is not None:
+                    crops.append(sample.crop)
+                    centers.append(sample.centers)
+                    nums.append(fr.index)
+                    aus.append(sample.au)
+        self.stats["frames_tried"] += tried
         self.stats["frames_fitted"] += len(crops)
         crops_a = np.stack(crops) if crops else np.zeros((0, CROP_SIZE, CROP_SIZE, 3), np.uint8)
         centers_a = np.stack(centers) if centers else np.zeros((0, len(REGION_NAMES), 2), np.float32)
@@ -331,9 +386,9 @@ class Extractor:
         au_a = np.array(aus, dtype=np.float32).reshape(-1, len(AU_ORDER))
         # Write under temporary names, then rename: an interrupted run leaves no half entry.
         _atomic_save(crops_p, lambda p: np.save(p, crops_a))
-        _atomic_save(meta_p, lambda p: np.savez(p, centers=centers_a, frames=nums_a, tried=len(frames)))
+        _atomic_save(meta_p, lambda p: np.savez(p, centers=centers_a, frames=nums_a, tried=tried))
         _atomic_save(au_p, lambda p: np.savez(p, au=au_a))
-        return RowSamples.usable(row, np.load(crops_p, mmap_mode="r"), centers_a, nums_a, au_a, len(frames))
+        return RowSamples.usable(row, np.load(crops_p, mmap_mode="r"), centers_a, nums_a, au_a, tried)
 
 
 def _atomic_save(path: Path, write: Callable[[object], None]) -> None:

@@ -1,5 +1,11 @@
 """The read -> track -> score loop for recorded inputs, on both cores. No Qt.
 
+The one loop over a source's frames: ``analyze``, the benchmarks (``bench_pipeline``, ``soak``,
+``compare_engines``) and training's per-row extraction (``training.extract.RowChain``) run
+their frames through :func:`process_frames`. The monitor's :class:`~.player.Player` does not:
+it paces a file in real time, drops frames it cannot keep up with, seeks and steps on command,
+and reads live sources, so its capture and processing threads hand over only the newest frame.
+
 Three stages overlap: a thread decodes frames ahead, a second thread tracks the face in them
 (:meth:`Pipeline.track`), and the caller's thread computes AUs and scores (:meth:`Pipeline.finish`)
 and writes. Why threads and not processes: OpenCV's decoder and LiteRT's ``invoke`` release the
@@ -15,7 +21,6 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from .records import FrameResult
 from .sources import Frame, Source
 
 _END = object()
@@ -81,16 +86,21 @@ def read_ahead(src: Source, max_frames: int | None = None, depth: int = 4) -> It
 
 
 def process_frames(src: Source, pipe: Any, max_frames: int | None = None) -> Iterator[tuple[Frame, Any]]:
-    """Each frame of ``src`` with its result, in order: a :class:`FrameResult`, or a list of them
-    for a pipeline of several faces (one without ``track``/``finish`` stages runs ``process``)."""
+    """Each frame of ``src`` (at most ``max_frames``) with its result, in order.
+
+    ``pipe`` with two stages, ``track(frame)`` (run ahead in its own thread; its result has the
+    ``frame``) and ``finish(tracked)`` (in the caller's thread, in frame order), gives what
+    ``finish`` returns: a :class:`~.records.FrameResult` for a :class:`~.pipeline.Pipeline`. One without them runs
+    ``process(frame)`` in the caller's thread (a list of results for a pipeline of several faces).
+    Closing the iterator early stops and joins the threads; the source stays open.
+    """
     frames = read_ahead(src, max_frames)
     try:
         if hasattr(pipe, "track") and hasattr(pipe, "finish"):
             tracked_frames = in_thread(frames, pipe.track, name="auepa-track")
             try:
                 for tracked in tracked_frames:
-                    r: FrameResult = pipe.finish(tracked)
-                    yield tracked.frame, r
+                    yield tracked.frame, pipe.finish(tracked)
             finally:
                 tracked_frames.close()  # joins the tracking thread before the decoder is closed
         else:
