@@ -77,6 +77,9 @@ def test_validation_names_every_problem(tmp_path: Path) -> None:
                   "mid_on (8) is above high_on (6)", "bed 4 (Cot 4): 'credential' must be a reference"):
         assert words in text, words
     assert len(e.value.problems) == 9
+    # A lone medium level above the default high one is refused too (it would be lowered quietly).
+    with pytest.raises(WardConfigError, match=r"mid_on \(9\) is above high_on \(7.5\)"):
+        validate({"beds": [{"name": "Cot 1", "source": "a.avi", "alerts": {"mid_on": 9}}]})
     with pytest.raises(WardConfigError, match="'beds' must be a non-empty list"):
         validate({"beds": []})
     (tmp_path / "broken.json").write_text("{beds: ")
@@ -335,6 +338,10 @@ def test_window_adds_removes_beds_and_saves_without_passwords(faces_dir: Path, t
         win.add_bed("Cot 2", f"http://nurse:{SECRET}@127.0.0.1:{free_port()}/")
         with pytest.raises(WardConfigError, match="used by another bed"):
             win.add_bed("cot 2", str(faces_dir / "multi_face.avi"))
+        # A refused bed with a password leaves nothing in the credential store.
+        with pytest.raises(WardConfigError, match="used by another bed"):
+            win.add_bed("COT 2", f"http://nurse:other-{SECRET}@127.0.0.1:{free_port()}/")
+        assert f"other-{SECRET}" not in (tmp_path / "cred" / "credentials.json").read_text()
         assert len(win.tiles) == 2 and win.beds[1] is None and "cannot be opened" in win.errors[1]
         assert SECRET not in win.errors[1] and SECRET not in win.tiles[1].thumb.text()
         saved = win.save()

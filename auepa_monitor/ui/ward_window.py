@@ -319,14 +319,17 @@ class WardWindow(QMainWindow):
 
         Raises :class:`WardConfigError` (the config would be invalid; nothing changes).
         """
-        from ..core.credentials import CredentialStore
+        from ..core.credentials import CredentialStore, split_url
+        from ..core.sources import is_stream_url
         from ..core.ward import Bed, secure_passwords, validate
 
         bed = Bed(name.strip(), source.strip(), roi=roi)
-        trial = WardConfig(self.cfg.name, [*self.cfg.beds, bed], self.cfg.columns, self.cfg.path)
-        one = WardConfig(self.cfg.name, [bed])
-        secure_passwords(one, self.store or CredentialStore())  # before validation: a password is no error here
-        validate(trial.to_dict(), self.cfg.path)
+        # Validated with the password taken out of the URL (a password is no error here), and
+        # stored only once the ward is valid: a refused bed leaves nothing in the store.
+        bare = Bed(bed.name, split_url(bed.source)[0] if is_stream_url(bed.source) else bed.source, roi=roi)
+        validate(WardConfig(self.cfg.name, [*self.cfg.beds, bare], self.cfg.columns, self.cfg.path).to_dict(),
+                 self.cfg.path)
+        secure_passwords(WardConfig(self.cfg.name, [bed]), self.store or CredentialStore())
         self.cfg.beds.append(bed)
         self._open_bed(bed)
         self._relayout()
