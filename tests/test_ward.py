@@ -139,6 +139,9 @@ def test_ward_window_four_beds(faces_dir: Path, tmp_path: Path) -> None:
     root = tmp_path / "sessions"
     win = WardWindow(four_beds(faces_dir), root, sound=False, lossless=True, stop_at=30)
     try:
+        # Four beds fit a 1280x800 screen: the thumbnails shrink, all rows alike.
+        assert win.minimumSizeHint().height() <= 800 and win.minimumSizeHint().width() <= 1280
+        win.resize(1280, 800)
         win.show()
         end = time.monotonic() + 240
         while time.monotonic() < end and not all(

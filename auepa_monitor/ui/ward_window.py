@@ -45,6 +45,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -57,14 +58,17 @@ from ..core.private_files import make_private, mask_credentials
 from ..core.ward import Bed, WardBed, WardConfig, rank_alarms
 from .overlay import LEVEL_COLORS
 
+#: The thumbnail's largest and smallest size (pixels): it shrinks so that a grid of beds fits the screen.
 THUMB_W, THUMB_H = 320, 240
+THUMB_MIN_W, THUMB_MIN_H = 160, 120
 SPARK_S = 120.0  # seconds of scores in the sparkline
 
 
-def _pixmap(img: np.ndarray, box: tuple[float, float, float, float] | None, colour: str) -> QPixmap:
-    """A BGR frame scaled to the thumbnail with the face box drawn."""
+def _pixmap(img: np.ndarray, box: tuple[float, float, float, float] | None, colour: str,
+            size: tuple[int, int] = (THUMB_W, THUMB_H)) -> QPixmap:
+    """A BGR frame scaled to fit ``size`` (w, h pixels) with the face box drawn."""
     h, w = img.shape[:2]
-    s = min(THUMB_W / w, THUMB_H / h)
+    s = min(size[0] / w, size[1] / h)
     small = cv2.resize(img, (max(1, int(w * s)), max(1, int(h * s))), interpolation=cv2.INTER_AREA)
     if box is not None:
         x, y, bw, bh = (int(round(v * s)) for v in box)
@@ -93,7 +97,10 @@ class BedTile(QFrame):
         self.source_label = QLabel("")
         self.source_label.setStyleSheet("color: #9e9e9e;")
         self.thumb = QLabel("connecting ...")
-        self.thumb.setFixedSize(THUMB_W, THUMB_H)
+        self.thumb.setMinimumSize(THUMB_MIN_W, THUMB_MIN_H)
+        self.thumb.setMaximumSize(THUMB_W, THUMB_H)
+        # Ignored: the pixmap shown must not set the size (the first small frame would keep a tile small).
+        self.thumb.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         self.thumb.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.thumb.setStyleSheet("background: #111; color: #bbb;")
         self.score = QLabel("--")
@@ -131,7 +138,7 @@ class BedTile(QFrame):
         right.addStretch(1)
         right.addWidget(self.ack)
         mid = QHBoxLayout()
-        mid.addWidget(self.thumb)
+        mid.addWidget(self.thumb, 2)
         mid.addLayout(right, 1)
         lay = QVBoxLayout(self)
         lay.addLayout(head)
@@ -168,7 +175,8 @@ class BedTile(QFrame):
             self.last_frame = p.result.frame
             r = p.result
             colour = LEVEL_COLORS[int(r.pain_level)] if r.pain_level is not None else "#4fc3f7"
-            self.thumb.setPixmap(_pixmap(p.image, None if r.face is None else r.face.box, colour))
+            self.thumb.setPixmap(_pixmap(p.image, None if r.face is None else r.face.box, colour,
+                                         (self.thumb.width(), self.thumb.height())))
             self.score_value = r.pain_score
             if r.pain_score is None:
                 self.score.setText("--")
@@ -311,6 +319,8 @@ class WardWindow(QMainWindow):
         cols = self.cfg.grid_columns()
         for i, tile in enumerate(self.tiles):
             self.grid.addWidget(tile, i // cols, i % cols)
+        for r in range(self.grid.rowCount()):  # every row alike when the screen is short of room
+            self.grid.setRowStretch(r, 1 if r <= (len(self.tiles) - 1) // max(cols, 1) else 0)
         # [*]: Qt shows "*" there while the window is modified (unsaved changes to the ward)
         self.setWindowTitle(f"{self.cfg.name}[*] - AuE-IPA Monitor ward ({len(self.cfg.beds)} beds)")
 
@@ -542,7 +552,11 @@ def run_ward(args: argparse.Namespace) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     win = WardWindow(cfg, root, sound=not shot and not getattr(args, "mute", False), lossless=bool(shot),
                      stop_at=frames if shot else None)
-    win.resize(1500, 950)
+    if shot:
+        win.resize(1500, 950)  # scripted screenshots: the same size on every machine
+    else:  # as large as the screen allows, up to the size the tiles want
+        avail = app.primaryScreen().availableGeometry()
+        win.resize(min(1500, avail.width()), min(950, avail.height()))
     win.show()
     status = {"code": 0}
     signal.signal(signal.SIGTERM, lambda *_: QTimer.singleShot(0, app.quit))  # a clean close on SIGTERM
