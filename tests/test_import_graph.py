@@ -115,6 +115,36 @@ def test_layers_import_downwards_only():
     assert "auepa_monitor.core.pipeline" not in graph["auepa_monitor.core.openface"]
 
 
+#: The core's stages, in pipeline order (``auepa_monitor/core/__init__.py`` describes them): a core
+#: module imports only from its own stage or earlier ones. A new module must be placed here.
+CORE_STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("common", ("errors", "records", "private_files", "roi", "landmarks", "credentials")),
+    ("capture", ("sources", "reconnect", "streams", "player", "frame_loop")),
+    ("face", ("face_nets", "face", "net_pool")),
+    ("AUs", ("au_geometry", "au_appearance", "au_crop", "au_regions", "au_engine", "engine_api", "openface_csv",
+             "openface", "engines")),
+    ("scoring and explanation", ("scoring", "gradcam", "engagement", "explain", "alerts")),
+    ("pipeline", ("pipeline", "all_faces", "pipeline_factory")),
+    ("sessions and outputs", ("recorder", "session", "retention", "outputs", "monitor", "ward", "analyze", "export",
+                              "parallel")),
+)
+
+
+def test_core_modules_import_along_the_pipeline_only():
+    graph = import_graph()
+    stage = {f"auepa_monitor.core.{m}": i for i, (_, mods) in enumerate(CORE_STAGES) for m in mods}
+    core = {m for m in graph if m.startswith("auepa_monitor.core.")}
+    assert not core - set(stage), f"core modules without a stage in CORE_STAGES: {sorted(core - set(stage))}"
+    assert not set(stage) - core, f"CORE_STAGES names modules that do not exist: {sorted(set(stage) - core)}"
+    bad = sorted((m.rpartition(".")[2], CORE_STAGES[stage[m]][0], d.rpartition(".")[2], CORE_STAGES[stage[d]][0])
+                 for m in core for d in graph[m] if d in stage and stage[d] > stage[m])
+    assert not bad, f"imports against the pipeline (module, its stage, imported, its stage): {bad}"
+    # The docstring that shows the layout names every module of its stage.
+    doc = (PKG / "core" / "__init__.py").read_text(encoding="utf-8")
+    missing = [m for _, mods in CORE_STAGES for m in mods if f"``{m}``" not in doc]
+    assert not missing, f"auepa_monitor/core/__init__.py does not list {missing}"
+
+
 def test_the_checker_finds_a_cycle():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) == []
