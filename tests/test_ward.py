@@ -541,3 +541,49 @@ def test_edit_bed_dialog_refuses_a_bad_region_or_a_taken_name(faces_dir: Path, t
         win.close()
         win.shutdown()
     assert not (tmp_path / "ward.json").exists()
+
+
+@pytest.mark.gui
+def test_closing_a_modified_ward_asks_to_save(faces_dir: Path, tmp_path: Path, qtbot) -> None:
+    """Cancel keeps the ward open and monitoring; Save writes the file and closes; nothing is asked
+    when there is nothing to save."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from auepa_monitor.ui.ward_window import WardWindow
+
+    cfg = WardConfig("W", [Bed("Cot 1", str(faces_dir / "default.wmv"))], path=tmp_path / "ward.json")
+    win = WardWindow(cfg, tmp_path / "sessions", sound=False)
+    win.ask_to_save = True
+    qtbot.addWidget(win)
+    asked: list[str] = []
+
+    def answer(button) -> None:
+        box = QApplication.activeModalWidget()
+        if isinstance(box, QMessageBox):
+            asked.append(box.text())
+            box.button(button).click()
+        else:
+            QTimer.singleShot(50, lambda: answer(button))
+
+    try:
+        win.show()
+        win.add_bed("Cot 2", str(faces_dir / "multi_face.avi"))
+        assert win.isWindowModified()
+        QTimer.singleShot(50, lambda: answer(QMessageBox.StandardButton.Cancel))
+        win.close()
+        assert asked and "not saved" in asked[0]
+        assert win.isVisible() and not win._closed and win.beds[1] is not None  # still monitoring
+        QTimer.singleShot(50, lambda: answer(QMessageBox.StandardButton.Save))
+        win.close()
+        assert len(asked) == 2 and win._closed and not win.isVisible()
+        assert [b.name for b in load_ward(tmp_path / "ward.json").beds] == ["Cot 1", "Cot 2"]
+    finally:
+        win.shutdown()
+    # Saved: nothing to ask.
+    win2 = WardWindow(load_ward(tmp_path / "ward.json"), tmp_path / "sessions2", sound=False)
+    win2.ask_to_save = True
+    qtbot.addWidget(win2)
+    win2.show()
+    win2.close()
+    assert win2._closed and len(asked) == 2

@@ -242,6 +242,8 @@ class WardWindow(QMainWindow):
         self.store = store
         self.sessions_root = Path(sessions_root)
         self._lossless, self._stop_at = lossless, stop_at
+        #: Ask to save unsaved changes to the ward on close (the interactive window; not scripted runs).
+        self.ask_to_save = False
         #: The face networks of every bed, run in one shared pool (batched across beds on CUDA).
         self.pool = None
         try:
@@ -519,6 +521,19 @@ class WardWindow(QMainWindow):
             self.pool.close()  # after the beds: their last frames' requests are answered
 
     def closeEvent(self, e) -> None:  # noqa: N802 - Qt's name
+        if self.ask_to_save and self.isWindowModified() and not self._closed:
+            from PySide6.QtWidgets import QMessageBox
+
+            b = QMessageBox.StandardButton
+            answer = QMessageBox.question(
+                self, "Close the ward", f"The ward '{self.cfg.name}' has changes that are not saved "
+                "(beds added, edited or removed). Save them before closing?",
+                b.Save | b.Discard | b.Cancel, b.Save)
+            if answer == b.Save:
+                self._save_from_menu(False)
+            if answer == b.Cancel or (answer == b.Save and self.isWindowModified()):
+                e.ignore()  # cancelled, or the save did not happen: the ward stays open and monitoring
+                return
         self.shutdown()
         super().closeEvent(e)
 
@@ -552,6 +567,7 @@ def run_ward(args: argparse.Namespace) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     win = WardWindow(cfg, root, sound=not shot and not getattr(args, "mute", False), lossless=bool(shot),
                      stop_at=frames if shot else None)
+    win.ask_to_save = not shot
     if shot:
         win.resize(1500, 950)  # scripted screenshots: the same size on every machine
     else:  # as large as the screen allows, up to the size the tiles want
@@ -559,7 +575,12 @@ def run_ward(args: argparse.Namespace) -> int:
         win.resize(min(1500, avail.width()), min(950, avail.height()))
     win.show()
     status = {"code": 0}
-    signal.signal(signal.SIGTERM, lambda *_: QTimer.singleShot(0, app.quit))  # a clean close on SIGTERM
+
+    def on_sigterm(*_) -> None:  # a clean close, without asking anyone to save
+        win.ask_to_save = False
+        QTimer.singleShot(0, app.quit)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
     wake = QTimer(win)  # lets Python see the signal while Qt's loop runs
     wake.timeout.connect(lambda: None)
     wake.start(200)
