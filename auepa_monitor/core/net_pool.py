@@ -143,7 +143,8 @@ class FaceNetPool:
             q = min(waiting, key=lambda d: d[0].t0)
             batch = [q.popleft()]
             n = len(batch[0].x)
-            while q and n + len(q[0].x) <= self.max_batch:
+            # Same input shape only: a malformed request fails alone, not the beds batched with it.
+            while q and n + len(q[0].x) <= self.max_batch and q[0].x.shape[1:] == batch[0].x.shape[1:]:
                 batch.append(q.popleft())
                 n += len(batch[-1].x)
             return batch
@@ -151,25 +152,29 @@ class FaceNetPool:
     def _work(self, nets: FaceNets) -> None:
         run = {"detector": nets.run_detector, "landmarks": nets.run_landmarks, "blendshapes": nets.run_blendshapes}
         while (batch := self._take()) is not None:
-            kind = batch[0].kind
-            sizes = [len(r.x) for r in batch]
             try:
-                out = run[kind](np.concatenate([r.x for r in batch]) if len(batch) > 1 else batch[0].x)
-            except BaseException as e:  # noqa: BLE001 - hand it to every caller of the batch
+                self._run_batch(run[batch[0].kind], batch)
+            except BaseException as e:  # noqa: BLE001 - every caller of the batch gets it; the worker goes on
                 for r in batch:
-                    r.error = e
-                    r.done.set()
-                continue
-            with self._cv:
-                self.stats.batches[kind] += 1
-                self.stats.items[kind] += sum(sizes)
-                self.stats.largest[kind] = max(self.stats.largest[kind], sum(sizes))
-            start = 0
-            for r, k in zip(batch, sizes, strict=True):
-                sl = slice(start, start + k)
-                r.out = tuple(o[sl] for o in out) if isinstance(out, tuple) else out[sl]
-                start += k
-                r.done.set()
+                    if not r.done.is_set():
+                        r.error = e
+                        r.done.set()
+
+    def _run_batch(self, run, batch: list[_Request]) -> None:
+        """One forward for the batch; each request gets its own rows of every output."""
+        kind = batch[0].kind
+        sizes = [len(r.x) for r in batch]
+        out = run(np.concatenate([r.x for r in batch]) if len(batch) > 1 else batch[0].x)
+        with self._cv:
+            self.stats.batches[kind] += 1
+            self.stats.items[kind] += sum(sizes)
+            self.stats.largest[kind] = max(self.stats.largest[kind], sum(sizes))
+        start = 0
+        for r, k in zip(batch, sizes, strict=True):
+            sl = slice(start, start + k)
+            r.out = tuple(o[sl] for o in out) if isinstance(out, tuple) else out[sl]
+            start += k
+            r.done.set()
 
     def close(self) -> None:
         """Stop the workers after the requests already queued; later requests raise :class:`PoolClosed`."""
