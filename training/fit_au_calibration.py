@@ -13,8 +13,9 @@ output cached by :mod:`training.au_data`, so a rerun takes seconds unless the tr
    blendshapes, texture of the aligned crop; each minus the person's running neutral (its
    resting end) replayed causally exactly as the engine runs (:class:`au_engine.RunningNeutral`).
 3. Per AU a non-negative ridge on the standardised, sign-oriented ``CANDIDATES`` (one geometric
-   measure for the geometric AUs: gain + intercept >= 0, so nothing above the resting end is
-   clipped; a handful of terms for the appearance AUs), each person weighing sqrt(its frames).
+   measure for the geometric AUs: a gain, no intercept, so a face at its resting end reads 0 and
+   nothing above it is clipped; a handful of terms for the appearance AUs, also through 0), each
+   person weighing sqrt(its frames).
    Terms with zero weight are dropped.
 4. Leave-one-person-out: each of the 4 people is held out of a refit and scored by the real
    engine replayed on their frames; the shipped calibration is fitted on all of them. With the
@@ -127,19 +128,19 @@ def fit_calibration(train: list[D.Clip] | list[Prepared]) -> dict:
         Z = X[:, idx] * sign
         ok = ~np.isnan(Z).any(axis=1)
         sd = np.maximum(Z[ok].std(axis=0), MIN_FEATURE_STD)
-        m = Ridge(alpha=RIDGE_ALPHA, positive=True, random_state=SEED).fit(Z[ok] / sd, y[ok], sample_weight=w[ok])
-        if m.intercept_ < 0:
-            # A negative intercept would clip the first part of every action at 0 (information lost):
-            # the map starts at 0 at the person's resting end instead.
-            m = Ridge(alpha=RIDGE_ALPHA, positive=True, fit_intercept=False, random_state=SEED).fit(
-                Z[ok] / sd, y[ok], sample_weight=w[ok])
+        # Through 0, no intercept: a face at its resting end reads 0 (FACS: the action is absent).
+        # A free intercept took up OpenFace's own resting offset (AU04 0.45, AU07 0.42, AU26 0.28
+        # in v4) and raised a resting face's PSPI by about 1 at no gain in agreement: refitted
+        # without it, every r of the validation stayed within 0.02 and the clear references'
+        # leave-one-person-out median stayed 0.78 (model card: resting_offset).
+        m = Ridge(alpha=RIDGE_ALPHA, positive=True, fit_intercept=False, random_state=SEED).fit(
+            Z[ok] / sd, y[ok], sample_weight=w[ok])
         coef = m.coef_ / sd
-        intercept = float(m.intercept_)
+        intercept = 0.0
         if au in GEOMETRIC_ONLY and coef[0] < MIN_GEOMETRIC_GAIN / sd[0]:
             # OpenFace's intensity barely follows this measure on the clear references (AU01, AU20):
             # the geometry sets the scale: at least 5 AU over GEOMETRIC_SPAN_SD std of the measure.
             coef = np.array([MIN_GEOMETRIC_GAIN / sd[0]])
-            intercept = max(0.0, intercept) if np.isfinite(intercept) else 0.0
         keep = coef > 1e-9
         if not keep.any():
             keep[:] = True
@@ -149,7 +150,7 @@ def fit_calibration(train: list[D.Clip] | list[Prepared]) -> dict:
                         "intercept": round(intercept, 6)}
         if au in GEOMETRIC_ONLY and abs(coef[0] - MIN_GEOMETRIC_GAIN / sd[0]) < 1e-12:
             aus[str(au)]["floored"] = True
-    return {"version": 4, "note": "fitted by training/fit_au_calibration.py against OpenFace 2.2 AUxx_r; "
+    return {"version": 5, "note": "fitted by training/fit_au_calibration.py against OpenFace 2.2 AUxx_r; "
             "see au_calibration.card.json", "aus": aus, "neutral": pop}
 
 
@@ -225,8 +226,8 @@ def main(argv: list[str] | None = None) -> int:
             "test": "leave-one-person-out (each person held out of its own refit)",
             "method": (f"Per AU a non-negative ridge (alpha {RIDGE_ALPHA}, standardised sign-oriented features, "
                        "each minus the person's running neutral replayed causally) to OpenFace's AUxx_r; each "
-                       "person weighs sqrt(its frames). Geometric AUs use one measure (gain + intercept >= 0: "
-                       "refitted through 0 when the free intercept is negative)."),
+                       "person weighs sqrt(its frames). No intercept (every map goes through 0 at the person's resting "
+                       "end); geometric AUs use one measure and a gain."),
             "definitions": {
                 "frame": ("MediaPipe landmarks in the 2D eye-line frame (similarity: roll and scale removed; "
                           "unit: inter-ocular distance between the eye-corner midpoints; y up), nothing else. "
@@ -237,8 +238,8 @@ def main(argv: list[str] | None = None) -> int:
                           "with r 0.58 only), and a 3D similarity frame (Umeyama on anchors "
                           f"{list(G.ANCHORS)}, au_geometry.to_face_frame_mp: brow_inner 0.09, jaw_drop 0.19; "
                           "validate_aus reports it as '3D r')."),
-                "map": ("geometric AU = clip(intercept + gain * sign * (measure - neutral), 0, 5), gain > 0, "
-                        "intercept >= 0: a monotone map of the raw measure whose only clipping is below the "
+                "map": ("geometric AU = clip(gain * sign * (measure - neutral), 0, 5), gain > 0 (the intercept "
+                        "field is 0): a monotone map of the raw measure whose only clipping is below the "
                         "person's resting end (0) and at 5; within-video r of the AU against OpenFace's geometry "
                         "is that of the raw measure less what the running neutral's movement and the two clips "
                         "cost (children_geometry.a: raw_measure_r vs r)."),
@@ -292,10 +293,15 @@ def main(argv: list[str] | None = None) -> int:
                     "0.5 against it; texture terms that track it were dropped for the children geometry. AU26 "
                     "(about 0.35) and AU07 (about 0.35) are weak too."),
                 "resting_offset": (
-                    "On the children most good frames read > 0.5 on AU01, AU02, AU04 and AU26 (share_above_0_5 "
-                    "0.85-0.93): the neutral is the 5th percentile of a measure whose frame-to-frame noise on "
-                    "small faces (about 0.05 IOD) times the gain is about 0.5 AU, plus the intercept. PSPI's AU04 "
-                    "term inherits this offset on small, noisy faces."),
+                    "v4 had a free intercept per AU (AU04 0.45, AU07 0.42, AU26 0.28): OpenFace's own resting "
+                    "offset, added to every frame. v5 fits through 0. On frames where OpenFace's PSPI is below "
+                    "0.5 (its 'at rest'), our PSPI went from median 1.78 to 0.95 on the clear references (share "
+                    ">= 2 from 0.21 to 0.01) and from 2.47 to 1.66 on the children (0.67 to 0.37), with every "
+                    "r of the validation within 0.02 and the leave-one-person-out median 0.78 as before. What "
+                    "remains on small faces: the neutral is the 5th percentile of a measure whose frame-to-frame "
+                    "noise (about 0.05 IOD) times the gain is about 0.5 AU (AU01, AU02, AU07, AU26 at rest "
+                    "1.2-1.6 on the children). A higher neutral percentile (20th) cut it further but lost AU45 "
+                    "(0.34 -> 0.30) and AU04 (0.53 -> 0.51) agreement, so it is not used."),
             },
             "candidates": {f"AU{au:02d}": [f"{'+' if s > 0 else '-'}{f}" for f, s in c] for au, c in CANDIDATES.items()},
             "kept_terms": {f"AU{k.zfill(2)}": v["features"] for k, v in cal["aus"].items()},
