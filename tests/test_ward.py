@@ -587,3 +587,21 @@ def test_closing_a_modified_ward_asks_to_save(faces_dir: Path, tmp_path: Path, q
     win2.show()
     win2.close()
     assert win2._closed and len(asked) == 2
+
+
+@pytest.mark.gui
+def test_a_bed_whose_file_ended_says_so(faces_dir: Path, tmp_path: Path, qtbot) -> None:
+    from auepa_monitor.ui.ward_window import WardWindow
+
+    cfg = WardConfig("W", [Bed("Cot 1", str(faces_dir / "image_sequence"))])
+    win = WardWindow(cfg, tmp_path / "sessions", sound=False, lossless=True)
+    qtbot.addWidget(win)
+    try:
+        win.show()
+        qtbot.waitUntil(lambda: win.beds[0].monitor.ended, timeout=120000)
+        win.refresh()
+        n = win.beds[0].monitor.latest.result.frame
+        assert win.tiles[0].fps.text() == f"ended at frame {n}" and n >= 25
+    finally:
+        win.close()
+        win.shutdown()

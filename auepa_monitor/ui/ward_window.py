@@ -209,7 +209,12 @@ class BedTile(QFrame):
             self.alarm.setStyleSheet("color: #9e9e9e;")
             self.setStyleSheet("#bedTile { border: 1px solid #444; }")
         self.ack.setEnabled(a.priority > Priority.NONE and not a.acknowledged)
-        self.fps.setText(f"{wb.processed_fps(now):.1f} fps")
+        if mon.ended:  # a recorded file played to its end: say so, not a rate that is no longer true
+            self.fps.setText(f"ended at frame {self.last_frame}")
+            self.fps.setStyleSheet("color: #9e9e9e;")
+        else:
+            self.fps.setText(f"{wb.processed_fps(now):.1f} fps")
+            self.fps.setStyleSheet("")
 
 
 class WardWindow(QMainWindow):
