@@ -280,9 +280,8 @@ def _analyze_parallel(args: argparse.Namespace, out: Path, settings: str) -> int
         print(f"error: {e}", file=sys.stderr)
         return 2
     display.close()
-    threads = any("/auepa-analyze-" in w for w in res.workers)  # CUDA: ThreadBackend's workers
-    where = (f" on Ray ({len(res.workers)} worker processes)" if args.ray is not None
-             else f" on {args.workers} threads sharing one batched face-network pool" if threads
+    where = (f" on Ray ({len(res.workers)} worker processes)" if res.backend == "ray"
+             else f" on {args.workers} threads sharing one batched face-network pool" if res.backend == "threads"
              else f" on {args.workers} worker processes")
     print(_totals(len(res.done), len(res.failed), len(res.skipped), where))
     return 1 if res.failed else 0

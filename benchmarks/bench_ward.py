@@ -20,6 +20,7 @@ other, with the ratio). Memory: the process's resident set with N beds open.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import statistics
 import subprocess
@@ -27,8 +28,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-
-import cv2
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -41,21 +40,19 @@ from auepa_monitor.core.face import FaceTracker  # noqa: E402
 from auepa_monitor.core.monitor import MonitorListener, MonitorSession  # noqa: E402
 from auepa_monitor.core.net_pool import FaceNetPool  # noqa: E402
 from auepa_monitor.core.pipeline import Pipeline  # noqa: E402
+from auepa_monitor.core.sources import VideoFileSource  # noqa: E402
 
 
 def paced_loop(path: Path, fps: float, max_frames: int = 150) -> SyntheticLive:
     """A sample video's first frames replayed live at ``fps``, forever (a camera at that rate)."""
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while len(frames) < max_frames:
-        ok, img = cap.read()
-        if not ok:
-            break
-        frames.append(img)
-    cap.release()
-    src = SyntheticLive(frames, fps)
-    src.name = path.name
-    return src
+    src = VideoFileSource(path)
+    try:
+        frames = [f.image for f in itertools.islice(iter(src.read, None), max_frames)]
+    finally:
+        src.close()
+    live = SyntheticLive(frames, fps)
+    live.name = path.name
+    return live
 
 
 class Meter(MonitorListener):

@@ -7,6 +7,7 @@ that wait together go through one forward and each bed gets its own rows back.
 
 from __future__ import annotations
 
+import itertools
 import threading
 
 import cv2
@@ -16,19 +17,17 @@ import pytest
 from auepa_monitor.core.face import FaceTracker
 from auepa_monitor.core.face_nets import FaceNets, roi_from_detection
 from auepa_monitor.core.net_pool import FaceNetPool, PoolClosed
+from auepa_monitor.core.sources import VideoFileSource
 
 VIDEOS = ("default.wmv", "multi_face.avi", "2015-10-15-15-14.avi")
 
 
 def _frames(path, n: int) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(path))
-    out = []
-    while len(out) < n:
-        ok, img = cap.read()
-        if not ok:
-            break
-        out.append(img)
-    cap.release()
+    src = VideoFileSource(path)
+    try:
+        out = [f.image for f in itertools.islice(iter(src.read, None), n)]
+    finally:
+        src.close()
     assert len(out) == n, f"{path} gave {len(out)} frames"
     return out
 

@@ -137,8 +137,13 @@ def test_threads_sharing_one_network_pool_give_the_serial_csvs(inputs, serial, t
     _same_as_serial(out, serial)
     assert [p.name for p in [s for s, _ in res.failed]] == ["notes.mp4", "trunc.mp4"]
     assert len(res.done) == 4
-    assert all("/auepa-analyze-" in w for w in res.workers), res.workers  # threads, not processes
-    assert len({w.split(":")[1] for w in res.workers}) == 1  # one process
+    assert res.backend == "threads" and len({w.split(":")[1] for w in res.workers}) == 1  # one process
+    # A pain model that cannot load stops the run with its reason, as with processes (no hang).
+    from auepa_monitor.core.errors import ModelFileError
+
+    with pytest.raises(ModelFileError, match="absent.pt"):
+        analyze_parallel(paths[:2], tmp_path / "out2", {**_opts(), "model": str(tmp_path / "absent.pt")}, "x",
+                         workers=2, threads=True, force=True)
 
 
 def test_batched_pool_path_matches_the_serial_run(inputs, tmp_path) -> None:

@@ -339,10 +339,10 @@ def test_window_adds_removes_beds_and_saves_without_passwords(faces_dir: Path, t
     try:
         qtbot.waitUntil(lambda: win.beds[0].monitor.frames_ingested > 3, timeout=60000)
         win.add_bed("Cot 2", f"http://nurse:{SECRET}@127.0.0.1:{free_port()}/")
-        with pytest.raises(WardConfigError, match="used by another bed"):
+        with pytest.raises(WardConfigError, match=r"the name 'cot 2' is used by bed 2 \(Cot 2\)"):
             win.add_bed("cot 2", str(faces_dir / "multi_face.avi"))
         # A refused bed with a password leaves nothing in the credential store.
-        with pytest.raises(WardConfigError, match="used by another bed"):
+        with pytest.raises(WardConfigError, match="is used by bed 2"):
             win.add_bed("COT 2", f"http://nurse:other-{SECRET}@127.0.0.1:{free_port()}/")
         assert f"other-{SECRET}" not in (tmp_path / "cred" / "credentials.json").read_text()
         assert len(win.tiles) == 2 and win.beds[1] is None and "cannot be opened" in win.errors[1]

@@ -124,6 +124,8 @@ class BatchResult:
     #: How many times each input's result was written into ``--out`` (always 1 for each finished input).
     writes: dict[str, int] = field(default_factory=dict)
     retries: int = 0
+    #: Where the inputs ran: "processes", "threads" (one batching face-network pool) or "ray".
+    backend: str = "processes"
 
 
 # --------------------------------------------------------------------------- worker side
@@ -368,11 +370,7 @@ class ThreadBackend(_Backend):
 
         from .net_pool import FaceNetPool
 
-        if opts.get("device"):
-            from ..nets.device import DEVICE_ENV
-
-            os.environ[DEVICE_ENV] = opts["device"]
-        self.pool = pool if pool is not None else FaceNetPool()
+        self.pool = pool if pool is not None else FaceNetPool(device=opts.get("device"))
         self._own_pool = pool is None
         self.opts = opts
         self.capacity = workers
@@ -389,8 +387,13 @@ class ThreadBackend(_Backend):
 
         from .pipeline_factory import make_pipeline_factory
 
-        factory = make_pipeline_factory(argparse.Namespace(**self.opts), nets=self.pool.client())
         host, name = socket.gethostname(), threading.current_thread().name
+        try:
+            factory = make_pipeline_factory(argparse.Namespace(**self.opts), nets=self.pool.client())
+        except AuepaError as e:  # a model that cannot load: every job says so (the driver stops the run)
+            while (job := self.jobs.get()) is not None:
+                self.events.put(("result", Outcome(job.index, fatal=str(e), pid=os.getpid(), host=f"{host}/{name}")))
+            return
 
         def report(index: int, n: int, total: int) -> None:
             self.events.put(("progress", index, n, total, os.getpid(), f"{host}/{name}"))
@@ -609,6 +612,7 @@ def analyze_parallel(paths: list[Path], out_dir: Path, opts: dict[str, Any], set
         threads = not use_ray and _on_cuda(opts.get("device"))
     backend: _Backend = (RayBackend(opts, ray_address, workers) if use_ray
                          else ThreadBackend(workers or 1, opts, pool) if threads else ProcessBackend(workers or 1, opts))
+    res.backend = "ray" if use_ray else "threads" if threads else "processes"
     inflight: dict[int, Job] = {}
     runs_on: dict[int, tuple[str, int]] = {}  # input -> (host, pid) of the worker analysing it
     done: dict[int, Summary] = {}

@@ -253,6 +253,18 @@ def replace_bed(cfg: WardConfig, i: int, bed: Bed, store: CredentialStore | None
     """
     if not 0 <= i < len(cfg.beds):
         raise IndexError(f"bed {i + 1}: the ward has {len(cfg.beds)} beds")
+    return _put_bed(cfg, i, bed, store, problems)
+
+
+def add_bed(cfg: WardConfig, bed: Bed, store: CredentialStore | None = None) -> Bed:
+    """Append ``bed`` to the ward under :func:`replace_bed`'s rules (validated as the ward would then
+    be; a typed password stored only once it is valid); returns the bed as stored."""
+    return _put_bed(cfg, len(cfg.beds), bed, store, ())
+
+
+def _put_bed(cfg: WardConfig, i: int, bed: Bed, store: CredentialStore | None,
+             problems: list[str] | tuple[str, ...]) -> Bed:
+    """``bed`` at place ``i`` of the ward (``i == len(cfg.beds)``: a new last bed); see :func:`replace_bed`."""
     source = bed.source.strip()
     stream = is_stream_url(source)
     bare, _, password = split_url(source) if stream else (source, "", "")
@@ -272,7 +284,10 @@ def replace_bed(cfg: WardConfig, i: int, bed: Bed, store: CredentialStore | None
     if password:
         new.source = source
         secure_passwords(WardConfig(cfg.name, [new]), store or CredentialStore())
-    cfg.beds[i] = new
+    if i == len(cfg.beds):
+        cfg.beds.append(new)
+    else:
+        cfg.beds[i] = new
     return new
 
 
@@ -377,5 +392,5 @@ class WardBed:
             self.pipeline.close()
 
 
-__all__ = ["Bed", "BedAlarm", "WardBed", "WardConfig", "WardConfigError", "bed_alerts", "load_ward", "parse_bed_roi",
+__all__ = ["Bed", "BedAlarm", "add_bed", "WardBed", "WardConfig", "WardConfigError", "bed_alerts", "load_ward", "parse_bed_roi",
            "rank_alarms", "replace_bed", "save_ward", "secure_passwords", "validate"]

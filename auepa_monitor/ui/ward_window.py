@@ -332,23 +332,14 @@ class WardWindow(QMainWindow):
         self.setWindowTitle(f"{self.cfg.name}[*] - AuE-IPA Monitor ward ({len(self.cfg.beds)} beds)")
 
     def add_bed(self, name: str, source: str, roi: list[float] | None = None) -> None:
-        """Add a bed and start monitoring it; a password in a URL goes to the credential store.
+        """Add a bed and start monitoring it; a password in a URL goes to the credential store
+        (:func:`~auepa_monitor.core.ward.add_bed`: only once the ward is valid).
 
         Raises :class:`WardConfigError` (the config would be invalid; nothing changes).
         """
-        from ..core.credentials import CredentialStore, split_url
-        from ..core.sources import is_stream_url
-        from ..core.ward import Bed, secure_passwords, validate
+        from ..core.ward import add_bed
 
-        bed = Bed(name.strip(), source.strip(), roi=roi)
-        # Validated with the password taken out of the URL (a password is no error here), and
-        # stored only once the ward is valid: a refused bed leaves nothing in the store.
-        bare = Bed(bed.name, split_url(bed.source)[0] if is_stream_url(bed.source) else bed.source, roi=roi)
-        validate(WardConfig(self.cfg.name, [*self.cfg.beds, bare], self.cfg.columns, self.cfg.path).to_dict(),
-                 self.cfg.path)
-        secure_passwords(WardConfig(self.cfg.name, [bed]), self.store or CredentialStore())
-        self.cfg.beds.append(bed)
-        self._open_bed(bed)
+        self._open_bed(add_bed(self.cfg, Bed(name, source, roi=roi), self.store))
         self._relayout()
         self.setWindowModified(True)
 
