@@ -174,6 +174,7 @@ class FrameRecord:
     error_iod: float  # face_error; NaN when not tracked or OpenFace has no landmarks
     same: bool  # tracked and same face as OpenFace
     different: bool  # tracked and OpenFace's centroid outside our box
+    held: bool = False  # a held fit: face presence under the tracker's presence_min, quality 0
 
 
 @dataclass
@@ -216,7 +217,7 @@ def _default_factory():
     return FaceTracker()
 
 
-def _record(frame: int, ref: Reference | None, fit) -> FrameRecord:
+def _record(frame: int, ref: Reference | None, fit, presence_min: float = 0.5) -> FrameRecord:
     has_ref = ref is not None and frame <= ref.n and not np.isnan(ref.landmarks[frame, 0, 0])
     of_good = bool(ref.good[frame]) if ref is not None and frame <= ref.n else False
     yaw = float(ref.yaw_deg[frame]) if ref is not None and frame <= ref.n else math.nan
@@ -229,7 +230,8 @@ def _record(frame: int, ref: Reference | None, fit) -> FrameRecord:
         err = face_error(fit.landmarks, lm68)
         same = err <= SAME_FACE_IOD
         diff = not same and not centroid_in_box(lm68, box)
-    return FrameRecord(frame, of_good, yaw, True, float(fit.quality), box, err, same, diff)  # type: ignore[arg-type]
+    return FrameRecord(frame, of_good, yaw, True, float(fit.quality), box, err, same, diff,  # type: ignore[arg-type]
+                       held=float(fit.presence) < presence_min)
 
 
 def evaluate_video(video: Path, halves: Sequence[str] = ("right",), limit: int | None = None,
@@ -258,7 +260,7 @@ def evaluate_video(video: Path, halves: Sequence[str] = ("right",), limit: int |
                 t0 = time.perf_counter()
                 fit, _ = tr.process(part)
                 res.seconds += time.perf_counter() - t0
-                res.frames.append(_record(i, ref, fit))
+                res.frames.append(_record(i, ref, fit, getattr(tr, "presence_min", 0.5)))
     finally:
         for tr in trackers:
             tr.close()

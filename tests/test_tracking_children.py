@@ -36,6 +36,9 @@ SUBSET_MIN_GOOD = 20
 # (measured 38/110 = 34.5 %, minus a few points).
 LOST_BEFORE_FOLLOWED_FLOOR = 0.30
 
+# Of the held fits (presence under 0.5, quality 0) on OpenFace-good frames, the share on OpenFace's face.
+HELD_SAME_FLOOR = 0.5
+
 DRIFT_VIDEO = "3dC3SQ.joke3.rep2.take1.ThatsNotACat.mp4"
 DRIFT_ROI = (360, 200, 120, 120)  # the child, on the viewer's right
 
@@ -96,6 +99,18 @@ def test_frames_the_old_tracker_lost_are_now_followed_on_the_same_face(right_sub
     assert len(mine) >= 40
     followed = sum(f.tracked and f.same for f in mine)
     assert followed / len(mine) >= LOST_BEFORE_FOLLOWED_FLOOR, f"{followed}/{len(mine)}"
+
+
+def test_held_fits_keep_the_turned_child_and_are_never_scored(right_subset):
+    """On turned frames the landmark network's presence drops under 0.5 with its points still on the
+    face: those frames keep the target's box (held fits), mostly on OpenFace's face, with quality 0."""
+    held = [f for r in right_subset for f in r.frames if f.held]
+    assert len(held) >= 8, len(held)  # measured 17 (9 of them OpenFace-good, 6 same face)
+    assert all(f.quality == 0.0 for f in held)
+    ref_good = [f for f in held if f.of_good]
+    assert ref_good, "no held frame where OpenFace's fit is good"
+    same = sum(f.same for f in ref_good)
+    assert same / len(ref_good) >= HELD_SAME_FLOOR, f"{same}/{len(ref_good)} held good frames on OpenFace's face"
 
 
 def test_roi_target_never_drifts_to_parent():
