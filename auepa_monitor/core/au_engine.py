@@ -1,19 +1,20 @@
-"""The embedded AU intensity engine (v5): FACS 0-5 intensities from geometry, blendshapes and texture.
+"""The embedded AU intensity engine (v6): FACS 0-5 intensities from geometry, blendshapes and texture.
 
 Every AU is ``clip(intercept + sum_j coef_j * sign_j * (feature_j - neutral_j), 0, 5)`` with
 ``coef_j >= 0``: a monotone map of a few sign-oriented features, each taken relative to the
-person's running neutral (:class:`RunningNeutral`). The shipped calibration (v5) has intercept 0
+person's running neutral (:class:`RunningNeutral`). The shipped calibration (v6) has intercept 0
 everywhere: a face at its resting end reads 0 (v4's fitted intercepts carried OpenFace's own
 resting offset into every frame, about 1 PSPI). The maps are fitted against OpenFace 2.2's
 ``AUxx_r`` on clear references by ``training/fit_au_calibration.py`` and stored in
 ``models/au_calibration.json`` (its model card holds the leave-one-person-out figures).
 
 **Geometric AUs** (one measure each, :mod:`au_geometry`: MediaPipe's landmarks in the 2D
-eye-line frame, roll and scale removed, in inter-ocular distances; one parameter: the gain). Each is a monotone map of its raw measure that loses as little as possible:
-the neutral is the measure's RESTING end (5th percentile of the running window; 30th for the
-brows and the jaw, which nods and talk also move; 95th for the open eye; ``NEUTRAL_PERCENTILE``),
-so a resting face reads near 0 and motion towards the action survives; the only clipping is at
-0 (below the resting end) and 5.
+eye-line frame, roll and scale removed, in inter-ocular distances; one parameter: the gain).
+Each is a monotone map of its raw measure that loses as little as possible: the neutral is the
+measure's RESTING end (5th percentile of the running window; 30th for the brows and the jaw,
+which nods and talk also move; 95th for the open eye; ``NEUTRAL_PERCENTILE``), so a resting face
+reads near 0 and motion towards the action survives; the only clipping is at 0 (below the
+resting end) and 5.
 
 * AU01 inner brow raiser: ``brow_inner``, inner brow end height above the inner eye corner.
 * AU02 outer brow raiser: ``brow_outer``, outer brow end height above the outer eye corner.

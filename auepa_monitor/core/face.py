@@ -223,10 +223,11 @@ class FaceTracker:
         coast_frames: after a miss, frames during which the last good fit's region is tried again.
         acquire_min_agreement: least ``keypoints`` quality factor (detector vs landmarks, 0-1) for
             a face to be acquired.
-        hold_presence: while tracking, a fit on the tracked ROI with presence between this and
-            ``presence_min`` that moved like the target is returned as a *held* fit: its box and
-            landmarks keep the target on screen, its quality is 0 (never scored), and the tracker
-            treats the frame as a miss (the next frame widens the ROI and may re-detect).
+        hold_presence: while tracking (or within ``coast_frames`` of a miss), a fit on the tracked
+            ROI with presence between this and ``presence_min`` that moved like the target is
+            returned as a *held* fit: its box and landmarks keep the target on screen, its quality
+            is 0 (never scored), and the tracker treats the frame as a miss (the next frame widens
+            the ROI and may re-detect).
         num_threads: LiteRT threads per network.
         nets: networks to share with other trackers (e.g. one tracker per face), else loaded here.
     """
