@@ -98,3 +98,27 @@ def test_small_face_found_with_roi(tracker, faces_dir):
     assert fit is not None
     assert 30 < fit.box[2] < 75
     assert 420 <= _center_x(fit.box) <= 420 + small.shape[1]
+
+
+def test_mirrored_fit_reads_as_the_direct_fit(tracker, faces_dir):
+    """The landmark network on the mirrored crop, mapped back (positions and landmark numbers), gives
+    the direct fit's points within a few hundredths of the eye distance: the mirror map is right."""
+    from auepa_monitor.core import landmarks as L
+    from auepa_monitor.core.face_nets import roi_from_landmarks
+
+    tracker.set_target(None)
+    src = VideoFileSource(faces_dir / "default.wmv")
+    for _ in range(20):
+        frame = src.read().image
+        fit, _ = tracker.process(frame)
+    src.close()
+    rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+    roi = roi_from_landmarks(fit.landmarks)
+    direct, p_direct = tracker.nets.landmarks(rgb, roi)[:2]
+    mirrored, p_mirrored = tracker.nets.landmarks(rgb, roi, mirror=True)[:2]
+    assert p_direct > 0.9 and p_mirrored > 0.9
+    re, le = L.eye_centers(direct)
+    iod = float(np.linalg.norm(le - re))
+    err = np.linalg.norm(mirrored[:, :2] - direct[:, :2], axis=1) / iod
+    assert float(np.median(err)) < 0.03 and float(err.max()) < 0.15, (np.median(err), err.max())
+    assert float(np.median(err[468:])) < 0.05  # the irises, mapped by their own table

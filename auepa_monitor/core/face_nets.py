@@ -56,6 +56,26 @@ BLENDSHAPE_SUBSET: tuple[int, ...] = (
     361, 362, 365, 373, 374, 375, 377, 378, 379, 380, 381, 382, 384, 385, 386, 387, 388, 389, 390, 397,
     398, 400, 402, 405, 409, 415, 454, 466, 468, 469, 470, 471, 472, 473, 474, 475, 476, 477,
 )
+#: The iris points (468-477) under a left-right mirror: each iris's centre and contour points map
+#: onto the other's (measured: a mirrored fit matches the direct one to 0.02 eye distances).
+IRIS_MIRROR: tuple[int, ...] = (473, 476, 475, 474, 477, 468, 471, 470, 469, 472)
+
+
+def mirror_index(canonical: np.ndarray) -> np.ndarray:
+    """(478,) permutation: landmark ``i`` of a mirrored face is landmark ``mirror_index[i]`` of the face.
+
+    The canonical mesh (468 points, x across the face) is exactly symmetric, so each vertex's
+    mirror is the vertex at (-x, y, z); the iris points follow :data:`IRIS_MIRROR`.
+    """
+    c = np.asarray(canonical, dtype=np.float64)[:, :3]
+    m = c * np.array([-1.0, 1.0, 1.0])
+    d = np.linalg.norm(c[:, None, :] - m[None, :, :], axis=2)
+    perm = d.argmin(axis=1)
+    if d.min(axis=1).max() > 1e-3 or not np.array_equal(perm[perm], np.arange(len(c))):
+        raise ValueError("the canonical face mesh is not left-right symmetric")
+    return np.concatenate([perm, np.asarray(IRIS_MIRROR)])
+
+
 #: The blendshape network's 52 outputs, in order (ARKit names, as MediaPipe reports them).
 BLENDSHAPE_NAMES: tuple[str, ...] = (
     "_neutral", "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight",
@@ -301,6 +321,10 @@ class FaceNets:
         self.model_path = path
         self._anchors = ssd_anchors()
         self._subset = np.asarray(BLENDSHAPE_SUBSET)
+        try:
+            self._mirror = mirror_index(self.canonical)
+        except ValueError as e:
+            raise ModelFileError(f"cannot load face model {path}: {e}") from e
 
     def _init_litert(self, path: Path, blobs: dict[str, bytes], num_threads: int) -> None:
         from ai_edge_litert.interpreter import Interpreter
@@ -495,20 +519,27 @@ class FaceNets:
         return self.detect(inp, min_score, ox=0.0, oy=0.0, scale=1.0 / s, shift=(x0, y0))
 
     # -- landmarks --------------------------------------------------------------------------
-    def landmarks(self, rgb: np.ndarray, roi: RotatedRect) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
+    def landmarks(self, rgb: np.ndarray, roi: RotatedRect, mirror: bool = False
+                  ) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
         """Fit the 478 landmarks inside ``roi``.
 
         Returns (points (478, 3) float32: x, y frame pixels, z relative depth in the same pixel
         scale; face presence 0-1; the 256x256 RGB crop; the 2x3 frame->crop matrix).
+        ``mirror``: the network sees the crop flipped left-right and its points are mapped back
+        (positions and landmark numbers), so the result reads as a direct fit. The network is
+        not symmetric: on some strongly turned faces only one of the two views finds the face.
         """
-        return self.landmarks_batch([(rgb, roi)])[0]
+        return self.landmarks_batch([(rgb, roi)], mirror)[0]
 
-    def landmarks_batch(self, items: list[tuple[np.ndarray, RotatedRect]]
+    def landmarks_batch(self, items: list[tuple[np.ndarray, RotatedRect]], mirror: bool = False
                         ) -> list[tuple[np.ndarray, float, np.ndarray, np.ndarray]]:
         """:meth:`landmarks` for several (RGB frame, ROI) pairs (faces, frames, beds) in one forward."""
         if not items:
             return []
         mats = [roi.crop_matrix(LANDMARK_SIZE) for _, roi in items]
+        if mirror:
+            flip = np.array([[-1.0, 0.0, LANDMARK_SIZE], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+            mats = [(flip @ np.vstack([m, [0.0, 0.0, 1.0]]))[:2].astype(np.float32) for m in mats]
         crops = [cv2.warpAffine(rgb, m, (LANDMARK_SIZE, LANDMARK_SIZE), flags=cv2.INTER_LINEAR,
                                 borderMode=cv2.BORDER_CONSTANT) for (rgb, _), m in zip(items, mats, strict=True)]
         raw_all, logits = self.run_landmarks(np.stack(crops))
@@ -519,6 +550,8 @@ class FaceNets:
             pts = np.empty((478, 3), dtype=np.float32)
             pts[:, :2] = raw[:, :2] @ inv[:, :2].T + inv[:, 2]
             pts[:, 2] = raw[:, 2] * (roi.w / LANDMARK_SIZE)
+            if mirror:
+                pts = pts[self._mirror]
             out.append((pts, presence, crop, m))
         return out
 

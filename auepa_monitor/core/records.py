@@ -120,7 +120,7 @@ class FaceFit:
         pose: head pose in degrees.
         quality: fit quality 0-1; drops on strong head turns, occlusion or an unsure fit.
         presence: the landmark network's face-presence score 0-1.
-        quality_parts: the factors (each 0-1) whose product is ``quality``.
+        quality_parts: the factors (each 0-1) that make ``quality`` (see ``face.quality_from_parts``).
     """
 
     box: tuple[float, float, float, float]
