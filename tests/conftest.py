@@ -123,6 +123,16 @@ def make_window(qtbot, pipeline, tmp_path):
 @pytest.fixture(scope="module")
 def cnn_checkpoint(tmp_path_factory) -> Path:
     """A ResNet18 really trained here for a few steps (bright square = strong pain), saved with its card."""
+    return _square_cnn(tmp_path_factory, "resnet18")
+
+
+@pytest.fixture(scope="module")
+def slow_cnn_checkpoint(tmp_path_factory) -> Path:
+    """As ``cnn_checkpoint`` but a ResNet50, whose Grad-CAM on one CPU thread takes several video frames."""
+    return _square_cnn(tmp_path_factory, "resnet50")
+
+
+def _square_cnn(tmp_path_factory, arch: str) -> Path:
     import torch
     from torch import nn
 
@@ -130,7 +140,7 @@ def cnn_checkpoint(tmp_path_factory) -> Path:
     from auepa_monitor.nets.pain_cnn import PAIN_CLASSES, build_pain_cnn, save_checkpoint
 
     torch.manual_seed(0)
-    model = build_pain_cnn("resnet18")
+    model = build_pain_cnn(arch)
     opt = torch.optim.Adam(model.parameters(), 1e-3)
     for _ in range(3):
         x = torch.randn(8, 3, 64, 64) * 0.5
@@ -140,11 +150,11 @@ def cnn_checkpoint(tmp_path_factory) -> Path:
         opt.zero_grad()
         loss.backward()
         opt.step()
-    card = ModelCard(name="square ResNet18 (test)", kind="pain_cnn", trained_on_infant_pain=False,
+    card = ModelCard(name=f"square {arch.replace('resnet', 'ResNet')} (test)", kind="pain_cnn", trained_on_infant_pain=False,
                      training_data="24 synthetic noise images (test)", output_scale="4 pain levels",
                      created="2026-11-26", built_by="tests/conftest.py")
     path = tmp_path_factory.mktemp("cnn") / "square.pt"
-    save_checkpoint(path, model, "resnet18", PAIN_CLASSES, card, extra={"training": {"epochs": 1, "train_samples": 24,
+    save_checkpoint(path, model, arch, PAIN_CLASSES, card, extra={"training": {"epochs": 1, "train_samples": 24,
                                                                                      "steps": 3}})
     return path
 
