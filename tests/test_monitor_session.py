@@ -217,3 +217,27 @@ def test_loading_a_model_the_user_named(pipeline, tmp_path):
         assert sc.smoother.enabled == pipeline.scorer.smoother.enabled
     finally:
         mon.close()
+
+
+@pytest.mark.slow
+def test_headless_run_to_the_end_records_the_last_frame(pipeline, faces_dir, tmp_path):
+    """``run()`` stops when the file ended; the last frame's result is recorded by then (the player
+    says "ended" only after the results of every frame it read), in frames.csv too."""
+    import csv
+
+    from auepa_monitor.core.monitor import MonitorSession
+    from auepa_monitor.core.sources import ImageSource
+
+    mon = MonitorSession(pipeline, sessions_root=tmp_path, lossless=True)
+    try:
+        src = ImageSource(faces_dir / "image_sequence")
+        n = src.frame_count
+        mon.start_source(src, str(faces_dir / "image_sequence"))
+        mon.run(timeout=240)
+        assert mon.ended and mon.latest is not None
+        assert mon.latest.result.frame == n and mon.frames_ingested == n
+        folder = mon.session.path
+    finally:
+        mon.close()
+    with open(folder / "frames.csv", newline="") as fh:
+        assert [int(r["frame"]) for r in csv.DictReader(fh)] == list(range(1, n + 1))

@@ -545,10 +545,10 @@ class MonitorSession:
         self.listener.notice(n)
 
     def poll(self, wait: float = 0.0) -> int:
-        """Take what the player produced (notices, then results), check the stall watchdog and
-        OpenFace's run, sync the logs. Waits up to ``wait`` seconds for a first result. Returns
-        the number of frames ingested."""
-        n = 0
+        """Take what the player produced (results in order, and its notices), check the stall
+        watchdog and OpenFace's run, sync the logs. Waits up to ``wait`` seconds for a first
+        result. Returns the number of frames ingested."""
+        before = self.frames_ingested
         first = True
         while True:
             try:
@@ -557,19 +557,19 @@ class MonitorSession:
                 p = None
             first = False
             with self.lock:
+                # The taken result first: a notice may make the monitor take the results after it.
+                if p is not None and p.epoch >= self.player.source_epoch:  # not a late result of the previous source
+                    self.ingest(p)
                 self._drain_notices()
                 if p is None:
                     break
-                if p.epoch >= self.player.source_epoch:  # not a late result of the previous source
-                    self.ingest(p)
-                    n += 1
         now = time.monotonic()
         with self.lock:
             self._apply(self.alerts.check_stall(now))
             self._poll_openface(now)
             if self.session:
                 self.session.flush()
-        return n
+        return self.frames_ingested - before
 
     def _drain_notices(self) -> None:
         while True:
@@ -578,7 +578,20 @@ class MonitorSession:
             except Exception:  # noqa: BLE001 - queue.Empty
                 return
             if n.epoch >= self.player.source_epoch:  # not about a source closed meanwhile
+                if n.kind == "ended":
+                    # The player puts a source's last results before its "ended": record them
+                    # first, so that whoever sees ``ended`` also sees the last frame.
+                    self._ingest_waiting()
                 self._notice(n)
+
+    def _ingest_waiting(self) -> None:
+        while True:
+            try:
+                p = self.player.results.get_nowait()
+            except Exception:  # noqa: BLE001 - queue.Empty
+                return
+            if p.epoch >= self.player.source_epoch:
+                self.ingest(p)
 
     def start_pump(self, period: float = 0.02) -> None:
         """Run :meth:`poll` in a thread of its own until :meth:`close` (the window's way)."""

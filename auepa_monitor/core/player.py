@@ -36,7 +36,8 @@ class LatestSlot(Generic[T]):
     """A one-item hand-over between threads that keeps only the newest item.
 
     ``put`` replaces an item nobody took yet and counts it in ``dropped``; with ``lossless``
-    it waits until the item was taken instead.
+    it waits until the item was taken instead. A taken item is *in work* until the taker calls
+    :meth:`done`; :meth:`wait_idle` waits for no item waiting and none in work.
     """
 
     def __init__(self, lossless: bool = False) -> None:
@@ -46,6 +47,7 @@ class LatestSlot(Generic[T]):
         self.lossless = lossless
         self.dropped = 0
         self.closed = False
+        self._in_work = False
 
     def put(self, item: T, stop: threading.Event | None = None) -> None:
         with self._cv:
@@ -65,8 +67,21 @@ class LatestSlot(Generic[T]):
             if not self._has:
                 return None
             item, self._item, self._has = self._item, None, False
+            self._in_work = True  # set with the take, under the lock: wait_idle cannot miss it
             self._cv.notify_all()
             return item
+
+    def done(self) -> None:
+        """The taker finished the item it took last."""
+        with self._cv:
+            self._in_work = False
+            self._cv.notify_all()
+
+    def wait_idle(self, stop: threading.Event | None = None) -> None:
+        """Wait until no item is waiting or in work (or the slot closed, or ``stop`` is set)."""
+        with self._cv:
+            while (self._has or self._in_work) and not self.closed and not (stop is not None and stop.is_set()):
+                self._cv.wait(0.05)
 
     def clear(self) -> None:
         """Throw away a waiting item (not counted as dropped: e.g. after a seek)."""
@@ -308,6 +323,9 @@ class Player:
                         if src.live:
                             raise AuepaError(f"{src.name}: stopped delivering frames")
                         self._playing, at_end = False, True
+                        # Notices after the results of every frame read: the last frame's result
+                        # is in ``results`` before "ended" is in ``notices`` (Monitor relies on it).
+                        self._slot.wait_idle(stop)
                         if src.incomplete:  # ended before the length the file announced
                             note("error", src.incomplete)
                         note("ended", f"end of {src.name}")
@@ -353,25 +371,32 @@ class Player:
             item = self._slot.get(0.05)
             if item is None:
                 continue
-            # A command queued while we waited for this frame (e.g. an engine swap just before
-            # ``open``) must apply to it: commands come before every frame captured after them.
-            self._run_pipe_cmds()
-            if item.epoch != last_epoch:
-                self.pipeline.reset()
-                last_epoch = item.epoch
             try:
-                result = self.pipeline.process(item.frame)
-            except Exception as e:  # noqa: BLE001 - report, keep the worker alive
-                self.notices.put(PlayerNotice("error", f"processing frame {item.frame.index} failed: {e}", item.epoch))
-                continue
-            extra = None
-            post = self.post_process
-            if post is not None:
-                try:
-                    extra = post(self.pipeline, result)
-                except Exception as e:  # noqa: BLE001 - an add-on must not stop the video
-                    extra = e
-            self.results.put(Processed(result, item.frame.image, item.epoch, item.wall, time.monotonic(), extra))
+                last_epoch = self._process_item(item, last_epoch)
+            finally:
+                self._slot.done()
+
+    def _process_item(self, item: Captured, last_epoch: int) -> int:
+        """Process one captured frame and put its result (or an error notice); returns its epoch."""
+        # A command queued while we waited for this frame (e.g. an engine swap just before
+        # ``open``) must apply to it: commands come before every frame captured after them.
+        self._run_pipe_cmds()
+        if item.epoch != last_epoch:
+            self.pipeline.reset()
+        try:
+            result = self.pipeline.process(item.frame)
+        except Exception as e:  # noqa: BLE001 - report, keep the worker alive
+            self.notices.put(PlayerNotice("error", f"processing frame {item.frame.index} failed: {e}", item.epoch))
+            return item.epoch
+        extra = None
+        post = self.post_process
+        if post is not None:
+            try:
+                extra = post(self.pipeline, result)
+            except Exception as e:  # noqa: BLE001 - an add-on must not stop the video
+                extra = e
+        self.results.put(Processed(result, item.frame.image, item.epoch, item.wall, time.monotonic(), extra))
+        return item.epoch
 
 
 class LatestWorker(Generic[T]):
