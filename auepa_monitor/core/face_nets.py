@@ -321,6 +321,7 @@ class FaceNets:
         self.model_path = path
         self._anchors = ssd_anchors()
         self._subset = np.asarray(BLENDSHAPE_SUBSET)
+        self._buffers: dict[str, np.ndarray] = {}  # see _in_buffer
         try:
             self._mirror = mirror_index(self.canonical)
         except ValueError as e:
@@ -391,13 +392,25 @@ class FaceNets:
         t = torch.from_numpy(np.ascontiguousarray(x)).to(self.device, non_blocking=True)
         return t.float() * scale + offset if offset else t.float() * scale
 
+    def _in_buffer(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        """A reused (1, *shape) float32 input buffer: converting into it instead of into new arrays
+        saves about 0.3 ms per landmark call (two 0.8 MB allocations). LiteRT copies it in
+        ``set_tensor``; one FaceNets serves one thread at a time, as its interpreters do."""
+        buf = self._buffers.get(name)
+        if buf is None or buf.shape[1:] != tuple(shape):
+            buf = self._buffers[name] = np.empty((1, *shape), dtype=np.float32)
+        return buf
+
     def run_detector(self, inp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Raw detector outputs for letterboxed uint8 RGB inputs (B, 128, 128, 3): regressors
         (B, 896, 16) and score logits (B, 896), float32."""
         if self.backend == "litert":
             regs, logits = [], []
             for img in inp:
-                self._det.set_tensor(self._det_in, img.astype(np.float32)[None] * (2.0 / 255.0) - 1.0)
+                buf = self._in_buffer("det", img.shape)
+                np.multiply(img, np.float32(2.0 / 255.0), out=buf[0], dtype=np.float32)
+                np.subtract(buf, np.float32(1.0), out=buf)
+                self._det.set_tensor(self._det_in, buf)
                 self._det.invoke()
                 regs.append(self._det.get_tensor(self._det_reg)[0])
                 logits.append(self._det.get_tensor(self._det_score)[0, :, 0])
@@ -415,7 +428,9 @@ class FaceNets:
         if self.backend == "litert":
             pts, pres = [], []
             for crop in crops:
-                self._lmk.set_tensor(self._lmk_in, crop.astype(np.float32)[None] * (1.0 / 255.0))
+                buf = self._in_buffer("lmk", crop.shape)
+                np.multiply(crop, np.float32(1.0 / 255.0), out=buf[0], dtype=np.float32)
+                self._lmk.set_tensor(self._lmk_in, buf)
                 self._lmk.invoke()
                 pts.append(self._lmk.get_tensor(self._lmk_pts).reshape(478, 3))
                 pres.append(float(self._lmk.get_tensor(self._lmk_presence).ravel()[0]))
