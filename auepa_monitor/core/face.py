@@ -546,9 +546,10 @@ class FaceTracker:
         * ``keypoints``: at the detection cadence and on fast changes, the detector runs on a
           square of twice the face's size around it (so even a small face fills its input) and
           BlazeFace's own eyes and nose tip are compared with the landmarks', in eye distances
-          (full up to 0.35, zero at 0.8); a check that finds no face there gives 0.5. Two independent models rarely agree on a wrong face:
-          this catches e.g. an upright mesh fitted to an upside-down face. A full factor is
-          kept until the next check; a lower one is checked again on every frame.
+          (full up to 0.35, zero at 0.8); a check that finds no face there gives 0.5. Two
+          independent models rarely agree on a wrong face: this catches e.g. an upright mesh
+          fitted to an upside-down face. A full factor is kept until the next check; a lower
+          one is checked again on every frame.
         * ``visible``: image contrast (grey-level std) inside each eye, the mouth and the nose,
           relative to the whole face, in the landmark network's crop: a region covered by
           something flat (a hand close to the lens, a blanket, a dark shadow) has almost none,

@@ -393,9 +393,10 @@ class FaceNets:
         return t.float() * scale + offset if offset else t.float() * scale
 
     def _in_buffer(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
-        """A reused (1, *shape) float32 input buffer: converting into it instead of into new arrays
-        saves about 0.3 ms per landmark call (two 0.8 MB allocations). LiteRT copies it in
-        ``set_tensor``; one FaceNets serves one thread at a time, as its interpreters do."""
+        """A reused (1, *shape) float32 input buffer: the uint8 -> float conversion into it takes
+        0.02 ms per landmark crop against 0.55 ms into two new 0.8 MB arrays (measured alone).
+        LiteRT copies it in ``set_tensor``; one FaceNets serves one thread at a time, as its
+        interpreters do."""
         buf = self._buffers.get(name)
         if buf is None or buf.shape[1:] != tuple(shape):
             buf = self._buffers[name] = np.empty((1, *shape), dtype=np.float32)
