@@ -122,3 +122,26 @@ def test_mirrored_fit_reads_as_the_direct_fit(tracker, faces_dir):
     err = np.linalg.norm(mirrored[:, :2] - direct[:, :2], axis=1) / iod
     assert float(np.median(err)) < 0.03 and float(err.max()) < 0.15, (np.median(err), err.max())
     assert float(np.median(err[468:])) < 0.05  # the irises, mapped by their own table
+
+
+def test_target_signature_judges_only_a_refound_face_against_settled_values():
+    """The signature learns from fits of quality >= 0.5, judges a face found after a loss against
+    the median of its values before the newest ``delay``, and has no opinion before it is ready."""
+    from auepa_monitor.core.face import TargetSignature
+
+    sig = TargetSignature(min_samples=5, delay=3, tol_new=0.12)
+    assert sig.accepts(0.9, 1.0)  # not ready: no evidence either way
+    for _ in range(7):
+        sig.update(0.48, 1.0)  # a toddler's nose depth
+    sig.update(0.95, 0.2)  # a poor fit teaches nothing
+    assert not sig.ready  # 7 values, the newest 3 not settled yet
+    sig.update(0.48, 1.0)
+    assert sig.ready
+    assert sig.accepts(0.55, 1.0)
+    assert not sig.accepts(0.62, 1.0)  # a parent's proportions
+    assert sig.accepts(0.62, 0.3)  # a poor fit is not judged
+    for _ in range(3):
+        sig.update(0.62, 1.0)  # the newest values do not move the median at once
+    assert not sig.accepts(0.62, 1.0)
+    sig.reset()
+    assert not sig.ready and sig.accepts(0.9, 1.0)

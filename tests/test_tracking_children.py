@@ -27,21 +27,24 @@ pytestmark = [
 ]
 
 # Floors on the pooled right halves of the subset (rates over OpenFace-good frames), set from the
-# tracker with mirrored second looks, keypoint re-checks and one turn factor: same face 87.6% =
-# 529/604, scored 93.3% = 431/462, minus about 2 points. v2 without those: 83.6% and 90.3%;
-# before v2 (commit 8c1694e): 79.6% and 63.0%.
+# tracker with mirrored second looks, keypoint re-checks, one turn factor and no drift test while
+# tracking: same face 87.9% = 531/604, scored 93.5% = 432/462, minus about 2 points. v2 without
+# those: 83.6% and 90.3%; before v2 (commit 8c1694e): 79.6% and 63.0%.
 SAME_FACE_FLOOR = 0.85
 SCORED_FLOOR = 0.91
 SUBSET_MIN_GOOD = 20
 # Of the subset's good frames the pre-v2 tracker lost, the share now tracked on the same face
-# (measured 38/110 = 34.5 %, minus a few points).
-LOST_BEFORE_FOLLOWED_FLOOR = 0.30
+# (measured 53/110 = 48 %, minus a few points; 38/110 before the mirrored looks).
+LOST_BEFORE_FOLLOWED_FLOOR = 0.44
 
 # Of the held fits (presence under 0.5, quality 0) on OpenFace-good frames, the share on OpenFace's face.
 HELD_SAME_FLOOR = 0.5
 
 DRIFT_VIDEO = "3dC3SQ.joke3.rep2.take1.ThatsNotACat.mp4"
 DRIFT_ROI = (360, 200, 120, 120)  # the child, on the viewer's right
+# A region drawn loosely, twice the child's face: its corner touches the parent's face, and the
+# rule before (a face merely overlapping the region counts) put frames 1-4 on the parent.
+LOOSE_DRIFT_ROI = (300, 140, 240, 240)
 
 
 def subset_videos(root=CHILDREN) -> list:
@@ -102,6 +105,17 @@ def test_frames_the_old_tracker_lost_are_now_followed_on_the_same_face(right_sub
     assert followed / len(mine) >= LOST_BEFORE_FOLLOWED_FLOOR, f"{followed}/{len(mine)}"
 
 
+def test_a_child_tracked_frame_to_frame_is_not_dropped_for_a_change_of_proportions(right_subset):
+    """3dC3SQ.joke4.rep2 frames 29 and 49: the child, tracked smoothly, was dropped as 'another
+    person' by the nose-depth drift test that ran while tracking (it never caught a real change of
+    person on these videos); now they are tracked on OpenFace's face."""
+    frames = {f.frame: f for r in right_subset if r.video == "3dC3SQ.joke4.rep2.take1.ThatsNotAHat"
+              for f in r.frames}
+    assert frames, "3dC3SQ.joke4.rep2 is no longer in the subset"
+    for n in (29, 49):
+        assert frames[n].of_good and frames[n].tracked and frames[n].same, (n, frames[n])
+
+
 def test_held_fits_keep_the_turned_child_and_are_never_scored(right_subset):
     """On turned frames the landmark network's presence drops under 0.5 with its points still on the
     face: those frames keep the target's box (held fits), mostly on OpenFace's face, with quality 0."""
@@ -114,9 +128,10 @@ def test_held_fits_keep_the_turned_child_and_are_never_scored(right_subset):
     assert same / len(ref_good) >= HELD_SAME_FLOOR, f"{same}/{len(ref_good)} held good frames on OpenFace's face"
 
 
-def test_roi_target_never_drifts_to_parent():
+@pytest.mark.parametrize("roi", [DRIFT_ROI, LOOSE_DRIFT_ROI], ids=["tight", "loose"])
+def test_roi_target_never_drifts_to_parent(roi):
     """Full frame, target = the child (ROI): no fit on the parent's face, box center stays right."""
-    recs = ct.evaluate_full_frame(CHILDREN / DRIFT_VIDEO, roi=DRIFT_ROI)
+    recs = ct.evaluate_full_frame(CHILDREN / DRIFT_VIDEO, roi=roi)
     assert len(recs) == 119
     fitted = [r for r in recs if r.box is not None]
     assert len(fitted) > 60  # the test means something only if the child is tracked
