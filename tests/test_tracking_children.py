@@ -116,6 +116,17 @@ def test_a_child_tracked_frame_to_frame_is_not_dropped_for_a_change_of_proportio
         assert frames[n].of_good and frames[n].tracked and frames[n].same, (n, frames[n])
 
 
+def test_a_new_target_is_not_taken_from_flat_image():
+    """3dC3SQ.joke2.rep3, left half: after losing the parent, the automatic rule took a 'face' on the
+    dark clothing at the bottom left (eyes, mouth and nose regions without contrast: visible 0),
+    and the parent's clear frontal face at frames 168-178 waited beside it, untracked. A new target
+    is no longer taken from such a fit."""
+    r = ct.evaluate_video(CHILDREN / "3dC3SQ.joke2.rep3.take1.Peekaboo.mp4", ("left",), limit=180)[0]
+    frames = [f for f in r.frames if 168 <= f.frame <= 178]
+    assert all(f.of_good for f in frames)
+    assert sum(f.tracked and f.same for f in frames) >= 10, [(f.frame, f.tracked, f.same) for f in frames]
+
+
 def test_held_fits_keep_the_turned_child_and_are_never_scored(right_subset):
     """On turned frames the landmark network's presence drops under 0.5 with its points still on the
     face: those frames keep the target's box (held fits), mostly on OpenFace's face, with quality 0."""
