@@ -277,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
             "not_valid": {
                 "children_geometry_targets": (
                     "AU01, AU02, AU12, AU25 and AU45 stay below the issue's 0.7 because the raw measure does: "
-                    "children_geometry.a raw_measure_r (about 0.62 / 0.58 / 0.62 / 0.38 / 0.42); the AU map loses "
+                    "children_geometry.a raw_measure_r (about 0.62 / 0.56 / 0.63 / 0.38 / 0.40); the AU map loses "
                     "<= 0.02 of it except AU45 (about 0.09: it reads closure only, so eyes opened wider than "
                     "at rest clip at 0) and AU26 (jaw_drop: raw 0.77, AU 0.70: some of the children's good "
                     "frames clip at 5; their within-video jaw_drop std is 0.25 IOD, 3.5x the adults' it was "
