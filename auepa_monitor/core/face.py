@@ -503,8 +503,8 @@ class FaceTracker:
         drawn smaller than the face.
 
         A mere overlap with the region, the rule before, let a parent beside the infant count: on
-        the 28 children videos with a ROI twice the child's face, 58 frames were fitted on the
-        parent (4JDccE.joke3.rep3, .joke4.rep3), none with this rule.
+        3dC3SQ.joke3.rep2 with a region drawn twice the child's face, whose corner touches the
+        parent's face, frames 1-4 were fitted on the parent; none with this rule.
         """
         roi: Box = self.roi  # type: ignore[assignment]
         if _inside(roi, box) >= 0.5:
