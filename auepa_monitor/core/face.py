@@ -193,9 +193,10 @@ class TargetSignature:
     It is not checked while the target is tracked frame to frame. A drift test there (the median
     of the last 10 fits against the median before them, tolerance 0.10) never caught a change of
     person on the children videos and dropped the right face about a hundred times: on the 28
-    full frames without a ROI, 0 of its rejections were on another face than the frames before
-    and 86 on the same one (OpenFace's landmarks as the judge); on the right halves it cost 0.6
-    points of tracked, same-face and scored frames. Jumps to another face are caught by the
+    full frames without a ROI (OpenFace's landmarks as the judge), of its 13 rejections and the
+    73 re-acquisition refusals that followed them none was on another face than the frames
+    before (without it, 7 refusals remain, 1 of them judged: same face); on the right halves it
+    cost 0.6 points of tracked, same-face and scored frames. Jumps to another face are caught by the
     motion check (:meth:`FaceTracker.process`) instead.
     """
 
