@@ -14,8 +14,9 @@ small, turned and moving. The graph around MediaPipe's networks (:mod:`.face_net
   never changes person silently: a fit that jumped (eye midpoint moved more than
   ``max_jump`` eye distances in a frame, or the eye distance changed by more than a third) is
   rejected as ``target_lost``, and re-acquisition takes only a face whose centre lies in the
-  user's ROI (or in the target's last box) and near the target's last place. Only without a ROI, after ``lost_after`` frames, does the
-  automatic rule pick again; ``reacquired`` counts those picks.
+  user's ROI (or in the target's last box) and near the target's last place. Only without a
+  ROI, after ``lost_after`` frames, does the automatic rule pick again; ``reacquired`` counts
+  those picks.
 * **Held through turns.** On a strong turn the landmark network's face presence drops below
   ``presence_min`` although its points are still on the face; such a fit, if it moved like the
   target, is returned with quality 0 (the box stays, nothing is scored) while the tracker
@@ -187,8 +188,8 @@ class TargetSignature:
     0.41-0.56), their parents 0.61 (0.53-0.66); it does not follow the pitch (r 0.01), where the
     same measure in the image does (r 0.65). One frame cannot tell the people apart, a run of
     frames can: a fit found after the target was lost must lie within ``tol_new`` of the running
-    median of the target's ``window`` fits before its last ``delay``. Frames with quality below ``min_quality`` neither
-    teach nor test it.
+    median of the target's ``window`` fits before its last ``delay``. Frames with quality below
+    ``min_quality`` neither teach nor test it.
 
     It is not checked while the target is tracked frame to frame. A drift test there (the median
     of the last 10 fits against the median before them, tolerance 0.10) never caught a change of
