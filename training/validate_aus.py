@@ -13,6 +13,10 @@ Reports, with whatever engine and calibration are installed (``--calibration`` f
     person): r and MAE against OpenFace's ``AUxx_r``. With ``--lopo`` (default when the engine's
     calibration can be refitted) each person is held out of a refit
     (:func:`training.fit_au_calibration.fit_calibration`) and scored by the real engine.
+(d) **children set, visual labels**: our lip gap, jaw drop and eye opening (geometry and AU)
+    and OpenFace's, against one annotator's blind labels of mouth and eye opening on 144 frames
+    (:mod:`training.visual_labels`): the reference that says which landmark set is wrong where
+    they disagree.
 
 Frames used: OpenFace ``success`` 1, ``confidence`` >= 0.8, |yaw| < 45 deg (``pose_Ry``; on the
 children's halves it reads low, see their README), our fit present and on the same face (our
@@ -40,6 +44,7 @@ from auepa_monitor.core import au_engine as E
 from auepa_monitor.core import au_geometry as G
 from auepa_monitor.core.records import REPORTED_AUS
 from training import au_data as D
+from training import visual_labels as V
 from training.au_data import good_frames, pearson
 
 OPENFACE_AUS = (1, 2, 4, 6, 7, 9, 10, 12, 20, 25, 26, 45)
@@ -171,6 +176,14 @@ def children_tables(clips: list[D.Clip], engine) -> tuple[str, dict]:
     return "\n".join(lines), figs
 
 
+def labels_table(clips: list[D.Clip], engine, labels_path: Path = V.LABELS) -> tuple[str, dict]:
+    """(d): the children set against visual labels of mouth and eye opening (:mod:`training.visual_labels`)."""
+    labels = V.load_labels(labels_path)
+    wanted = {lab.clip for lab in labels}
+    replays = {c.name: replay(engine, c)[0] for c in clips if c.name in wanted}
+    return V.visual_table([c for c in clips if c.name in wanted], replays, labels, REPORTED_AUS)
+
+
 def clear_table(clips: list[D.Clip], engine_for_fold) -> tuple[str, dict]:
     """(c): r and MAE vs OpenFace on each clear reference; ``engine_for_fold(person)`` gives the
     engine to score that person with (a refit without them for LOPO, or the installed one)."""
@@ -255,6 +268,8 @@ def run(args) -> str:
                  "them but default.wmv)")
     txt, figs_r = clear_table(clear, fold)
     out += [title, txt, ""]
+    txt, _ = labels_table(children, engine)
+    out += [txt, ""]
     t_crop = crop_ms(args.faces)
     out.append(f"timing: engine {figs_c['engine_ms_per_frame']:.3f} ms/frame (replay from the fit and crop) "
                f"+ aligned crop {t_crop:.3f} ms/frame = AU stage {figs_c['engine_ms_per_frame'] + t_crop:.2f} ms/frame")
