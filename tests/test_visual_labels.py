@@ -12,11 +12,13 @@ import pytest
 from training import visual_labels as V
 
 # Floors a little below what was reached (card metrics.children_visual_labels): Spearman rho over the
-# random sample (our lip_gap 0.79, our AU25 0.79, our eye_open 0.44, our AU45 oriented 0.46) and, on
+# random sample (our lip_gap 0.79, our AU25 0.79, our eye_open 0.44, our AU45 oriented 0.46, our
+# lip_pull 0.61 and AU12 0.56 against the smile label) and, on
 # the frames where the two landmark sets disagree most, the share where ours has the label's sign
 # (lip gap 17/17, eyes 14/15).
 RHO_FLOOR = {("mouth:lip_gap", "our lip_gap"): 0.74, ("mouth:lip_gap", "our AU25"): 0.74,
-             ("eyes:eye_open", "our eye_open"): 0.38, ("eyes:eye_open", "our AU45"): 0.40}
+             ("eyes:eye_open", "our eye_open"): 0.38, ("eyes:eye_open", "our AU45"): 0.40,
+             ("smile:lip_pull", "our lip_pull"): 0.55, ("smile:lip_pull", "our AU12"): 0.50}
 RIGHT_FLOOR = {"mouth:lip_gap": 0.9, "eyes:eye_open": 0.85}
 
 
@@ -28,9 +30,10 @@ def test_shipped_labels_load_and_cover_both_families():
     assert {lab.video.split(".")[0] for lab in labels} == {"3dC3SQ", "4JDccE"}
     for lab in labels:
         assert lab.frame >= 1 and lab.half in ("left", "right")
-        assert all(v is None or 0 <= v <= 2 for v in (lab.mouth, lab.eyes))
+        assert all(v is None or 0 <= v <= 2 for v in (lab.mouth, lab.eyes, lab.smile))
     # every level is used (a label that never varies could not rank anything)
-    assert {lab.mouth for lab in labels} >= {0, 1, 2} and {lab.eyes for lab in labels} >= {0, 1, 2}
+    for name in V.LABEL_NAMES:
+        assert {getattr(lab, name) for lab in labels} >= {0, 1, 2}, name
 
 
 @pytest.mark.parametrize("row, why", [
@@ -39,7 +42,8 @@ def test_shipped_labels_load_and_cover_both_families():
     ({"frame": "x"}, "invalid literal"),
 ])
 def test_a_malformed_label_row_names_its_line(tmp_path, row, why):
-    good = {"sheet_id": "1", "video": "v", "half": "left", "frame": "3", "sample": "random", "mouth": "1", "eyes": ""}
+    good = {"sheet_id": "1", "video": "v", "half": "left", "frame": "3", "sample": "random", "mouth": "1", "eyes": "",
+            "smile": "0"}
     p = tmp_path / "labels.csv"
     with open(p, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=V.FIELDS)
@@ -66,7 +70,7 @@ def test_sheets_show_the_chosen_frames_and_a_key_to_fill_in(children_dir, tmp_pa
     key = V.make_sheets(clips, tmp_path, children_dir, n_random=14, per_clip=5, n_disagree=2)
     rows = list(csv.DictReader(open(key, newline="")))
     assert len(rows) == 14 + 2 * 2  # 4 clip halves x at most 5 random, plus 2 per measure
-    assert all(r["mouth"] == "" and r["eyes"] == "" for r in rows)
+    assert all(r[name] == "" for r in rows for name in V.LABEL_NAMES)
     assert {r["video"] for r in rows} <= {c.name.rsplit(".", 1)[0] for c in clips}
     sheets = sorted(tmp_path.glob("sheet*.png"))
     assert len(sheets) == 2  # 18 frames, 12 to a sheet
@@ -78,7 +82,8 @@ def test_sheets_show_the_chosen_frames_and_a_key_to_fill_in(children_dir, tmp_pa
 
 @pytest.mark.slow
 def test_label_figures_reproduce_the_card(children_dir):
-    """Table (d): our lip gap and eye opening follow the visual labels, better than OpenFace's landmarks."""
+    """Table (d): our lip gap and eye opening follow the visual labels, better than OpenFace's landmarks;
+    lip_pull and AU12 follow the smile label."""
     from auepa_monitor.core import au_engine as E
     from auepa_monitor.model_card import ModelCard, card_path, models_dir
     from training import au_data as D

@@ -2,17 +2,19 @@
 
 Why: on the children's webcam halves our landmark geometry and OpenFace's agree only partly
 (``validate_aus`` table (a): lip gap r 0.38, eye opening 0.40), and a low r cannot say which of
-the two is wrong. A person looking at the frames can, for the two actions that are plainly
-visible even on a 30 px face: is the mouth open, are the eyes open.
+the two is wrong. A person looking at the frames can, for the actions that are plainly
+visible even on a 30 px face: is the mouth open, are the eyes open, is the face smiling.
 
 **Labels** (``training/labels/children_visual.csv``; one row per frame): ``video`` (file stem),
 ``half`` (left / right: the half OpenFace ran on), ``frame`` (1-based, OpenFace's ``frame``),
-``sample`` (``random``, or ``disagree:<measure>``: see below), and two ordinal labels, empty
+``sample`` (``random``, or ``disagree:<measure>``: see below), and three ordinal labels, empty
 where the frame does not show it (blur, a hand or a bottle over the mouth, a profile):
 
 * ``mouth``: 0 lips closed, 1 lips parted (teeth may show, jaw barely dropped), 2 open wide
   (jaw dropped: laughing, a shout);
-* ``eyes``: 0 closed, 1 narrowed (a smile's squint, a lid lowered by a downward look), 2 open.
+* ``eyes``: 0 closed, 1 narrowed (a smile's squint, a lid lowered by a downward look), 2 open;
+* ``smile``: 0 none (an open mouth of surprise or speech is none), 1 slight, 2 clear (lip
+  corners pulled up and out, cheeks raised).
 
 **Protocol** (:func:`make_sheets`): frames where OpenFace's fit is good and ours is on the same
 face (:func:`training.au_data.good_frames`). 96 drawn at random (at most 5 per clip half, so
@@ -20,18 +22,18 @@ that every family and person is seen), plus the 24 frames where the two landmark
 most on each of lip gap and eye opening (the difference of the two z-scores within the clip):
 only those can tell which set is wrong. All 144 shuffled onto contact sheets of 12 face crops
 (colour, 240 px, from the video itself), numbered, with no measure shown: the annotator sees
-the face only. The shipped file was labelled by one annotator (the developer, 2026-12-01) on
-sheets made from the tracker of commit 53a356e; the ``disagree`` rows depend on that tracker's
+the face only. The shipped file was labelled by one annotator (the developer, 2026-12-01;
+``smile`` in a second pass over the same sheets) on sheets made from the tracker of commit 53a356e; the ``disagree`` rows depend on that tracker's
 output, the labels do not.
 
 **Figures** (:func:`visual_table`, printed by ``validate_aus`` as table (d)): Spearman's rho of
 each series with the label over the ``random`` rows (a fair sample of the good frames), the
-area under the ROC curve for "open" (mouth >= 1; eyes = 2) against the rest, and on the
-``disagree`` rows how often each landmark set's deviation from its clip mean has the label's
-sign (mouth parted or open: above its mean; eyes narrowed or closed: below).
+area under the ROC curve for the label's positive class (:data:`CHECKS`: lips parted, jaw
+dropped, eyes open, a smile) against the rest, and on the ``disagree`` rows how often each
+landmark set's deviation from its clip mean has the label's sign (positive: above its mean).
 
 Make new sheets: ``python -m training.visual_labels sheets --out DIR`` writes ``sheetNN.png`` and
-``key.csv`` (the rows with empty ``mouth`` and ``eyes`` for the annotator to fill in).
+``key.csv`` (the rows with empty labels for the annotator to fill in).
 """
 
 from __future__ import annotations
@@ -51,7 +53,8 @@ from training import au_data as D
 from training.au_data import good_frames
 
 LABELS = Path(__file__).resolve().parent / "labels" / "children_visual.csv"
-FIELDS = ("sheet_id", "video", "half", "frame", "sample", "mouth", "eyes")
+LABEL_NAMES = ("mouth", "eyes", "smile")
+FIELDS = ("sheet_id", "video", "half", "frame", "sample", *LABEL_NAMES)
 TILE = 240  # px, a face crop on a sheet
 PER_SHEET = 12
 SEED = 20261201
@@ -59,7 +62,7 @@ SEED = 20261201
 
 @dataclass(frozen=True)
 class VisualLabel:
-    """One labelled frame; ``mouth`` 0-2 and ``eyes`` 0-2 (module doc), None where not visible."""
+    """One labelled frame; ``mouth``, ``eyes``, ``smile`` 0-2 (module doc), None where not visible."""
 
     sheet_id: int
     video: str
@@ -68,6 +71,7 @@ class VisualLabel:
     sample: str  # "random" or "disagree:<measure>"
     mouth: int | None
     eyes: int | None
+    smile: int | None
 
     @property
     def clip(self) -> str:
@@ -84,11 +88,10 @@ def load_labels(path: Path = LABELS) -> list[VisualLabel]:
     with open(path, newline="", encoding="utf-8") as f:
         for k, r in enumerate(csv.DictReader(f), start=2):
             try:
-                lab = [None if r[c] == "" else int(r[c]) for c in ("mouth", "eyes")]
+                lab = [None if r[c] == "" else int(r[c]) for c in LABEL_NAMES]
                 if any(v is not None and not 0 <= v <= 2 for v in lab) or r["half"] not in ("left", "right"):
                     raise ValueError("label outside 0-2 or half not left/right")
-                out.append(VisualLabel(int(r["sheet_id"]), r["video"], r["half"], int(r["frame"]), r["sample"],
-                                       lab[0], lab[1]))
+                out.append(VisualLabel(int(r["sheet_id"]), r["video"], r["half"], int(r["frame"]), r["sample"], *lab))
             except (KeyError, TypeError, ValueError) as e:
                 raise ValueError(f"{path}, line {k}: {e}") from e
     return out
@@ -179,7 +182,7 @@ def make_sheets(clips: list[D.Clip], out: Path, children: Path = D.DEFAULT_CHILD
         w.writerow(FIELDS)
         for k, (name, i, sample) in enumerate(picked, start=1):
             video, half = name.rsplit(".", 1)
-            w.writerow([k, video, half, i + 1, sample, "", ""])
+            w.writerow([k, video, half, i + 1, sample, *[""] * len(LABEL_NAMES)])
     return key
 
 
@@ -208,9 +211,9 @@ def auc(score: np.ndarray, positive: np.ndarray) -> float:
 class Check:
     """One measure (and its AU) against one label. The measure grows with the label; ``au_sign``
     orients the AU so too (AU45 is closure: it counts negatively). ``open_at``: the label value
-    from which a frame counts as "open" for the AUC and the disagreement sign."""
+    from which a frame is in the positive class (AUC, disagreement sign)."""
 
-    label: str  # "mouth" or "eyes"
+    label: str  # one of LABEL_NAMES
     measure: str  # au_geometry measure
     au: int
     au_sign: int
@@ -222,6 +225,7 @@ CHECKS = (
     Check("mouth", "lip_gap", 25, 1, 1, "lips parted or open (mouth >= 1)"),
     Check("mouth", "jaw_drop", 26, 1, 2, "jaw dropped (mouth 2)"),
     Check("eyes", "eye_open", 45, -1, 2, "eyes open (2)"),
+    Check("smile", "lip_pull", 12, 1, 1, "a slight or clear smile (smile >= 1)"),
 )
 
 
@@ -244,7 +248,7 @@ def visual_table(clips: list[D.Clip], replays: dict[str, np.ndarray], labels: li
         return means[(c.name, m)]
 
     lines = ["(d) children set: against visual labels (training/visual_labels.py; one annotator, blind to every "
-             "measure; Spearman rho over the random sample, AUC of 'open' there, and on the frames where the two "
+             "measure; Spearman rho over the random sample, AUC of the positive class there, and on the frames where the two "
              "landmark sets disagree most: how often each one's deviation from its clip mean has the label's sign)",
              "  label  series                      n  rho(random)  AUC(random)   n  right(disagree)"]
     figs: dict = {}
@@ -288,12 +292,12 @@ def visual_table(clips: list[D.Clip], replays: dict[str, np.ndarray], labels: li
                 tail = f"{len(d):4d}  {right['openface' if k == 0 else 'ours']:6.2f}"
             lines.append(f"  {label:<6} {('-' if sgn < 0 and k >= 2 else '') + name:<24} {int(ok.sum()):4d}  {rho:11.2f}  "
                          f"{a:11.2f}  {tail}")
-        lines.append(f"         ('open': {chk.open_text})")
+        lines.append(f"         (positive: {chk.open_text})")
     return "\n".join(lines), figs
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="Make contact sheets for labelling mouth and eye opening.")
+    ap = argparse.ArgumentParser(description="Make contact sheets for labelling mouth, eyes and smile.")
     sub = ap.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("sheets", help="write sheetNN.png and key.csv into --out")
     s.add_argument("--out", type=Path, required=True)
@@ -303,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     clips = D.children_clips(args.children, args.cache)
     key = make_sheets(clips, args.out, args.children, seed=args.seed)
-    print(f"wrote {key} and the sheets beside it: fill in mouth and eyes (0-2, empty when not visible)")
+    print(f"wrote {key} and the sheets beside it: fill in {', '.join(LABEL_NAMES)} (0-2, empty when not visible)")
     return 0
 
 
