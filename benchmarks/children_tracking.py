@@ -41,6 +41,15 @@ profile), 6 where OpenFace's fit is on no face (blurred background, a toy, hands
 head), 3 faces cut by the frame edge, 2 three-quarter views with both hands over the mouth, 1
 blurred and half covered, and 2 clear faces missed (one re-acquisition refused by the size check,
 one by the keypoint check). The 95 % target counts all of them.
+
+What the frontal frames left unscored for a turn are: ``results/children_tracking_unscored_turn_audit.csv``
+holds 24 good frames that OpenFace puts under 25 deg on the half, tracked on the same face but below
+the quality threshold because of the ``turn`` or ``profile`` factor (a random sample of 51, both
+halves, commit 79c46db), shuffled with 12 scored frames and judged by eye for head yaw without the
+figures: 13 are strong turns (over about 45 deg), 11 moderate (about 20-45 deg), none frontal; of
+the 12 scored, 9 frontal and 3 moderate. The moderate and strong ones overlap in both factors
+(profile 0.24-0.58 against 0.0-0.55), so no looser ramp scores the one and not the other. The
+97 % target counts them all as frontal because OpenFace's yaw reads low on a half.
 """
 
 from __future__ import annotations
