@@ -127,6 +127,28 @@ def test_a_new_target_is_not_taken_from_flat_image():
     assert sum(f.tracked and f.same for f in frames) >= 10, [(f.frame, f.tracked, f.same) for f in frames]
 
 
+def test_a_target_never_fitted_well_is_not_waited_for():
+    """3dC3SQ.joke5.rep2, left half: the automatic rule took a face reflected in the dark TV screen
+    behind the parent (3 good fits); when it was lost, the tracker waited beside it for
+    ``lost_after`` frames while the parent's clear frontal face (frames 142-155) stayed untracked.
+    A target never established (fewer than ``established_fits`` scoring fits) is no longer waited
+    for, and the re-pick is counted."""
+    from auepa_monitor.core.face import FaceTracker
+
+    trackers = []
+
+    def make():
+        trackers.append(FaceTracker())
+        return trackers[-1]
+
+    r = ct.evaluate_video(CHILDREN / "3dC3SQ.joke5.rep2.take1.NomNomNom.mp4", ("left",), limit=156,
+                          tracker_factory=make)[0]
+    frames = [f for f in r.frames if 142 <= f.frame <= 155]
+    assert all(f.of_good for f in frames)
+    assert sum(f.tracked and f.same for f in frames) >= 12, [(f.frame, f.tracked, f.same) for f in frames]
+    assert trackers[0].reacquired >= 1
+
+
 def test_held_fits_keep_the_turned_child_and_are_never_scored(right_subset):
     """On turned frames the landmark network's presence drops under 0.5 with its points still on the
     face: those frames keep the target's box (held fits), mostly on OpenFace's face, with quality 0."""
