@@ -226,7 +226,7 @@ def part_gradcam(device: str, reps: int) -> None:
         ms = timed(lambda: ex.explain(bgr, fit, 1, accumulate=False), reps, device)
         from auepa_monitor.core.au_regions import align_face
 
-        crop = align_face(bgr, fit.landmarks).image
+        crop = align_face(bgr, fit.image_landmarks).image
         x = torch.cat([preprocess(crop, ex.device, ex._dtype, ex.channels_last)] * 8)  # noqa: SLF001
         ms8 = timed(lambda: ex._cam.many(x), reps, device)  # noqa: SLF001
         ex.close()

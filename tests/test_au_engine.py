@@ -19,21 +19,21 @@ from auepa_monitor.model_card import ModelCard, card_path, models_dir
 # Leave-one-person-out floors on the clear references (training/fit_au_calibration.py, model card
 # metrics.lopo_clear_refs), a little below what was reached: (person, AU) -> r floor. Only pairs
 # whose reference varies (std >= 0.2) and where the engine reached r >= 0.5 get a floor. (v5, every
-# map through 0, moved stills AU09 from 0.90 to 0.81; the rest within 0.04.)
+# map through 0, moved stills AU09 from 0.90 to 0.81; the tracker's smoothed shape, v6, back to 0.86.)
 LOPO_R_FLOOR = {("default", 6): 0.78, ("default", 7): 0.5, ("default", 10): 0.85, ("default", 12): 0.9,
                 ("default", 25): 0.85, ("default", 26): 0.48, ("default", 45): 0.78, ("multi_face", 2): 0.75,
                 ("multi_face", 6): 0.74, ("multi_face", 10): 0.5, ("multi_face", 12): 0.9, ("multi_face", 25): 0.72,
                 ("image_sequence", 45): 0.75, ("stills", 4): 0.9, ("stills", 9): 0.78, ("stills", 10): 0.75,
                 ("stills", 12): 0.8, ("stills", 25): 0.75, ("stills", 45): 0.74}
-LOPO_MEDIAN_FLOOR = 0.75  # median r over (AU, person) with a varying reference; 0.78 reached
+LOPO_MEDIAN_FLOOR = 0.75  # median r over (AU, person) with a varying reference; 0.79 reached
 # Children set (training/validate_aus.py table (a), model card metrics.children_geometry): within-video r
 # of each geometric AU against the same measure from OpenFace's 68 landmarks, a little below what was
-# reached (AU01 0.61, AU02 0.55, AU04 0.55, AU12 0.62, AU20 0.57, AU25 0.38, AU26 0.70, AU45 0.32), and
+# reached (AU01 0.64, AU02 0.57, AU04 0.55, AU12 0.64, AU20 0.60, AU25 0.39, AU26 0.71, AU45 0.31), and
 # the most the AU may lose against its raw measure (the map is monotone: only the running neutral's
 # movement and the clips at 0 and 5 cost; AU26 clips at 5 on ~9% of the children's frames; AU45 reads
 # closure only, so eyes opened wider than at rest clip at 0: loss 0.094 since the tracker keeps more
 # turned frames, 0.062 before).
-CHILDREN_R_FLOOR = {1: 0.58, 2: 0.52, 4: 0.53, 12: 0.59, 20: 0.55, 25: 0.34, 26: 0.66, 45: 0.29}
+CHILDREN_R_FLOOR = {1: 0.61, 2: 0.54, 4: 0.53, 12: 0.61, 20: 0.57, 25: 0.36, 26: 0.68, 45: 0.28}
 CHILDREN_MAX_LOSS = {1: 0.06, 2: 0.05, 4: 0.04, 12: 0.03, 20: 0.03, 25: 0.03, 26: 0.16, 45: 0.11}
 
 

@@ -145,3 +145,45 @@ def test_target_signature_judges_only_a_refound_face_against_settled_values():
     assert not sig.accepts(0.62, 1.0)
     sig.reset()
     assert not sig.ready and sig.accepts(0.9, 1.0)
+
+
+def test_returned_points_are_smoothed_and_tracking_uses_the_raw_ones(face_tracker_factory, faces_dir):
+    """Each returned fit's shape (points less the eye corners' mean) is 0.5 x this frame's + 0.5 x the
+    previous returned fit's, placed at this frame's eye corners; the box, pose, crops and everything the
+    tracker decides come from the raw points (a tracker without smoothing returns them and the same boxes)."""
+    smooth = face_tracker_factory()
+    raw = face_tracker_factory(smoothing=1.0)
+    assert smooth.smoothing == 0.5
+    src = VideoFileSource(faces_dir / "default.wmv")
+    prev = None
+    steps_s, steps_r = [], []
+    last_raw = None
+    for _ in range(40):
+        img = src.read().image
+        fs, _ = smooth.process(img)
+        fr, _ = raw.process(img)
+        assert fs is not None and fr is not None
+        assert fs.box == fr.box and fs.pose == fr.pose and fs.quality == fr.quality
+        # the shape relative to the eye corners' mean is averaged; the face stays at this frame's eyes
+        anchor = np.zeros(3)
+        anchor[:2] = fr.landmarks[[33, 133, 362, 263], :2].mean(axis=0)
+        want = fr.landmarks if prev is None else anchor + 0.5 * (fr.landmarks - anchor) + 0.5 * prev
+        np.testing.assert_allclose(fs.landmarks, want, atol=1e-3)
+        np.testing.assert_allclose(fs.landmarks[[33, 133, 362, 263], :2].mean(axis=0), anchor[:2], atol=1e-3)
+        np.testing.assert_array_equal(fs.image_landmarks, fr.landmarks)  # crops use this frame's points
+        if prev is not None:  # frame-to-frame change of the shape (eye corners' mean removed)
+            last_anchor = last_raw[[33, 133, 362, 263], :2].mean(axis=0)
+            steps_s.append(np.abs(fs.landmarks[:, :2] - anchor[:2] - prev[:, :2]).mean())
+            steps_r.append(np.abs(fr.landmarks[:, :2] - anchor[:2] - (last_raw[:, :2] - last_anchor)).mean())
+        prev = np.array(fs.landmarks) - anchor
+        last_raw = np.array(fr.landmarks)
+    src.close()
+    assert np.mean(steps_s) < 0.8 * np.mean(steps_r)  # less frame-to-frame jitter
+    src = VideoFileSource(faces_dir / "default.wmv")
+    img = src.read().image
+    src.close()
+    smooth.reset()
+    raw.reset()
+    fs, _ = smooth.process(img)
+    fr, _ = raw.process(img)
+    np.testing.assert_array_equal(fs.landmarks, fr.landmarks)  # a reset restarts the average

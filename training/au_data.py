@@ -145,7 +145,7 @@ def run_tracker(name: str, frames: Iterator[np.ndarray], n: int, tracker, roi) -
         a["pose"][i] = (fit.pose.yaw, fit.pose.pitch, fit.pose.roll)
         a["quality"][i] = fit.quality
         a["box"][i] = fit.box
-        a["crop"][i] = au_crop.aligned_gray(img, fit.landmarks)
+        a["crop"][i] = au_crop.aligned_gray(img, fit.image_landmarks)
         if names is None:
             names = sorted(fit.blendshapes)
         blend[i] = np.array([fit.blendshapes.get(b, 0.0) for b in names], np.float32)

@@ -254,7 +254,7 @@ class RowChain:
     def finish(self, t: _Tracked) -> FrameSample | None:
         if t.fit is None:
             return None
-        al = align_face(t.frame.image, t.fit.landmarks)
+        al = align_face(t.frame.image, t.fit.image_landmarks)
         c = au_centers(al.landmarks)
         try:
             au = self.engine.estimate(t.fit, t.frame)

@@ -258,7 +258,7 @@ class EmbeddedAUEngine:
         the texture terms contribute nothing.
         """
         img = _image_of(frame)
-        crop = au_crop.aligned_gray(img, fit.landmarks) if img is not None else None
+        crop = au_crop.aligned_gray(img, fit.image_landmarks) if img is not None else None
         return self.estimate_crop(fit, crop)
 
     def estimate_crop(self, fit: FaceFit, crop: np.ndarray | None) -> dict[int, float]:

@@ -139,7 +139,7 @@ class CnnExplainer:
         t0 = time.perf_counter()
         if class_idx is not None and not 0 <= class_idx < len(self.classes):
             raise ValueError(f"class index {class_idx} out of range (classes: {', '.join(self.classes)})")
-        aligned = align_face(image_bgr, fit.landmarks)
+        aligned = align_face(image_bgr, fit.image_landmarks)
         x = preprocess(aligned.image, self.device, self._dtype, self.channels_last)
         res = self._cam(x, class_idx)
         centers = au_centers(aligned.landmarks)

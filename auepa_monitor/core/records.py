@@ -121,6 +121,8 @@ class FaceFit:
         quality: fit quality 0-1; drops on strong head turns, occlusion or an unsure fit.
         presence: the landmark network's face-presence score 0-1.
         quality_parts: the factors (each 0-1) that make ``quality`` (see ``face.quality_from_parts``).
+        raw_landmarks: (478, 3) this frame's points before the tracker's temporal smoothing, or None
+            when ``landmarks`` are not smoothed; use :attr:`image_landmarks` to crop this frame.
     """
 
     box: tuple[float, float, float, float]
@@ -130,6 +132,14 @@ class FaceFit:
     quality: float
     presence: float = 1.0
     quality_parts: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    raw_landmarks: np.ndarray | None = None
+
+    @property
+    def image_landmarks(self) -> np.ndarray:
+        """The points where the face is in THIS frame's pixels: what a crop of the frame (the aligned
+        AU texture crop, the pain model's face crop) must be aligned with. ``landmarks`` may be
+        averaged over time and lag a moving face."""
+        return self.landmarks if self.raw_landmarks is None else self.raw_landmarks
 
 
 @dataclass(frozen=True)
