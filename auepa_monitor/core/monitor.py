@@ -551,10 +551,7 @@ class MonitorSession:
         before = self.frames_ingested
         first = True
         while True:
-            try:
-                p = self.player.results.get(timeout=wait) if first and wait > 0 else self.player.results.get_nowait()
-            except Exception:  # noqa: BLE001 - queue.Empty
-                p = None
+            p = self._next_result(wait if first else 0.0)
             first = False
             with self.lock:
                 # The taken result first: a notice may make the monitor take the results after it.
@@ -584,12 +581,15 @@ class MonitorSession:
                     self._ingest_waiting()
                 self._notice(n)
 
+    def _next_result(self, wait: float) -> Processed | None:
+        """The player's next result, waiting up to ``wait`` seconds (0: only one already there)."""
+        try:
+            return self.player.results.get(timeout=wait) if wait > 0 else self.player.results.get_nowait()
+        except Exception:  # noqa: BLE001 - queue.Empty
+            return None
+
     def _ingest_waiting(self) -> None:
-        while True:
-            try:
-                p = self.player.results.get_nowait()
-            except Exception:  # noqa: BLE001 - queue.Empty
-                return
+        while (p := self._next_result(0.0)) is not None:
             if p.epoch >= self.player.source_epoch:
                 self.ingest(p)
 
