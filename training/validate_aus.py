@@ -17,6 +17,9 @@ Reports, with whatever engine and calibration are installed (``--calibration`` f
     and OpenFace's, against one annotator's blind labels of mouth and eye opening on 144 frames
     (:mod:`training.visual_labels`): the reference that says which landmark set is wrong where
     they disagree.
+(e) **children set, brow pairs**: on pairs of frames of one clip half, judged by the same
+    annotator (which frame shows the brows higher above the eyes), how often each brow series
+    orders the pair alike; pairs where the two landmark sets order it oppositely say which is wrong.
 
 Frames used: OpenFace ``success`` 1, ``confidence`` >= 0.8, |yaw| < 45 deg (``pose_Ry``; on the
 children's halves it reads low, see their README), our fit present and on the same face (our
@@ -184,6 +187,14 @@ def labels_table(clips: list[D.Clip], engine, labels_path: Path = V.LABELS) -> t
     return V.visual_table([c for c in clips if c.name in wanted], replays, labels, REPORTED_AUS)
 
 
+def brow_pairs_table(clips: list[D.Clip], engine, labels_path: Path = V.BROW_LABELS) -> tuple[str, dict]:
+    """(e): the children set against pairwise visual judgements of brow height (:mod:`training.visual_labels`)."""
+    pairs = V.load_brow_pairs(labels_path)
+    wanted = {p.clip for p in pairs if p.higher is not None}
+    replays = {c.name: replay(engine, c)[0] for c in clips if c.name in wanted}
+    return V.brow_table([c for c in clips if c.name in wanted], replays, pairs, REPORTED_AUS)
+
+
 def clear_table(clips: list[D.Clip], engine_for_fold) -> tuple[str, dict]:
     """(c): r and MAE vs OpenFace on each clear reference; ``engine_for_fold(person)`` gives the
     engine to score that person with (a refit without them for LOPO, or the installed one)."""
@@ -269,6 +280,8 @@ def run(args) -> str:
     txt, figs_r = clear_table(clear, fold)
     out += [title, txt, ""]
     txt, _ = labels_table(children, engine)
+    out += [txt, ""]
+    txt, _ = brow_pairs_table(children, engine)
     out += [txt, ""]
     t_crop = crop_ms(args.faces)
     out.append(f"timing: engine {figs_c['engine_ms_per_frame']:.3f} ms/frame (replay from the fit and crop) "

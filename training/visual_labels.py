@@ -34,6 +34,22 @@ landmark set's deviation from its clip mean has the label's sign (positive: abov
 
 Make new sheets: ``python -m training.visual_labels sheets --out DIR`` writes ``sheetNN.png`` and
 ``key.csv`` (the rows with empty labels for the annotator to fill in).
+
+**Brow pairs** (``training/labels/children_brow_pairs.csv``; :func:`choose_brow_pairs`,
+:func:`brow_table`, ``validate_aus`` table (e)). How high a brow sits says little alone, so brow
+height is judged on a pair of frames of one clip half: ``higher`` is ``a`` or ``b``, the frame
+whose brows sit higher above the eyes, empty where that cannot be told (brows under hair, a
+turned or blurred face, the top of the head cut off). Pairs are at least 15 frames apart; per
+clip half, those that the two landmark sets order most strongly in opposite directions by brow
+height (``disagree``: only these can say which set is wrong) and, as a check that a difference is
+visible at all, those both order alike (``agree``). Which frame is shown as ``a`` is random; the
+sheets show no measure. Round 1: 24 ``disagree`` and 12 ``agree`` pairs (at most 2 of each per
+clip half, seed ``SEED``); round 2 (``--brows --more --seed SEED+1``): 56 further ``disagree``
+pairs (at most 5 per clip half). Same annotator and date; 16 of the 92 could be told, 15 of
+them on the parents' faces: the toddlers' brows are mostly under their fringes.
+
+Brow sheets: ``python -m training.visual_labels sheets --brows --out DIR`` (``browNN.png`` and
+``brow_key.csv``).
 """
 
 from __future__ import annotations
@@ -296,6 +312,187 @@ def visual_table(clips: list[D.Clip], replays: dict[str, np.ndarray], labels: li
     return "\n".join(lines), figs
 
 
+# -- brow pairs -------------------------------------------------------------------------------
+# Brow height is relative (a toddler's brows at rest sit anywhere), so it is judged on pairs of
+# frames of the same clip half: which of the two shows the brows higher above the eyes?
+BROW_LABELS = Path(__file__).resolve().parent / "labels" / "children_brow_pairs.csv"
+BROW_FIELDS = ("pair_id", "video", "half", "frame_a", "frame_b", "sample", "higher")
+BROW_MEASURES = ("brow_inner", "brow_outer")
+
+
+@dataclass(frozen=True)
+class BrowPair:
+    """Two frames (1-based) of one clip half; ``higher`` "a" or "b" (brows higher above the eyes in
+    that frame), None where the annotator could not tell. ``sample``: ``disagree`` (the two landmark
+    sets order the pair oppositely) or ``agree`` (both order it alike: a check that the difference
+    is visible at all)."""
+
+    pair_id: int
+    video: str
+    half: str
+    frame_a: int
+    frame_b: int
+    sample: str
+    higher: str | None
+
+    @property
+    def clip(self) -> str:
+        return f"{self.video}.{self.half}"
+
+
+def load_brow_pairs(path: Path = BROW_LABELS) -> list[BrowPair]:
+    """The brow-pair labels file. Raises ValueError on a malformed row."""
+    out = []
+    with open(path, newline="", encoding="utf-8") as f:
+        for k, r in enumerate(csv.DictReader(f), start=2):
+            try:
+                h = r["higher"].strip().lower() or None
+                if h not in (None, "a", "b") or r["half"] not in ("left", "right"):
+                    raise ValueError("higher must be a, b or empty; half left or right")
+                out.append(BrowPair(int(r["pair_id"]), r["video"], r["half"], int(r["frame_a"]), int(r["frame_b"]),
+                                    r["sample"], h))
+            except (KeyError, TypeError, ValueError) as e:
+                raise ValueError(f"{path}, line {k}: {e}") from e
+    return out
+
+
+def _brow_height(values: dict[str, np.ndarray]) -> np.ndarray:
+    """Brow height within a clip: the mean z-score of the inner and outer brow heights."""
+    return sum((v - v.mean()) / max(float(v.std()), 1e-6) for v in (values[m] for m in BROW_MEASURES)) / 2
+
+
+def choose_brow_pairs(clips: list[D.Clip], n_disagree: int = 24, n_agree: int = 12, per_clip: int = 2,
+                      min_gap: int = 15, seed: int = SEED) -> list[tuple[str, int, int, str]]:
+    """(clip name, row a, row b, sample) of the pairs to label: within each clip half, the frame pairs
+    (at least ``min_gap`` frames apart) that the two landmark sets order most strongly in opposite
+    directions by brow height (``disagree``, strength = the smaller of the two z differences), and
+    pairs both order alike by a wide margin (``agree``); at most ``per_clip`` of each per clip half.
+    Which frame is shown as "a" is random."""
+    rng = random.Random(seed)
+    dis: list[tuple[float, str, int, int]] = []
+    agr: list[tuple[float, str, int, int]] = []
+    for c in clips:
+        rows = np.where(good_frames(c))[0]
+        if len(rows) < 10:
+            continue
+        of = {m: np.array([G.measures_68(c.ref.landmarks[i])[m] for i in rows]) for m in BROW_MEASURES}
+        us = {m: np.array([G.measures_mp(c.track.landmarks[i])[m] for i in rows]) for m in BROW_MEASURES}
+        zo, zu = _brow_height(of), _brow_height(us)
+        do, du = zo[:, None] - zo[None, :], zu[:, None] - zu[None, :]
+        far = np.abs(rows[:, None] - rows[None, :]) >= min_gap
+        for pool, strength in ((dis, np.minimum(du, -do)), (agr, np.minimum(du, do))):
+            s = np.where(far, strength, -np.inf)
+            taken: set[int] = set()
+            for _ in range(per_clip):
+                s_masked = s.copy()
+                s_masked[list(taken), :] = -np.inf
+                s_masked[:, list(taken)] = -np.inf
+                a, b = np.unravel_index(int(np.argmax(s_masked)), s.shape)
+                if not np.isfinite(s_masked[a, b]) or s_masked[a, b] <= 0:
+                    break
+                taken |= {int(a), int(b)}
+                pool.append((float(s_masked[a, b]), c.name, int(rows[a]), int(rows[b])))
+    picked = [(n, a, b, "disagree") for _, n, a, b in sorted(dis, reverse=True)[:n_disagree]]
+    picked += [(n, a, b, "agree") for _, n, a, b in sorted(agr, reverse=True)[:n_agree]]
+    picked = [(n, b, a, s) if rng.random() < 0.5 else (n, a, b, s) for n, a, b, s in picked]
+    rng.shuffle(picked)
+    return picked
+
+
+def make_brow_sheets(clips: list[D.Clip], out: Path, children: Path = D.DEFAULT_CHILDREN,
+                     exclude: list[BrowPair] = (), first_id: int = 1, **choose) -> Path:
+    """Sheets of numbered pairs (frame a left, b right, no measure shown) and ``brow_key.csv`` to fill
+    in with "a" or "b" (the frame whose brows sit higher above the eyes); returns the key. Pairs
+    already in ``exclude`` (an earlier round) are left out; numbering starts at ``first_id``."""
+    out.mkdir(parents=True, exist_ok=True)
+    done = {(p.clip, frozenset((p.frame_a - 1, p.frame_b - 1))) for p in exclude}
+    picked = [p for p in choose_brow_pairs(clips, **choose) if (p[0], frozenset(p[1:3])) not in done]
+    by_name = {c.name: c for c in clips}
+    need: dict[str, set[int]] = {}
+    for name, a, b, _ in picked:
+        need.setdefault(name, set()).update((a, b))
+    tiles = {}
+    for name, rows in need.items():
+        video, half = name.rsplit(".", 1)
+        x0 = 0 if half == "left" else 320
+        c = by_name[name]
+        for i, img in enumerate(D.video_frames(children / f"{video}.mp4", x0, x0 + 320)):
+            if i in rows:
+                pts = np.vstack([c.ref.landmarks[i][:, :2], c.track.landmarks[i][:, :2]])
+                tiles[(name, i)] = face_tile(img, pts)
+    per_sheet = 6
+    for s in range(0, len(picked), per_sheet):
+        sheet = np.full((3 * (TILE + 20), 2 * (2 * TILE + 30), 3), 255, np.uint8)
+        for k, (name, a, b, _) in enumerate(picked[s:s + per_sheet]):
+            r, col = divmod(k, 2)
+            y, x = r * (TILE + 20), col * (2 * TILE + 30)
+            sheet[y + 18:y + 18 + TILE, x + 5:x + 5 + TILE] = tiles[(name, a)]
+            sheet[y + 18:y + 18 + TILE, x + 10 + TILE:x + 10 + 2 * TILE] = tiles[(name, b)]
+            n = first_id + s + k
+            cv2.putText(sheet, f"{n}a", (x + 8, y + 15), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1)
+            cv2.putText(sheet, f"{n}b", (x + 13 + TILE, y + 15), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1)
+        cv2.imwrite(str(out / f"brow{s // per_sheet + 1:02d}.png"), sheet)
+    key = out / "brow_key.csv"
+    with open(key, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(BROW_FIELDS)
+        for k, (name, a, b, sample) in enumerate(picked, start=first_id):
+            video, half = name.rsplit(".", 1)
+            w.writerow([k, video, half, a + 1, b + 1, sample, ""])
+    return key
+
+
+def brow_table(clips: list[D.Clip], replays: dict[str, np.ndarray], pairs: list[BrowPair],
+               reported: tuple[int, ...]) -> tuple[str, dict]:
+    """Table (e): on each labelled pair, does each series order the two frames as the annotator did?
+
+    Series: OpenFace's and our ``brow_inner`` and ``brow_outer``, our AU01 and AU02 (``replays`` as in
+    :func:`visual_table`), OpenFace's AU01_r and AU02_r. A tie counts as wrong.
+    """
+    by_name = {c.name: c for c in clips}
+    col = {a: j for j, a in enumerate(reported)}
+    series = ("OpenFace brow_inner", "our brow_inner", "our AU01", "OpenFace AU01_r",
+              "OpenFace brow_outer", "our brow_outer", "our AU02", "OpenFace AU02_r")
+
+    def values(c: D.Clip, i: int) -> list[float]:
+        of, us = G.measures_68(c.ref.landmarks[i]), G.measures_mp(c.track.landmarks[i])
+        return [of["brow_inner"], us["brow_inner"], float(replays[c.name][i, col[1]]), float(c.ref.aus[1][i]),
+                of["brow_outer"], us["brow_outer"], float(replays[c.name][i, col[2]]), float(c.ref.aus[2][i])]
+
+    right: dict[str, dict[str, list[bool]]] = {s: {name: [] for name in series} for s in ("disagree", "agree")}
+    unsure = {"disagree": 0, "agree": 0}
+    for p in pairs:
+        if p.sample not in right:
+            continue
+        if p.higher is None:
+            unsure[p.sample] += 1
+            continue
+        c = by_name.get(p.clip)
+        if c is None:
+            continue
+        a, b = p.frame_a - 1, p.frame_b - 1
+        if max(a, b) >= len(c.track) or not (c.track.fit[a] and c.track.fit[b]):
+            continue
+        va, vb = values(c, a), values(c, b)
+        want = 1.0 if p.higher == "a" else -1.0
+        for name, x, y in zip(series, va, vb, strict=True):
+            right[p.sample][name].append(bool(np.sign(x - y) == want))
+    lines = ["(e) children set: brow height judged on pairs of frames of one clip half (training/visual_labels.py; "
+             "one annotator, blind to every measure): share of the pairs each series orders as the annotator did",
+             f"  pairs: disagree (the two landmark sets order the pair oppositely; {unsure['disagree']} could not be "
+             f"told) and agree (both order it alike; {unsure['agree']} could not be told)",
+             "  series                 right(disagree)  n   right(agree)  n"]
+    figs: dict = {"unsure": unsure, "series": {}}
+    for name in series:
+        d, g = right["disagree"][name], right["agree"][name]
+        rd = float(np.mean(d)) if d else math.nan
+        rg = float(np.mean(g)) if g else math.nan
+        figs["series"][name] = {"right_disagree": round(rd, 3), "n_disagree": len(d),
+                                "right_agree": round(rg, 3), "n_agree": len(g)}
+        lines.append(f"  {name:<22} {rd:15.2f} {len(d):3d}  {rg:13.2f} {len(g):3d}")
+    return "\n".join(lines), figs
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Make contact sheets for labelling mouth, eyes and smile.")
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -304,8 +501,19 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--children", type=Path, default=D.DEFAULT_CHILDREN)
     s.add_argument("--cache", type=Path, default=D.DEFAULT_CACHE)
     s.add_argument("--seed", type=int, default=SEED)
+    s.add_argument("--brows", action="store_true", help="brow pairs instead (browNN.png, brow_key.csv)")
+    s.add_argument("--more", action="store_true", help="with --brows: a further round of disagreement pairs, "
+                   "leaving out those already labelled (run with --seed one above the first round's)")
     args = ap.parse_args(argv)
     clips = D.children_clips(args.children, args.cache)
+    if args.brows:
+        # A further round: more pairs per clip half, none already in the shipped labels.
+        done = load_brow_pairs() if args.more else []
+        more = {"n_disagree": 80, "n_agree": 0, "per_clip": 5} if args.more else {}
+        key = make_brow_sheets(clips, args.out, args.children, exclude=done,
+                               first_id=1 + max((p.pair_id for p in done), default=0), seed=args.seed, **more)
+        print(f"wrote {key} and the sheets beside it: fill in higher (a or b, empty when it cannot be told)")
+        return 0
     key = make_sheets(clips, args.out, args.children, seed=args.seed)
     print(f"wrote {key} and the sheets beside it: fill in {', '.join(LABEL_NAMES)} (0-2, empty when not visible)")
     return 0
