@@ -167,14 +167,10 @@ def face_tile(img: np.ndarray, points: np.ndarray, size: int = TILE) -> np.ndarr
     return cv2.warpAffine(img, m, (size, size), flags=cv2.INTER_CUBIC, borderValue=(80, 80, 80))
 
 
-def make_sheets(clips: list[D.Clip], out: Path, children: Path = D.DEFAULT_CHILDREN, **choose) -> Path:
-    """Contact sheets of the frames :func:`choose_frames` picks, and ``key.csv`` to fill in; returns the key."""
-    out.mkdir(parents=True, exist_ok=True)
-    picked = choose_frames(clips, **choose)
+def face_tiles(clips: list[D.Clip], need: dict[str, set[int]], children: Path) -> dict[tuple[str, int], np.ndarray]:
+    """(clip name, row) -> :func:`face_tile` of that frame, for the rows ``need`` names per clip half
+    (the crop spans both landmark sets, so neither decides what the annotator sees)."""
     by_name = {c.name: c for c in clips}
-    need: dict[str, set[int]] = {}
-    for name, i, _ in picked:
-        need.setdefault(name, set()).add(i)
     tiles = {}
     for name, rows in need.items():
         video, half = name.rsplit(".", 1)
@@ -184,6 +180,17 @@ def make_sheets(clips: list[D.Clip], out: Path, children: Path = D.DEFAULT_CHILD
             if i in rows:
                 pts = np.vstack([c.ref.landmarks[i][:, :2], c.track.landmarks[i][:, :2]])
                 tiles[(name, i)] = face_tile(img, pts)
+    return tiles
+
+
+def make_sheets(clips: list[D.Clip], out: Path, children: Path = D.DEFAULT_CHILDREN, **choose) -> Path:
+    """Contact sheets of the frames :func:`choose_frames` picks, and ``key.csv`` to fill in; returns the key."""
+    out.mkdir(parents=True, exist_ok=True)
+    picked = choose_frames(clips, **choose)
+    need: dict[str, set[int]] = {}
+    for name, i, _ in picked:
+        need.setdefault(name, set()).add(i)
+    tiles = face_tiles(clips, need, children)
     for s in range(0, len(picked), PER_SHEET):
         sheet = np.full((4 * (TILE + 20), 3 * (TILE + 10), 3), 255, np.uint8)
         for k, (name, i, _) in enumerate(picked[s:s + PER_SHEET]):
@@ -407,19 +414,10 @@ def make_brow_sheets(clips: list[D.Clip], out: Path, children: Path = D.DEFAULT_
     out.mkdir(parents=True, exist_ok=True)
     done = {(p.clip, frozenset((p.frame_a - 1, p.frame_b - 1))) for p in exclude}
     picked = [p for p in choose_brow_pairs(clips, **choose) if (p[0], frozenset(p[1:3])) not in done]
-    by_name = {c.name: c for c in clips}
     need: dict[str, set[int]] = {}
     for name, a, b, _ in picked:
         need.setdefault(name, set()).update((a, b))
-    tiles = {}
-    for name, rows in need.items():
-        video, half = name.rsplit(".", 1)
-        x0 = 0 if half == "left" else 320
-        c = by_name[name]
-        for i, img in enumerate(D.video_frames(children / f"{video}.mp4", x0, x0 + 320)):
-            if i in rows:
-                pts = np.vstack([c.ref.landmarks[i][:, :2], c.track.landmarks[i][:, :2]])
-                tiles[(name, i)] = face_tile(img, pts)
+    tiles = face_tiles(clips, need, children)
     per_sheet = 6
     for s in range(0, len(picked), per_sheet):
         sheet = np.full((3 * (TILE + 20), 2 * (2 * TILE + 30), 3), 255, np.uint8)
