@@ -506,7 +506,7 @@ class FaceTracker:
         rel = raw.copy()
         anchor = raw[list(_SMOOTH_ANCHOR), :2].mean(axis=0)
         rel[:, :2] -= anchor
-        if self._shown is None or self.smoothing >= 1.0 or self._shown.shape != rel.shape:
+        if self._shown is None or self.smoothing >= 1.0:
             self._shown = rel
             return fit
         self._shown = (self.smoothing * rel + (1.0 - self.smoothing) * self._shown).astype(np.float32)

@@ -137,8 +137,8 @@ class FaceFit:
     @property
     def image_landmarks(self) -> np.ndarray:
         """The points where the face is in THIS frame's pixels: what a crop of the frame (the aligned
-        AU texture crop, the pain model's face crop) must be aligned with. ``landmarks`` may be
-        averaged over time and lag a moving face."""
+        AU texture crop, the pain model's face crop) must be aligned with. ``landmarks`` may hold
+        the tracker's time-averaged face shape, which is not exactly where this frame's face is."""
         return self.landmarks if self.raw_landmarks is None else self.raw_landmarks
 
 
