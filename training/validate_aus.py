@@ -52,7 +52,7 @@ from training.au_data import good_frames, pearson
 
 OPENFACE_AUS = (1, 2, 4, 6, 7, 9, 10, 12, 20, 25, 26, 45)
 #: Geometric AU -> (measure, sign): the AU grows with sign * measure.
-GEOMETRIC = {1: ("brow_inner", 1), 2: ("brow_outer", 1), 4: ("brow_lower", 1), 12: ("lip_pull", 1),
+GEOMETRIC = {1: ("brow_inner", 1), 2: ("brow_outer", 1), 4: ("brow_lower", 1), 7: ("lower_lid", 1), 12: ("lip_pull", 1),
              20: ("mouth_width", 1), 25: ("lip_gap", 1), 26: ("jaw_drop", 1), 27: ("lip_gap", 1),
              43: ("eye_open", -1), 45: ("eye_open", -1)}
 TARGETS_CHILDREN = {1: 0.7, 2: 0.7, 12: 0.7, 25: 0.7, 26: 0.7, 45: 0.7, 4: 0.5}
@@ -124,6 +124,7 @@ def children_tables(clips: list[D.Clip], engine) -> tuple[str, dict]:
             add(f"geo_of:{m}", _c(of[m]))
             add(f"geo_us:{m}", _c(us[m]))
             add(f"geo_3d:{m}", _c(u2[m]))
+        add("iris", _c(np.array([G.iris_height_mp(clip.track.landmarks[i]) for i in rows])))
         pose = clip.ref.pose[rows] if clip.ref.pose is not None else np.zeros((len(rows), 3))
         add("pose", pose - pose.mean(axis=0))
     P = {k: np.concatenate(v) for k, v in pooled.items()}
@@ -175,6 +176,18 @@ def children_tables(clips: list[D.Clip], engine) -> tuple[str, dict]:
         lines.append(f"  AU{au:02d}  {s_our:8.2f}  {share:9.2f}  {s_of:12.2f}  {s_geo:12.3f}  {r_of:20.2f}  {verdict}")
         figs["b"][f"AU{au:02d}"] = {"std": round(s_our, 3), "share_above_0_5": round(share, 3),
                                     "std_openface": round(s_of, 3), "r_openface": round(r_of, 3)}
+    iris = P["iris"]
+    lines += ["", "(b2) children set: gaze. Within-video r with our iris height (iris centre above the eye's corner "
+              "line, 468/473; negative r: the AU rises as the eyes look down). A lid action should not follow the gaze; "
+              "the upper lid does (eye_open, AU45, AU43)",
+              "  series              r(iris height)"]
+    figs["b2"] = {}
+    for key, label in ((f"our{7}", "our AU07"), (f"of{7}", "OpenFace AU07_r"), ("geo_us:lower_lid", "our lower_lid"),
+                       ("geo_us:eye_open", "our eye_open"), (f"our{45}", "our AU45"), (f"our{43}", "our AU43"),
+                       (f"of{45}", "OpenFace AU45_r")):
+        r = pearson(P[key], iris)
+        lines.append(f"  {label:<18}  {r:14.2f}")
+        figs["b2"][label] = round(r, 3)
     figs["engine_ms_per_frame"] = round(float(np.mean(ms)), 3) if ms else float("nan")
     return "\n".join(lines), figs
 

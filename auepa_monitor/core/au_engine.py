@@ -1,8 +1,8 @@
-"""The embedded AU intensity engine (v6): FACS 0-5 intensities from geometry, blendshapes and texture.
+"""The embedded AU intensity engine (v7): FACS 0-5 intensities from geometry, blendshapes and texture.
 
 Every AU is ``clip(intercept + sum_j coef_j * sign_j * (feature_j - neutral_j), 0, 5)`` with
 ``coef_j >= 0``: a monotone map of a few sign-oriented features, each taken relative to the
-person's running neutral (:class:`RunningNeutral`). The shipped calibration (v6) has intercept 0
+person's running neutral (:class:`RunningNeutral`). The shipped calibration (v7) has intercept 0
 everywhere: a face at its resting end reads 0 (v4's fitted intercepts carried OpenFace's own
 resting offset into every frame, about 1 PSPI). The maps are fitted against OpenFace 2.2's
 ``AUxx_r`` on clear references by ``training/fit_au_calibration.py`` and stored in
@@ -12,7 +12,7 @@ resting offset into every frame, about 1 PSPI). The maps are fitted against Open
 eye-line frame, roll and scale removed, in inter-ocular distances; one parameter: the gain).
 Each is a monotone map of its raw measure that loses as little as possible: the neutral is the
 measure's RESTING end (5th percentile of the running window; 30th for the brows and the jaw,
-which nods and talk also move; 95th for the open eye; ``NEUTRAL_PERCENTILE``), so a resting face
+which nods and talk also move; 95th for the open eye, 20th for the lower lid; ``NEUTRAL_PERCENTILE``), so a resting face
 reads near 0 and motion towards the action survives; the only clipping is at 0 (below the
 resting end) and 5.
 
@@ -36,7 +36,13 @@ resting end) and 5.
   the running window, :attr:`RunningNeutral.target`, which follows a narrow-eyed person at once): 0 at or above ``EAR_OPEN_FRACTION`` of it, 5 at or below
   ``EAR_CLOSED_FRACTION``; fixed ``EAR_OPEN`` / ``EAR_CLOSED`` until the neutral is ready.
 
-**Appearance AUs** (AU04's furrow, AU06, AU07, AU09, AU10): a handful of MediaPipe blendshapes
+* AU07 lid tightener: ``lower_lid``, the lower lid's height above its eye's corner line (the
+  lower lid rises and straightens), with the eye-squint blendshapes and the lower-lid texture as
+  candidates. Not the eye aspect ratio: that falls as much when the upper lid follows a downward
+  look or closes (AU43, AU45), which read as AU07 before (v6: within-video r of AU07 with the
+  iris height -0.40 on the children, closed eyes AU07 3.7; now -0.02 and 1.9).
+
+**Appearance AUs** (AU04's furrow, AU06, AU09, AU10): a handful of MediaPipe blendshapes
 (``bs_*``), geometry and local texture of the aligned face (:mod:`au_appearance`: gradient
 energy in the region the action wrinkles, against the person's neutral); the calibration keeps
 only terms that earned a positive weight on the clear references (candidates and the kept
@@ -77,14 +83,17 @@ EAR_CLOSED_FRACTION = 0.25
 #: Percentile of the running window that is the person's neutral, per feature: the RESTING end of
 #: each feature, so a resting face reads about 0 and all motion towards the action survives (a
 #: neutral mid-range clips half the variation at 0). Low for what grows with its AU; high for the
-#: open eye (AU45 and AU07 grow as ``eye_open`` falls). The brows (AU01, AU02) and the jaw (AU26) rest
+#: open eye (AU45 grows as ``eye_open`` falls). The brows (AU01, AU02) and the jaw (AU26) rest
 #: at the 30th: their measures also move with nods and talk, so the 5th put a resting face at
 #: AU01 1.4, AU26 1.6 on the children (OpenFace 0.5, 0.6); at the 30th 1.0 and 1.2, with the
 #: children's within-video r unchanged or up (AU01 0.57 -> 0.59, AU26 0.66 -> 0.69). The 50th
-#: clipped real motion (AU01 r 0.48); for eye_open the 85th cost AU45 (0.34 -> 0.31).
+#: clipped real motion (AU01 r 0.48); for eye_open the 85th cost AU45 (0.34 -> 0.31). ``lower_lid``
+#: (AU07) rests at the 20th: its frame-to-frame noise on small faces times its gain put the children's
+#: mean AU07 at 1.96 with the 5th (1.59 with the 20th, 1.33 with the 30th), while the clear
+#: references' held-out r fell from the 20th on (median 0.74 / 0.61 / 0.28, the stills lost it).
 NEUTRAL_PERCENTILE: dict[str, float] = {
     "brow_inner": 30, "brow_outer": 30, "brow_lower": 5, "lip_pull": 5, "mouth_width": 5, "lip_gap": 5,
-    "jaw_drop": 30, "eye_open": 95, "lip_raise": 5,
+    "jaw_drop": 30, "eye_open": 95, "lip_raise": 5, "lower_lid": 20,
 }
 DEFAULT_PERCENTILE = 20.0  # blendshapes and texture
 #: Geometric measures only: share of the way the neutral moves per good fit towards its window

@@ -35,6 +35,10 @@ corners), x from the subject's right eye to their left eye, y up (towards the fo
 * ``jaw_drop`` (AU26): depth of the chin below the eye line.
 * ``eye_open`` (AU43, AU45): eye aspect ratio, lid gap (mean of two upper and two lower lid
   points) over eye width (corner to corner).
+* ``lower_lid`` (AU07, lid tightening): height of the lower lid (mean of its two points) above
+  its eye's corner line, in that eye's widths (it rises as the lid tightens). The upper lid
+  follows the gaze: on the children set MediaPipe's upper lid height moves with its iris height at
+  r 0.51 and the eye aspect ratio at 0.42, the lower lid at -0.01.
 
 Landmarks used (MediaPipe / OpenFace 68): brows 70 63 105 66 107 + 46 53 52 65 55 and
 300 293 334 296 336 + 276 283 282 295 285 / 17-21 and 22-26 (outer -> inner, inner ends
@@ -50,7 +54,7 @@ from dataclasses import dataclass
 import numpy as np
 
 MEASURES: tuple[str, ...] = ("brow_inner", "brow_outer", "brow_lower", "lip_pull", "mouth_width", "lip_gap",
-                             "jaw_drop", "eye_open", "lip_raise")
+                             "jaw_drop", "eye_open", "lip_raise", "lower_lid")
 
 
 @dataclass(frozen=True)
@@ -211,6 +215,9 @@ def measures(f: np.ndarray, spec: LandmarkSpec) -> dict[str, float]:
     def ear(o, i, u, lw) -> float:
         return float(np.linalg.norm(m(lw) - m(u)) / max(np.linalg.norm(f[i] - f[o]), 1e-6))
 
+    def lid_raise(o, i, lw) -> float:  # lower lid height above its eye's corner line, in eye widths
+        return float((m(lw)[y] - (f[o][y] + f[i][y]) / 2) / max(np.linalg.norm(f[i] - f[o]), 1e-6))
+
     return {
         "brow_inner": float(inner),
         "brow_outer": float(outer),
@@ -222,6 +229,8 @@ def measures(f: np.ndarray, spec: LandmarkSpec) -> dict[str, float]:
         "lip_raise": float(-np.linalg.norm(f[spec.lip_out_up][:2] - f[spec.subnasale][:2])),
         "eye_open": (ear(spec.eye_outer_r, spec.eye_inner_r, spec.lid_up_r, spec.lid_lo_r)
                      + ear(spec.eye_outer_l, spec.eye_inner_l, spec.lid_up_l, spec.lid_lo_l)) / 2,
+        "lower_lid": (lid_raise(spec.eye_outer_r, spec.eye_inner_r, spec.lid_lo_r)
+                      + lid_raise(spec.eye_outer_l, spec.eye_inner_l, spec.lid_lo_l)) / 2,
     }
 
 
@@ -239,6 +248,19 @@ def measures_mp_3d(landmarks: np.ndarray) -> dict[str, float]:
     """:func:`measures` in the 3D face frame of :func:`to_face_frame_mp` (evaluated, not used by
     the engine: on the children's small faces it lost the agreement with OpenFace's geometry)."""
     return measures(to_face_frame_mp(landmarks), MP)
+
+
+#: MediaPipe's iris centres (478-point model): subject's right, left.
+IRIS_MP = (468, 473)
+
+
+def iris_height_mp(landmarks: np.ndarray) -> float:
+    """Iris centre height above its eye's corner line, in eye widths, mean of both eyes (negative:
+    looking down). What the validation uses to tell a downward look from a lid action."""
+    f = to_face_frame_2d(np.asarray(landmarks)[:, :2], MP)
+    h = [(f[ir, 1] - (f[o, 1] + f[i, 1]) / 2) / max(float(np.linalg.norm(f[i] - f[o])), 1e-6)
+         for o, i, ir in ((MP.eye_outer_r, MP.eye_inner_r, IRIS_MP[0]), (MP.eye_outer_l, MP.eye_inner_l, IRIS_MP[1]))]
+    return float(np.mean(h))
 
 
 def measures_68(pts: np.ndarray) -> dict[str, float]:
