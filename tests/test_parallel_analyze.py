@@ -179,10 +179,11 @@ def test_batched_pool_path_matches_the_serial_run(inputs, tmp_path) -> None:
         assert [w["success"] for w in want] == [g["success"] for g in got], stem
         # Each frame's landmark region comes from the previous frame's landmarks, so the two
         # runtimes' float differences (0.0002 px per call) feed back; measured on these clips:
-        # median 0-0.02 AU, largest 0.45 (AU43, a steep map, on multi_face's small faces).
+        # median 0-0.02 AU, largest 0.45 (AU43, a steep map, on multi_face's small faces). face_x is
+        # written at 0.1 px: on some CPUs (another SIMD path in torch) the median is one such step.
         for k in [c for c in want[0] if c.endswith("_r")] + ["pain_score", "face_x"]:
             d = np.array([abs(float(w[k] or "nan") - float(g[k] or "nan")) for w, g in zip(want, got, strict=True)])
-            assert np.nanmedian(d) <= 0.03, (stem, k)
+            assert np.nanmedian(d) <= (0.15 if k == "face_x" else 0.03), (stem, k)
             assert np.nanmax(d) <= {"pain_score": 0.05, "face_x": 1.0}.get(k, 0.5), (stem, k, np.nanmax(d))
 
 
