@@ -268,10 +268,12 @@ def main(argv: list[str] | None = None) -> int:
                          "as lid tightening (children: within-video r of AU07 with the iris height -0.40, mean AU07 on "
                          "frames labelled eyes closed 3.74, narrowed 2.70, open 1.05; mean 2.06, >= 3 on 31 % of "
                          "good frames). v7: r with the iris height about 0, closed 1.89 / narrowed 1.50 / open 1.15, "
-                         "mean 1.59, >= 3 on 18 %; held-out clear-reference median r 0.36 -> 0.61 (the eye_open "
-                         "candidate, offered with lower_lid, got weight 0 at this neutral). Evaluated: a faster-rising "
-                         "neutral for lower_lid (3 % or all of the way per fit) lost the stills and multi_face's "
-                         "held-out r (median 0.45-0.54) and kept eye_open in the fit. OpenFace's AU07 reads the "
+                         "mean 1.59, >= 3 on 18 %; held-out clear-reference median r 0.36 -> 0.61. eye_open is not "
+                         "a candidate: offered beside lower_lid at this neutral it was kept (weight 9.1 against "
+                         "42.1), the held-out median fell to 0.50 and frames labelled eyes closed read 2.52. "
+                         "Evaluated: a faster-rising neutral for lower_lid (3 % or all of the way per fit): held-out "
+                         "median 0.36-0.54 without eye_open, and with it offered the fit leaned on eye_open again "
+                         "(eyes-closed frames 3.6). OpenFace's AU07 reads the "
                          "narrow-eyed multi_face person at >= 2.5 on 90 % of frames (default 0.15): a person offset "
                          "no lid measure relative to the person's own rest should follow (held-out MAE there about 2)."),
                 "AU12": "lip_pull: lip corners (61, 291) height above the inner-lip midpoint (13, 14) + half the mouth width",
