@@ -182,9 +182,9 @@ def children_tables(clips: list[D.Clip], engine) -> tuple[str, dict]:
               "the upper lid does (eye_open, AU45, AU43)",
               "  series              r(iris height)"]
     figs["b2"] = {}
-    for key, label in ((f"our{7}", "our AU07"), (f"of{7}", "OpenFace AU07_r"), ("geo_us:lower_lid", "our lower_lid"),
-                       ("geo_us:eye_open", "our eye_open"), (f"our{45}", "our AU45"), (f"our{43}", "our AU43"),
-                       (f"of{45}", "OpenFace AU45_r")):
+    for key, label in (("our7", "our AU07"), ("of7", "OpenFace AU07_r"), ("geo_us:lower_lid", "our lower_lid"),
+                       ("geo_us:eye_open", "our eye_open"), ("our45", "our AU45"), ("our43", "our AU43"),
+                       ("of45", "OpenFace AU45_r")):
         r = pearson(P[key], iris)
         lines.append(f"  {label:<18}  {r:14.2f}")
         figs["b2"][label] = round(r, 3)

@@ -40,7 +40,7 @@ resting end) and 5.
   lower lid rises and straightens), with the eye-squint blendshapes and the lower-lid texture as
   candidates. Not the eye aspect ratio: that falls as much when the upper lid follows a downward
   look or closes (AU43, AU45), which read as AU07 before (v6: within-video r of AU07 with the
-  iris height -0.40 on the children, closed eyes AU07 3.7; now -0.02 and 1.9).
+  iris height -0.40 on the children, closed eyes AU07 3.7; now -0.03 and 1.9).
 
 **Appearance AUs** (AU04's furrow, AU06, AU09, AU10): a handful of MediaPipe blendshapes
 (``bs_*``), geometry and local texture of the aligned face (:mod:`au_appearance`: gradient

@@ -193,6 +193,11 @@ def to_face_frame_2d(pts: np.ndarray, spec: LandmarkSpec = OF68) -> np.ndarray:
     return np.stack([c @ ux, c @ uy], axis=1) / d
 
 
+def _above_eye_line(f: np.ndarray, outer: int, inner: int, y: float) -> float:
+    """Height ``y`` (face frame) above the line through one eye's corners, in that eye's widths."""
+    return float((y - (f[outer][1] + f[inner][1]) / 2) / max(float(np.linalg.norm(f[inner] - f[outer])), 1e-6))
+
+
 def measures(f: np.ndarray, spec: LandmarkSpec) -> dict[str, float]:
     """The ``MEASURES`` from points already in the face frame (2 or 3 columns; see module doc)."""
 
@@ -215,9 +220,6 @@ def measures(f: np.ndarray, spec: LandmarkSpec) -> dict[str, float]:
     def ear(o, i, u, lw) -> float:
         return float(np.linalg.norm(m(lw) - m(u)) / max(np.linalg.norm(f[i] - f[o]), 1e-6))
 
-    def lid_raise(o, i, lw) -> float:  # lower lid height above its eye's corner line, in eye widths
-        return float((m(lw)[y] - (f[o][y] + f[i][y]) / 2) / max(np.linalg.norm(f[i] - f[o]), 1e-6))
-
     return {
         "brow_inner": float(inner),
         "brow_outer": float(outer),
@@ -229,8 +231,8 @@ def measures(f: np.ndarray, spec: LandmarkSpec) -> dict[str, float]:
         "lip_raise": float(-np.linalg.norm(f[spec.lip_out_up][:2] - f[spec.subnasale][:2])),
         "eye_open": (ear(spec.eye_outer_r, spec.eye_inner_r, spec.lid_up_r, spec.lid_lo_r)
                      + ear(spec.eye_outer_l, spec.eye_inner_l, spec.lid_up_l, spec.lid_lo_l)) / 2,
-        "lower_lid": (lid_raise(spec.eye_outer_r, spec.eye_inner_r, spec.lid_lo_r)
-                      + lid_raise(spec.eye_outer_l, spec.eye_inner_l, spec.lid_lo_l)) / 2,
+        "lower_lid": (_above_eye_line(f, spec.eye_outer_r, spec.eye_inner_r, m(spec.lid_lo_r)[y])
+                      + _above_eye_line(f, spec.eye_outer_l, spec.eye_inner_l, m(spec.lid_lo_l)[y])) / 2,
     }
 
 
@@ -258,9 +260,8 @@ def iris_height_mp(landmarks: np.ndarray) -> float:
     """Iris centre height above its eye's corner line, in eye widths, mean of both eyes (negative:
     looking down). What the validation uses to tell a downward look from a lid action."""
     f = to_face_frame_2d(np.asarray(landmarks)[:, :2], MP)
-    h = [(f[ir, 1] - (f[o, 1] + f[i, 1]) / 2) / max(float(np.linalg.norm(f[i] - f[o])), 1e-6)
-         for o, i, ir in ((MP.eye_outer_r, MP.eye_inner_r, IRIS_MP[0]), (MP.eye_outer_l, MP.eye_inner_l, IRIS_MP[1]))]
-    return float(np.mean(h))
+    return (_above_eye_line(f, MP.eye_outer_r, MP.eye_inner_r, f[IRIS_MP[0], 1])
+            + _above_eye_line(f, MP.eye_outer_l, MP.eye_inner_l, f[IRIS_MP[1], 1])) / 2
 
 
 def measures_68(pts: np.ndarray) -> dict[str, float]:
