@@ -34,11 +34,14 @@ def texture_features(crop: np.ndarray) -> dict[str, float]:
     g = crop.astype(np.float32)
     gx = cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3)
-    mag = np.abs(gx) + np.abs(gy)
+    mag = np.abs(gx)
+    mag += np.abs(gy)
+    # cv2.mean: a region's mean in double precision, without numpy's per-call overhead (about
+    # half this function's time per frame); equal to numpy's float32 mean to 1e-6.
     x0, y0, x1, y1 = _FACE
-    norm = float(np.log(mag[y0:y1, x0:x1].mean() + 1.0))
+    norm = float(np.log(cv2.mean(mag[y0:y1, x0:x1])[0] + 1.0))
     out = {}
     for name, boxes in REGIONS.items():
-        v = np.mean([mag[b[1]:b[3], b[0]:b[2]].mean() for b in boxes])
+        v = sum(cv2.mean(mag[b[1]:b[3], b[0]:b[2]])[0] for b in boxes) / len(boxes)
         out[name] = float(np.log(v + 1.0)) - norm
     return out

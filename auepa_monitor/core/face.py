@@ -682,6 +682,8 @@ _VISIBLE_REGIONS: dict[str, tuple[int, ...]] = {
     "mouth": (61, 291, 0, 17, 13, 14),
     "nose": (1, 2, 4, 98, 327),
 }
+_VISIBLE_IDX = tuple(np.array(v) for v in _VISIBLE_REGIONS.values())
+_FACE_OVAL_IDX = np.array(L.FACE_OVAL)
 
 
 def _visibility(crop: np.ndarray, pts: np.ndarray, to_crop: np.ndarray) -> float:
@@ -693,17 +695,18 @@ def _visibility(crop: np.ndarray, pts: np.ndarray, to_crop: np.ndarray) -> float
     grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
     hgt, wid = grey.shape
 
-    def std(idx: tuple[int, ...], pad: float) -> float:
-        q = cp[list(idx)]
+    def std(idx: np.ndarray, pad: float) -> float:
+        q = cp[idx]
         ax, ay = np.floor(q.min(axis=0) - pad).astype(int)
         bx, by = np.ceil(q.max(axis=0) + pad).astype(int)
         r = grey[max(0, ay):min(hgt, by + 1), max(0, ax):min(wid, bx + 1)]
-        return float(r.std()) if r.size >= 4 else 0.0
+        # cv2.meanStdDev: the population std of numpy's r.std(), ~5x faster on the face's region.
+        return float(cv2.meanStdDev(r)[1][0, 0]) if r.size >= 4 else 0.0
 
     re, le = L.eye_centers(cp)
     pad = 0.15 * float(np.linalg.norm(le - re))
-    face = std(L.FACE_OVAL, 0.0)
+    face = std(_FACE_OVAL_IDX, 0.0)
     if face < 1.0:
         return 0.0  # a flat crop: nothing of a face is visible
-    worst = min(std(idx, pad) for idx in _VISIBLE_REGIONS.values()) / face
+    worst = min(std(idx, pad) for idx in _VISIBLE_IDX) / face
     return _ramp(-worst, -0.16, -0.06)

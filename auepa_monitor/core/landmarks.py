@@ -16,6 +16,8 @@ LEFT_BROW = (300, 293, 334, 296, 336)
 # Eyes: outer corner, inner corner, upper lid middle, lower lid middle.
 RIGHT_EYE = (33, 133, 159, 145)
 LEFT_EYE = (263, 362, 386, 374)
+_RIGHT_EYE_IDX = np.array(RIGHT_EYE)
+_LEFT_EYE_IDX = np.array(LEFT_EYE)
 NOSE_ALA_RIGHT = 98
 NOSE_ALA_LEFT = 327
 SUBNASALE = 2
@@ -37,6 +39,7 @@ def eye_centers(pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     ``pts`` is an (N>=478, 2+) array of x, y in any consistent unit; returns two (2,) arrays.
     """
-    right = pts[list(RIGHT_EYE), :2].mean(axis=0)
-    left = pts[list(LEFT_EYE), :2].mean(axis=0)
+    # np.add.reduce / 4 is what ``mean`` computes, without its Python wrapper (7 calls a frame).
+    right = np.add.reduce(pts[_RIGHT_EYE_IDX, :2], axis=0) / 4
+    left = np.add.reduce(pts[_LEFT_EYE_IDX, :2], axis=0) / 4
     return right, left
