@@ -25,6 +25,15 @@ corners), x from the subject's right eye to their left eye, y up (towards the fo
 
 * ``brow_inner`` (AU01): height of the inner brow end above the inner eye corner.
 * ``brow_outer`` (AU02): height of the outer brow end above the outer eye corner.
+
+  Evaluated for both brow measures, not kept (children, within-video r of our raw measure against
+  OpenFace's, chosen on 3dC3SQ, checked on 4JDccE): the inner brow above its eye's centre instead
+  of the inner corner, 0.61 -> 0.67 on 3dC3SQ but 0.68 -> 0.68 on 4JDccE, and on the clear
+  references AU01 held out 0.74 -> 0.72 (multi_face); more MediaPipe brow points per end (four
+  instead of two) no better on either family. OpenFace's outer brow as the mean of 17+18 (26+25)
+  instead of 17 (26) alone would raise AU02's r from 0.57 to 0.66, but only by changing the
+  yardstick: nothing independent says point 17 is the noisier one (its r with OpenFace's own
+  AU02_r 0.10 against 0.09, frame-to-frame jitter 0.62 against 0.59 of its spread).
 * ``brow_lower`` (AU04, brow lowering): minus [mean height of the brow points above the eye
   corners' mean + the horizontal gap between the inner brow ends]: it grows when the brows come
   down and when they are drawn together.

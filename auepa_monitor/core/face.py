@@ -57,6 +57,16 @@ small, turned and moving. The graph around MediaPipe's networks (:mod:`.face_net
   mean did no better, MediaPipe's own One Euro setting (min cutoff 0.05 Hz, beta 80) changed nothing.
   With the AU calibration refit on it, the AUs' r against OpenFace's geometry on the children rose
   AU01 0.61 -> 0.64, AU02 0.55 -> 0.57, AU12 0.62 -> 0.64, AU20 0.57 -> 0.60 (the rest within 0.01).
+* **Evaluated, not kept.** (1) Averaging every fit with its mirrored view (both crops through
+  the landmark network, points mapped back): children r against OpenFace's geometry AU01 0.64 ->
+  0.65, AU04 0.55 -> 0.59, AU12 0.64 -> 0.67, AU25 0.39 -> 0.36, clear-reference held-out median
+  0.79 -> 0.78 (AU09 0.86 -> 0.76), for one more landmark pass (+3.8 ms per frame). (2) Coasting
+  through a miss by optical flow (pyramidal Lucas-Kanade on the last fit's 478 points, forward-
+  backward checked, a RANSAC similarity moving the landmarks; up to 15 frames, quality 0): right
+  halves tracked 92.5 -> 96.0 %, same face 90.2 -> 90.8 %, but different-face frames 9 -> 25 (left
+  10 -> 47): the coasted box slid onto whatever moved. (3) A box from the detector alone when the
+  network cannot fit the target: of the 64 right-half frames it added, 20 on OpenFace's face and 21
+  on another face.
 * **Tracked is not scored.** Every fit carries a quality 0-1 and its factors (combined by
   :func:`quality_from_parts`; a keypoint factor under 1 is re-checked on the next frame); the pipeline
   decides whether a frame is good enough to score (:func:`unscored_reason`).
