@@ -177,6 +177,17 @@ def test_geometry_functions_work_on_any_landmark_set():
 
 
 # -- range -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("rows", [10, 11, 57, 299, 300])
+def test_running_neutral_percentiles_equal_numpys(rows):
+    # The neutral's percentiles come from one np.partition (cost); they must be numpy's linear
+    # percentiles exactly, including the 0th/100th and ties.
+    rng = np.random.default_rng(rows)
+    b = rng.normal(size=(rows, 23))
+    b[:, 0] = np.round(b[:, 0])  # ties
+    pcts = [0.0, 5.0, 20.0, 50.0, 80.0, 97.5, 100.0]
+    np.testing.assert_array_equal(E._column_percentiles(b, pcts), np.percentile(b, pcts, axis=0))
+
+
 def test_intensities_always_within_0_5_for_every_reported_au(engine):
     rng = np.random.default_rng(0)
     names = [f"bs_{n}" for n in ("browInnerUp", "browOuterUpLeft", "browOuterUpRight", "browDownLeft",
