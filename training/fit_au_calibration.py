@@ -294,7 +294,14 @@ def main(argv: list[str] | None = None) -> int:
                             "neutral mid-range, as in v3's 10th-30th percentiles with a 30-fit warm-up at the "
                             "adult population value, clipped much of the children's motion at 0). Jumping to the "
                             "person's own value at 10 fits was evaluated: children r AU01 0.56 -> 0.47, AU04 "
-                            "0.52 -> 0.46. Blendshapes and texture follow their target directly."),
+                            "0.52 -> 0.46. Two ways to settle a new person's neutral sooner were evaluated "
+                            "(2026-12-02, children by family 3dC3SQ / 4JDccE, calibration refitted each time): "
+                            "a rise rate of at least 1/(30 + n) over the first n fits cut the children's mean "
+                            "offset from OpenFace (AU02 +1.1 / +1.3 -> +0.9 / +0.9) but AU07's r 0.40 -> 0.32 "
+                            "(3dC3SQ) and its held-out clear-reference median 0.61 -> 0.38; a population neutral "
+                            "shifted 1 or 2 within-person std towards the action cut AU07's r to 0.21 / 0.10 "
+                            "(3dC3SQ) for AU02 +1.1 -> +0.9 / +0.8. Neither kept. Blendshapes and texture follow "
+                            "their target directly."),
                 "texture": "au_appearance.py: log gradient energy of a region of the aligned 128 px crop minus that of the face",
             },
             "not_valid": {

@@ -178,7 +178,11 @@ class RunningNeutral:
     adds little trend to a short clip; blendshapes and texture: the whole way). Jumping to the
     person's own value once ``min_samples`` are in was evaluated: on the children set it cut
     AU01's within-video r against OpenFace's geometry from 0.56 to 0.47 and AU04's from 0.52 to
-    0.46. ``target`` holds the window percentiles themselves (AU43's open-eye level). Cost: one percentile over (window, features) per good fit (~30 us).
+    0.46. Settling sooner was evaluated too (children by family, calibration refitted): a rise
+    rate of at least ``1 / (30 + n)`` over the first ``n`` fits, or a population value shifted 1-2
+    within-person std towards the action, cut the children's AU02 offset from OpenFace only from
+    +1.1 to +0.8-0.9 and AU07's r from 0.40 to 0.32 / 0.21 / 0.10 (3dC3SQ), held-out AU07 on the
+    clear references 0.61 -> 0.38-0.45. ``target`` holds the window percentiles themselves (AU43's open-eye level). Cost: one percentile over (window, features) per good fit (~30 us).
     """
 
     def __init__(self, population: Mapping[str, float], window: int = 300, min_samples: int = 10,
