@@ -94,6 +94,35 @@ def staged(path: Path, n: int) -> tuple[float, float]:
     return k / wall, 1000 * cpu / max(k, 1)
 
 
+def network_floor(path: Path, n: int = 200) -> tuple[float, float]:
+    """(landmark network, blendshape network) ms per call alone, on a real face crop of ``path``:
+    LiteRT's invoke and nothing else, the floor under any loop's CPU per frame (one call each
+    per tracked frame)."""
+    from auepa_monitor.core.face_nets import roi_from_landmarks
+    from auepa_monitor.core.pipeline import Pipeline
+    from auepa_monitor.core.sources import VideoFileSource
+
+    pipe = Pipeline()
+    src = VideoFileSource(path)
+    frame = src.read()
+    src.close()
+    res = pipe.process(frame)
+    nets = pipe.tracker.nets
+    if res.face is None:
+        return float("nan"), float("nan")
+    rgb = frame.image[:, :, ::-1].copy()
+    pts, _, crop, _ = nets.landmarks(rgb, roi_from_landmarks(res.face.image_landmarks))
+    out = []
+    for fn in (lambda: nets.run_landmarks(crop[None]), lambda: nets.blendshapes(pts)):
+        fn()
+        t0 = time.process_time()
+        for _ in range(n):
+            fn()
+        out.append(1000 * (time.process_time() - t0) / n)
+    pipe.close()
+    return out[0], out[1]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("videos", nargs="*", type=Path)
@@ -119,6 +148,9 @@ def main() -> int:
         print(f"{v.name[:21]:<22}{r['frames']:>7}{r['decode_ms']:>8.2f}{r['detect_ms']:>8.2f}"
               f"{r['landmarks_ms']:>8.2f}{r['au_score_ms']:>9.2f}{r['total_ms']:>8.2f}{r['cpu_ms']:>6.2f}{r['fps']:>7.1f}"
               f"{sfps:>11.1f}{scpu:>6.2f}{base_fps:>17.1f}{sfps / base_fps:>7.3f}")
+    lm_ms, bs_ms = network_floor(videos[0])
+    print(f"networks alone (CPU ms per call, {videos[0].name}): landmarks {lm_ms:.2f} + blendshapes {bs_ms:.2f} "
+          f"= {lm_ms + bs_ms:.2f} ms per tracked frame, the floor under both loops' cpu column")
     print("stage columns are mean milliseconds per frame of the frame-by-frame loop (one core); cpu: CPU "
           "milliseconds per frame of the whole process (all threads) in that loop and in the staged one; "
           "staged fps: the analyze loop (decode, track, score threads); ratio = staged fps / decode-only fps")
