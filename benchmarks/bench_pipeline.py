@@ -98,6 +98,8 @@ def network_floor(path: Path, n: int = 200) -> tuple[float, float]:
     """(landmark network, blendshape network) ms per call alone, on a real face crop of ``path``:
     LiteRT's invoke and nothing else, the floor under any loop's CPU per frame (one call each
     per tracked frame)."""
+    import cv2
+
     from auepa_monitor.core.face_nets import roi_from_landmarks
     from auepa_monitor.core.pipeline import Pipeline
     from auepa_monitor.core.sources import VideoFileSource
@@ -110,7 +112,7 @@ def network_floor(path: Path, n: int = 200) -> tuple[float, float]:
     nets = pipe.tracker.nets
     if res.face is None:
         return float("nan"), float("nan")
-    rgb = frame.image[:, :, ::-1].copy()
+    rgb = cv2.cvtColor(frame.image, cv2.COLOR_BGR2RGB)  # as the tracker feeds its networks
     pts, _, crop, _ = nets.landmarks(rgb, roi_from_landmarks(res.face.image_landmarks))
     out = []
     for fn in (lambda: nets.run_landmarks(crop[None]), lambda: nets.blendshapes(pts)):
