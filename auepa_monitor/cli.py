@@ -65,6 +65,13 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
     _add_device_option(p)
 
 
+def _add_au_neutral_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--au-neutral", choices=("recording", "running"), default="recording",
+                   help="embedded AU engine: measure each frame against the whole recording's neutral face, in a "
+                        "second pass after the last frame, as OpenFace does for a video (recording, the default), or "
+                        "against the neutral learnt so far, as the live monitor does (running)")
+
+
 def _add_device_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", type=_device_arg, metavar="auto|cpu|cuda[:N]",
                    help="where the face networks and Grad-CAM run: cpu (face networks on LiteRT, the fastest "
@@ -107,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="analyse every input again, also those with a complete result for the same content and "
                         "settings in --out (skipped by default)")
     _add_pipeline_options(a)
+    _add_au_neutral_option(a)
     e = sub.add_parser("export", help="de-identified export of a session folder or a video, for research sharing")
     e.add_argument("input", help="session folder (or per-frame CSV) or video file")
     e.add_argument("--deidentify", action="store_true",
@@ -116,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--max-frames", type=int, help="video: export only the first N frames")
     e.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_pipeline_options(e)
+    _add_au_neutral_option(e)
     w = sub.add_parser("ward", help="the ward view: several beds of a ward config (JSON) in one window")
     w.add_argument("config", help="ward config file (JSON: beds with name, source, credential, roi, alerts)")
     w.add_argument("--frames", type=int, help="with --screenshot: process this many frames per bed, save, exit")
@@ -255,7 +264,8 @@ def _analyze_parallel(args: argparse.Namespace, out: Path, settings: str) -> int
     from .core.errors import AuepaError
     from .core.parallel import BatchProgress, analyze_parallel
 
-    opts = {k: getattr(args, k) for k in ("roi", "au_engine", "model", "no_smoothing", "openface_bin", "faces")}
+    opts = {k: getattr(args, k) for k in ("roi", "au_engine", "model", "no_smoothing", "openface_bin", "faces",
+                                     "au_neutral")}
     from .nets.device import DEVICE_ENV
 
     opts["device"] = os.environ.get(DEVICE_ENV)  # --device (set by _use_device): also on a cluster's machines

@@ -377,3 +377,27 @@ def test_children_geometry_figures_reproduce_the_card(children_dir):
     assert gaze["our eye_open"] >= GAZE_MIN_R_EYE_OPEN, "the iris height no longer tells a downward look"
     assert abs(gaze["our AU07"]) <= GAZE_MAX_ABS_R_AU07, f"AU07 follows the gaze (r {gaze['our AU07']:.2f})"
     assert gaze["our AU07"] == pytest.approx(card.metrics["children_geometry"]["b2"]["our AU07"], abs=0.03)
+
+
+@pytest.mark.slow
+def test_whole_recording_neutral_reproduces_the_card_on_the_children(children_dir):
+    """analyze's default second pass (each clip half against its whole-recording neutral) on the
+    children set: the same within-video r against OpenFace's geometry as the running neutral, and a
+    smaller offset from OpenFace's AU levels where the running neutral reads a new face high."""
+    from training import au_data as D
+    from training.validate_aus import children_tables
+
+    kids = D.children_clips(children_dir, log=lambda *a: None)
+    figs = {m: children_tables(kids, E.EmbeddedAUEngine(), m)[1] for m in ("running", "recording")}
+    card = ModelCard.load(card_path(models_dir() / E.CALIBRATION_FILE)).metrics["whole_recording_neutral"]
+    for au in CHILDREN_R_FLOOR:
+        k = f"AU{au:02d}"
+        r_run, r_rec = figs["running"]["a"][k]["r"], figs["recording"]["a"][k]["r"]
+        assert r_rec >= r_run - 0.05, f"{k}: the whole-recording neutral costs r {r_run:.2f} -> {r_rec:.2f}"
+        assert r_rec == pytest.approx(card["children_geometry_r"]["recording"][k], abs=0.03)
+    for k in ("AU01", "AU02", "AU07", "AU26"):  # measured +0.45/+0.76/+0.53/+0.75 -> +0.05/+0.23/+0.01/+0.41
+        off = {m: figs[m]["vs_openface_au"][k]["offset"] for m in figs}
+        assert abs(off["recording"]) <= abs(off["running"]) - 0.3, f"{k}: offset {off}"
+        assert off["recording"] == pytest.approx(card["children_vs_openface_au"]["recording"][k]["offset"], abs=0.05)
+    mae = {m: np.mean([v["mae"] for v in figs[m]["vs_openface_au"].values()]) for m in figs}
+    assert mae["recording"] < mae["running"] - 0.05

@@ -156,8 +156,9 @@ def fit_calibration(train: list[D.Clip] | list[Prepared]) -> dict:
             "see au_calibration.card.json", "aus": aus, "neutral": pop}
 
 
-def lopo(preps: list[Prepared]) -> tuple[dict, dict]:
-    """Per person held out: per AU r/MAE/ref std of the real engine refitted without them."""
+def lopo(preps: list[Prepared], neutral: str = "running") -> tuple[dict, dict]:
+    """Per person held out: per AU r/MAE/ref std of the real engine refitted without them
+    (``neutral``: "running" as live, or "recording": analyze's whole-recording second pass)."""
     from training.validate_aus import clear_table
 
     by_name = {p.name: p for p in preps}
@@ -165,8 +166,30 @@ def lopo(preps: list[Prepared]) -> tuple[dict, dict]:
     def fold(person: str):
         return E.EmbeddedAUEngine(fit_calibration([p for p in preps if p.person != person]))
 
-    txt, figs = clear_table([p.clip for p in by_name.values()], fold)
+    txt, figs = clear_table([p.clip for p in by_name.values()], fold, neutral)
     return figs, {"text": txt}
+
+
+def whole_recording_figures(running: dict, recording: dict, children_running: dict | None,
+                            children_recording: dict | None) -> dict:
+    """The card's ``whole_recording_neutral``: held-out clear-reference and children figures with
+    the running neutral (live) and the whole recording's (``analyze``'s default)."""
+    def mae_per_au(f: dict) -> dict:
+        return {au: round(float(np.mean([v[au]["mae"] for v in f["per_person"].values()])), 3)
+                for au in f["median_r"]}
+
+    out = {"what": ("analyze re-estimates every frame against the whole recording's neutral (each feature's "
+                    "resting-end percentile over all good fits) after the last frame, as OpenFace 2.2 does for a "
+                    "video; the window shows the running neutral (live). Same calibration for both."),
+           "lopo_median_r_all": {"running": running["median_r_all"], "recording": recording["median_r_all"]},
+           "lopo_median_r_per_au": {"running": running["median_r"], "recording": recording["median_r"]},
+           "lopo_mae_mean_per_au": {"running": mae_per_au(running), "recording": mae_per_au(recording)}}
+    if children_running and children_recording:
+        out["children_geometry_r"] = {m: {au: v["r"] for au, v in f["a"].items()} for m, f in
+                                      (("running", children_running), ("recording", children_recording))}
+        out["children_vs_openface_au"] = {"running": children_running["vs_openface_au"],
+                                          "recording": children_recording["vs_openface_au"]}
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -188,16 +211,20 @@ def main(argv: list[str] | None = None) -> int:
     figs, txt = lopo(preps)
     print("clear references, held out by person (refit without the person, real engine replay):")
     print(txt["text"])
+    figs_rec, txt_rec = lopo(preps, "recording")
+    print("the same with the whole-recording neutral (analyze's default):")
+    print(txt_rec["text"])
     args.out.mkdir(parents=True, exist_ok=True)
     out = args.out / E.CALIBRATION_FILE
     out.write_text(json.dumps(cal, indent=1) + "\n", encoding="utf-8")
-    children_figs = visual_figs = brow_figs = None
+    children_figs = visual_figs = brow_figs = children_rec = None
     if args.children.is_dir():
         from training.validate_aus import brow_pairs_table, children_tables, labels_table
 
         kids = D.children_clips(args.children, args.cache)
         ctxt, children_figs = children_tables(kids, E.EmbeddedAUEngine(out))
         print(ctxt)
+        children_rec = children_tables(kids, E.EmbeddedAUEngine(out), "recording")[1]
         vtxt, visual_figs = labels_table(kids, E.EmbeddedAUEngine(out))
         print(vtxt)
         btxt, brow_figs = brow_pairs_table(kids, E.EmbeddedAUEngine(out))
@@ -227,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
             "children_geometry": children_figs,
             "children_visual_labels": visual_figs,
             "children_brow_pairs": brow_figs,
+            "whole_recording_neutral": whole_recording_figures(figs, figs_rec, children_figs, children_rec),
         },
         extra={
             "train": ["default.wmv", "multi_face.avi", "image_sequence/001-030.jpg", "sample1.jpg", "sample3.jpg",

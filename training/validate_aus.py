@@ -20,6 +20,9 @@ Reports, with whatever engine and calibration are installed (``--calibration`` f
 (e) **children set, brow pairs**: on pairs of frames of one clip half, judged by the same
     annotator (which frame shows the brows higher above the eyes), how often each brow series
     orders the pair alike; pairs where the two landmark sets order it oppositely say which is wrong.
+(f) **the neutral**: (a)'s r, the offset and MAE from OpenFace's ``AUxx_r`` on the children, and
+    (c)'s held-out r and MAE, with the running neutral (live) and the whole recording's
+    (``analyze``'s default second pass, :mod:`auepa_monitor.core.whole_recording`).
 
 Frames used: OpenFace ``success`` 1, ``confidence`` >= 0.8, |yaw| < 45 deg (``pose_Ry``; on the
 children's halves it reads low, see their README), our fit present and on the same face (our
@@ -59,21 +62,37 @@ TARGETS_CHILDREN = {1: 0.7, 2: 0.7, 12: 0.7, 25: 0.7, 26: 0.7, 45: 0.7, 4: 0.5}
 MIN_GOOD = 10  # a children clip counts with at least this many good frames
 
 
-def replay(engine, clip: D.Clip) -> tuple[np.ndarray, float]:
-    """(n, len(REPORTED_AUS)) the engine's output per frame (NaN without a fit) and ms per call."""
+def replay(engine, clip: D.Clip, neutral: str = "running") -> tuple[np.ndarray, float]:
+    """(n, len(REPORTED_AUS)) the engine's output per frame (NaN without a fit) and ms per call.
+
+    ``neutral="recording"``: then, as ``analyze`` does by default, every fitted frame again against
+    the whole clip's neutral (``EmbeddedAUEngine.whole_recording_neutral``, :mod:`whole_recording`).
+    """
     t = clip.track
     out = np.full((len(t), len(REPORTED_AUS)), np.nan)
+    mode = getattr(engine, "neutral_mode", "running")
+    if neutral != "running":
+        engine.neutral_mode = neutral
     engine.reset()
     by_crop = getattr(engine, "estimate_crop", None)
     dt = 0.0
     k = 0
-    for i in np.where(t.fit)[0]:
-        fit = t.face_fit(int(i))
-        t0 = time.perf_counter()
-        au = by_crop(fit, t.crop[i]) if by_crop is not None else engine.estimate(fit, None)
-        dt += time.perf_counter() - t0
-        k += 1
-        out[i] = [au[a] for a in REPORTED_AUS]
+    try:
+        for i in np.where(t.fit)[0]:
+            fit = t.face_fit(int(i))
+            t0 = time.perf_counter()
+            au = by_crop(fit, t.crop[i], int(i)) if by_crop is not None else engine.estimate(fit, None)
+            dt += time.perf_counter() - t0
+            k += 1
+            out[i] = [au[a] for a in REPORTED_AUS]
+        if neutral == "recording":
+            kept = engine.kept_features()
+            fixed = engine.whole_recording_neutral(kept)
+            if fixed is not None:
+                for i, au in zip(kept.frames, engine.reestimate(kept, fixed), strict=True):
+                    out[i] = [au[a] for a in REPORTED_AUS]
+    finally:
+        engine.neutral_mode = mode
     return out, 1000 * dt / max(k, 1)
 
 
@@ -96,8 +115,9 @@ def _c(x: np.ndarray) -> np.ndarray:
     return x - x.mean()
 
 
-def children_tables(clips: list[D.Clip], engine) -> tuple[str, dict]:
-    """Tables (a) and (b) on the children set; returns text and the figures."""
+def children_tables(clips: list[D.Clip], engine, neutral: str = "running") -> tuple[str, dict]:
+    """Tables (a) and (b) on the children set; returns text and the figures (``neutral``: see
+    :func:`replay`; the figures also hold each AU's offset and MAE from OpenFace's ``AUxx_r``)."""
     col = {a: j for j, a in enumerate(REPORTED_AUS)}
     pooled: dict[str, list[np.ndarray]] = {}
 
@@ -112,7 +132,7 @@ def children_tables(clips: list[D.Clip], engine) -> tuple[str, dict]:
             continue
         used += 1
         n_frames += len(rows)
-        out, t_ms = replay(engine, clip)
+        out, t_ms = replay(engine, clip, neutral)
         ms.append(t_ms)
         of, us, u2 = geometry_series(clip, rows)
         for au in REPORTED_AUS:
@@ -120,6 +140,7 @@ def children_tables(clips: list[D.Clip], engine) -> tuple[str, dict]:
             add(f"raw{au}", out[rows, col[au]])
         for au in OPENFACE_AUS:
             add(f"of{au}", _c(clip.ref.aus[au][rows]))
+            add(f"diff{au}", out[rows, col[au]] - clip.ref.aus[au][rows])
         for m in G.MEASURES:
             add(f"geo_of:{m}", _c(of[m]))
             add(f"geo_us:{m}", _c(us[m]))
@@ -188,6 +209,9 @@ def children_tables(clips: list[D.Clip], engine) -> tuple[str, dict]:
         r = pearson(P[key], iris)
         lines.append(f"  {label:<18}  {r:14.2f}")
         figs["b2"][label] = round(r, 3)
+    figs["vs_openface_au"] = {f"AU{au:02d}": {"offset": round(float(P[f"diff{au}"].mean()), 3),
+                                              "mae": round(float(np.abs(P[f"diff{au}"]).mean()), 3)}
+                              for au in OPENFACE_AUS}
     figs["engine_ms_per_frame"] = round(float(np.mean(ms)), 3) if ms else float("nan")
     return "\n".join(lines), figs
 
@@ -208,9 +232,10 @@ def brow_pairs_table(clips: list[D.Clip], engine, labels_path: Path = V.BROW_LAB
     return V.brow_table([c for c in clips if c.name in wanted], replays, pairs, REPORTED_AUS)
 
 
-def clear_table(clips: list[D.Clip], engine_for_fold) -> tuple[str, dict]:
+def clear_table(clips: list[D.Clip], engine_for_fold, neutral: str = "running") -> tuple[str, dict]:
     """(c): r and MAE vs OpenFace on each clear reference; ``engine_for_fold(person)`` gives the
-    engine to score that person with (a refit without them for LOPO, or the installed one)."""
+    engine to score that person with (a refit without them for LOPO, or the installed one);
+    ``neutral``: see :func:`replay`."""
     col = {a: j for j, a in enumerate(REPORTED_AUS)}
     persons = sorted({c.person for c in clips}, key=lambda p: [c.person for c in clips].index(p))
     res: dict[str, dict[int, dict[str, float]]] = {}
@@ -222,7 +247,7 @@ def clear_table(clips: list[D.Clip], engine_for_fold) -> tuple[str, dict]:
         for clip in [c for c in clips if c.person == person]:
             ok = good_frames(clip)
             rows = np.where(ok)[0]
-            out, _ = replay(engine, clip)
+            out, _ = replay(engine, clip, neutral)
             for a in OPENFACE_AUS:
                 preds[a].append(out[rows, col[a]])
                 ys[a].append(clip.ref.aus[a][rows])
@@ -251,6 +276,30 @@ def clear_table(clips: list[D.Clip], engine_for_fold) -> tuple[str, dict]:
     figs["median_r_all"] = round(float(np.median(allr)), 3) if allr else float("nan")
     lines.append(f"  median r over every (AU, person) whose reference varies (std >= 0.2): {figs['median_r_all']:.2f}")
     return "\n".join(lines), figs
+
+
+def neutral_table(children_figs: dict[str, dict], clear_figs: dict[str, dict]) -> str:
+    """(f): the running neutral (live) against the whole recording's (``analyze``'s default), from
+    :func:`children_tables` and :func:`clear_table` figures per mode (keys "running", "recording")."""
+    lines = ["(f) the neutral each frame is measured against: running (live, as above) and whole recording (analyze's "
+             "default: a second pass against each clip's neutral, as OpenFace does for a video). Children: r against "
+             "OpenFace's geometry as (a), mean offset and MAE from OpenFace's AUxx_r on the good frames. Clear "
+             "references, held out by person as (c): median r (reference std >= 0.2) and MAE averaged over the people",
+             "  AU    children r geometry   offset from OpenFace    MAE from OpenFace   |  clear median r      clear MAE",
+             "         running recording     running recording    running recording   |  running recording  running recording"]
+    for a in OPENFACE_AUS:
+        k = f"AU{a:02d}"
+        c = {m: children_figs[m] for m in ("running", "recording")}
+        geo = [c[m]["a"][k]["r"] if k in c[m]["a"] else float("nan") for m in c]
+        off = [c[m]["vs_openface_au"][k]["offset"] for m in c]
+        mae = [c[m]["vs_openface_au"][k]["mae"] for m in c]
+        cm = [clear_figs[m]["median_r"][k] for m in c]
+        cmae = [float(np.mean([v[k]["mae"] for v in clear_figs[m]["per_person"].values()])) for m in c]
+        lines.append(f"  {k}  {geo[0]:9.2f} {geo[1]:9.2f}   {off[0]:+9.2f} {off[1]:+9.2f}    {mae[0]:7.2f} {mae[1]:9.2f}"
+                     f"   |  {cm[0]:7.2f} {cm[1]:9.2f}  {cmae[0]:7.2f} {cmae[1]:9.2f}")
+    lines.append(f"  median r over every (AU, person) of the clear references: running "
+                 f"{clear_figs['running']['median_r_all']:.2f}, recording {clear_figs['recording']['median_r_all']:.2f}")
+    return "\n".join(lines)
 
 
 def crop_ms(faces: Path, n: int = 60) -> float:
@@ -296,6 +345,9 @@ def run(args) -> str:
     out += [txt, ""]
     txt, _ = brow_pairs_table(children, engine)
     out += [txt, ""]
+    _, figs_c2 = children_tables(children, engine, "recording")
+    _, figs_r2 = clear_table(clear, fold, "recording")
+    out += [neutral_table({"running": figs_c, "recording": figs_c2}, {"running": figs_r, "recording": figs_r2}), ""]
     t_crop = crop_ms(args.faces)
     out.append(f"timing: engine {figs_c['engine_ms_per_frame']:.3f} ms/frame (replay from the fit and crop) "
                f"+ aligned crop {t_crop:.3f} ms/frame = AU stage {figs_c['engine_ms_per_frame'] + t_crop:.2f} ms/frame")

@@ -20,6 +20,7 @@ from .recorder import FrameCsvWriter
 from .records import PainLevel
 from .roi import check_roi, parse_roi  # noqa: F401 (parse_roi: kept importable from here)
 from .sources import open_source
+from .whole_recording import rescore_csv, wants_second_pass
 
 
 @dataclass
@@ -51,6 +52,9 @@ class Summary:
     model_warning: str = ""
     seconds: float = 0.0
     fps: float = 0.0
+    #: What each frame's AUs were measured against: the whole recording's neutral (a second pass
+    #: after the last frame, ``--au-neutral recording``: the default) or the running one (as live).
+    au_neutral: str = ""
     #: Why the input ended early ('' for a complete run): the result is then written as
     #: ``<name>.partial.csv`` and never replaces a complete ``<name>.csv``.
     incomplete: str = ""
@@ -90,6 +94,7 @@ def analysis_settings(args: Any) -> dict[str, Any]:
             "models": shipped, "pain_model": content_key(Path(model)) if model else "shipped prior",
             "au_engine": engine, "roi": getattr(args, "roi", None) or "",
             "smoothing": not getattr(args, "no_smoothing", False), "faces": getattr(args, "faces", "target"),
+            "au_neutral": getattr(args, "au_neutral", None) or "running",
             "device": os.environ.get(DEVICE_ENV, "")}  # --device: LiteRT or torch face networks
 
 
@@ -215,6 +220,16 @@ def analyze_one(path: Path, out_dir: Path, make_pipeline: Callable[[Path], objec
         pipe.close()  # type: ignore[attr-defined]
         if not ok and not s.frames:
             part_path.unlink(missing_ok=True)
+    engine = getattr(pipe, "au_engine", None)
+    if engine is not None and wants_second_pass(engine) and not s.incomplete:
+        re = rescore_csv(part_path, engine, pipe.scorer)  # type: ignore[attr-defined]
+        s.au_neutral = re.neutral
+        if re.frames:
+            scores, pspis, levels = re.scores, re.pspis, Counter(re.levels)
+    elif engine is not None and hasattr(engine, "neutral_mode"):
+        s.au_neutral = "running (the run ended early)" if wants_second_pass(engine) else "running (as live)"
+    else:
+        s.au_neutral = "the AU engine's own"
     if s.incomplete:
         s.csv = str(part_path)
         s.incomplete = f"{s.incomplete}; {_partial_note(s.frames, part_path, csv_path)}"

@@ -208,22 +208,31 @@ class RunningNeutral:
     def ready(self) -> bool:
         return self._n >= self.min_samples
 
+    def row(self, feats: Mapping[str, float]) -> np.ndarray:
+        """``feats`` as a vector in ``names`` order (NaN where a feature is missing)."""
+        return np.array([feats.get(n, np.nan) for n in self.names], dtype=np.float64)
+
+    def targets(self, rows: np.ndarray) -> np.ndarray:
+        """Each feature's target percentile (``NEUTRAL_PERCENTILE``) over ``rows`` (n, features),
+        NaN where a feature has fewer than ``min_samples`` values."""
+        if np.isnan(rows).any():
+            target = np.full(len(self.names), np.nan)
+            for j in range(len(self.names)):
+                col = rows[:, j][~np.isnan(rows[:, j])]
+                if len(col) >= self.min_samples:
+                    target[j] = np.percentile(col, self.pct[j])
+            return target
+        if len(rows) < self.min_samples:
+            return np.full(len(self.names), np.nan)
+        q = _column_percentiles(rows, self._pcts)
+        return q[self._pick, np.arange(len(self.names))]
+
     def update(self, feats: Mapping[str, float]) -> None:
-        row = np.array([feats.get(n, np.nan) for n in self.names], dtype=np.float64)
-        self._buf[self._n % self.window] = row
+        self._buf[self._n % self.window] = self.row(feats)
         self._n += 1
         if self._n < self.min_samples:
             return
-        b = self._buf[: min(self._n, self.window)]
-        if np.isnan(b).any():
-            target = np.full(len(self.names), np.nan)
-            for j in range(len(self.names)):
-                col = b[:, j][~np.isnan(b[:, j])]
-                if len(col) >= self.min_samples:
-                    target[j] = np.percentile(col, self.pct[j])
-        else:
-            q = _column_percentiles(b, self._pcts)
-            target = q[self._pick, np.arange(len(self.names))]
+        target = self.targets(self._buf[: min(self._n, self.window)])
         ok = ~np.isnan(target)
         d = target - self._val
         toward_rest = d * self.rest_dir > 0
@@ -254,6 +263,28 @@ def _image_of(frame: object) -> np.ndarray | None:
     return img if isinstance(img, np.ndarray) and img.ndim in (2, 3) else None
 
 
+#: ``neutral`` of :class:`EmbeddedAUEngine`: the live, causal running neutral, or (recorded
+#: inputs, ``analyze``) the whole recording's, applied in a second pass (:mod:`whole_recording`).
+NEUTRAL_MODES = ("running", "recording")
+
+
+@dataclass(frozen=True)
+class KeptFeatures:
+    """The features of the frames an engine estimated, in order, for a second pass.
+
+    Attributes:
+        frames: (n,) frame index of each estimate (-1 when the caller gave no frame).
+        times: (n,) the frames' timestamps in seconds (NaN when the caller gave no frame).
+        rows: (n, features) float64 features in :attr:`RunningNeutral.names` order, NaN if missing.
+        quality: (n,) fit quality 0-1.
+    """
+
+    frames: np.ndarray
+    times: np.ndarray
+    rows: np.ndarray
+    quality: np.ndarray
+
+
 class EmbeddedAUEngine:
     """AU intensities (FACS 0-5) for every reported AU from one :class:`FaceFit` (and its frame).
 
@@ -261,11 +292,19 @@ class EmbeddedAUEngine:
         calibration: path to the calibration JSON (default ``models/au_calibration.json``), or
             the calibration itself as a dict (what the fit script evaluates).
         neutral_baseline: subtract the person's running neutral (else the population's).
+        neutral: ``"running"`` (live: each frame against the neutral learnt so far) or
+            ``"recording"``: the same per-frame output, and the engine also keeps each frame's
+            features (about 0.4 kB per scored frame) so that a finished recording can be
+            re-estimated against its whole-recording neutral (:meth:`whole_recording_neutral`,
+            :meth:`reestimate`), as OpenFace 2.2 does after a video ends.
     """
 
     name = "embedded"
 
-    def __init__(self, calibration: str | Path | dict | None = None, neutral_baseline: bool = True) -> None:
+    def __init__(self, calibration: str | Path | dict | None = None, neutral_baseline: bool = True,
+                 neutral: str = "running") -> None:
+        if neutral not in NEUTRAL_MODES:
+            raise ValueError(f"neutral must be one of {NEUTRAL_MODES}, got {neutral!r}")
         if isinstance(calibration, dict):
             self.calibration_path: Path | None = None
             self.maps, population = parse_calibration(calibration, "calibration")
@@ -274,11 +313,14 @@ class EmbeddedAUEngine:
             self.maps, population = load_calibration_full(path)
             self.calibration_path = path
         self.use_baseline = neutral_baseline
+        self.neutral_mode = neutral
         population = {**population, "eye_open": population.get("eye_open", 0.3)}
         self.neutral = RunningNeutral(population)
+        self._kept: list[tuple[int, float, np.ndarray, float]] = []
 
     def reset(self) -> None:
         self.neutral.reset()
+        self._kept = []
 
     def estimate(self, fit: FaceFit, frame: object = None) -> dict[int, float]:
         """AU number -> intensity 0-5 for every AU in ``REPORTED_AUS``.
@@ -288,22 +330,62 @@ class EmbeddedAUEngine:
         """
         img = _image_of(frame)
         crop = au_crop.aligned_gray(img, fit.image_landmarks) if img is not None else None
-        return self.estimate_crop(fit, crop)
+        return self.estimate_crop(fit, crop, int(getattr(frame, "index", -1)),
+                                  float(getattr(frame, "timestamp", np.nan)))
 
-    def estimate_crop(self, fit: FaceFit, crop: np.ndarray | None) -> dict[int, float]:
-        """Same as :meth:`estimate` from the aligned grey crop (:func:`au_crop.aligned_gray`)."""
-        return self.estimate_features(face_features(fit, crop), fit.quality)
+    def estimate_crop(self, fit: FaceFit, crop: np.ndarray | None, index: int = -1,
+                      timestamp: float = np.nan) -> dict[int, float]:
+        """Same as :meth:`estimate` from the aligned grey crop (:func:`au_crop.aligned_gray`);
+        ``index`` and ``timestamp`` (s) name the frame for a second pass (``neutral="recording"``)."""
+        feats = face_features(fit, crop)
+        if self.neutral_mode == "recording":
+            self._kept.append((index, timestamp, self.neutral.row(feats), float(fit.quality)))
+        return self.estimate_features(feats, fit.quality)
 
     def estimate_features(self, feats: Mapping[str, float], quality: float) -> dict[int, float]:
         """Same as :meth:`estimate` from precomputed :func:`face_features` and the fit quality 0-1."""
         if self.use_baseline and quality >= BASELINE_MIN_QUALITY:
             self.neutral.update(feats)
-        neutral = self.neutral.value
+        open_ear = self.neutral.target.get("eye_open") if self.use_baseline and self.neutral.ready else None
+        return self._aus(feats, self.neutral.value, open_ear)
+
+    def _aus(self, feats: Mapping[str, float], neutral: Mapping[str, float], open_ear: float | None
+             ) -> dict[int, float]:
         out = {au: m.apply(feats, neutral) for au, m in self.maps.items()}
         out[27] = au27_from_geometry(feats["lip_gap"])
-        open_ear = self.neutral.target.get("eye_open") if self.use_baseline and self.neutral.ready else None
         out[43] = au43_from_geometry(feats["eye_open"], open_ear)
         return {au: out.get(au, 0.0) for au in REPORTED_AUS}
+
+    # -- second pass over a finished recording (neutral="recording") -------------------------
+    def kept_features(self) -> KeptFeatures:
+        """What :meth:`estimate` kept since the last :meth:`reset` (empty unless neutral="recording")."""
+        n = len(self.neutral.names)
+        if not self._kept:
+            return KeptFeatures(np.zeros(0, np.int64), np.zeros(0), np.zeros((0, n)), np.zeros(0))
+        frames, times, rows, quality = zip(*self._kept, strict=True)
+        return KeptFeatures(np.asarray(frames, np.int64), np.asarray(times), np.vstack(rows), np.asarray(quality))
+
+    def whole_recording_neutral(self, kept: KeptFeatures) -> dict[str, float] | None:
+        """The neutral of a whole recording: each feature's ``NEUTRAL_PERCENTILE`` (its resting end)
+        over every fit of quality >= ``BASELINE_MIN_QUALITY``, the same rule as the running
+        neutral's target but over all of it, so no frame is measured against a neutral still
+        being learnt. None with fewer than ``min_samples`` such fits (or without the baseline)."""
+        good = kept.rows[kept.quality >= BASELINE_MIN_QUALITY]
+        if not self.use_baseline or len(good) < self.neutral.min_samples:
+            return None
+        target = self.neutral.targets(good)
+        return {n: (float(t) if not np.isnan(t) else self.neutral.population[n])
+                for n, t in zip(self.neutral.names, target, strict=True)}
+
+    def reestimate(self, kept: KeptFeatures, neutral: Mapping[str, float]) -> list[dict[int, float]]:
+        """AU intensities (0-5) of each kept frame against a fixed ``neutral`` (e.g. the whole
+        recording's); AU43's open-eye level is ``neutral["eye_open"]`` (its 95th percentile)."""
+        names = self.neutral.names
+        out = []
+        for row in kept.rows:
+            feats = {n: float(v) for n, v in zip(names, row, strict=True) if not np.isnan(v)}
+            out.append(self._aus(feats, neutral, neutral.get("eye_open")))
+        return out
 
 
 def fit_ready() -> bool:

@@ -18,12 +18,14 @@ ENGINES = ("embedded", "openface")
 
 
 def make_au_engine(name: str = "embedded", source: str | Path | None = None, *, binary: str | Path | None = None,
-                   neutral_baseline: bool = True, **openface_kw: Any) -> AUEngine:
+                   neutral_baseline: bool = True, neutral: str = "running", **openface_kw: Any) -> AUEngine:
     """An AU engine by name.
 
     * ``embedded``: :class:`~.au_engine.EmbeddedAUEngine` (every source, live ones too);
       ``neutral_baseline`` False uses the population's neutral instead of the person's running
-      one (training: a short clip is too short to learn a face's neutral).
+      one (training: a short clip is too short to learn a face's neutral); ``neutral``
+      "recording" keeps each frame's features for a second pass over a finished recording
+      against its whole-recording neutral (:mod:`.whole_recording`; ``analyze``), "running" not.
     * ``openface``: :class:`~.openface.OpenFaceAUEngine` for one recorded file ``source``, run with
       the user's ``FeatureExtraction`` (``binary``, else the usual search); ``openface_kw`` go to it
       (e.g. ``progress``).
@@ -33,7 +35,7 @@ def make_au_engine(name: str = "embedded", source: str | Path | None = None, *, 
     if name == "embedded":
         from .au_engine import EmbeddedAUEngine
 
-        return EmbeddedAUEngine(neutral_baseline=neutral_baseline)
+        return EmbeddedAUEngine(neutral_baseline=neutral_baseline, neutral=neutral)
     if name == "openface":
         from .openface import OpenFaceAUEngine
 

@@ -80,6 +80,11 @@ def make_pipeline_factory(args: argparse.Namespace, share_models: bool = False, 
 
             return AllFacesPipeline(face_nets(), per_face)
         tracker = FaceTracker(roi=roi, nets=face_nets()) if share_models or nets is not None else None
+        if engine is None:
+            from .engines import make_au_engine
+
+            # analyze/export: "recording" keeps each frame's features for the whole-recording pass.
+            engine = make_au_engine("embedded", neutral=getattr(args, "au_neutral", None) or "running")
         return Pipeline(tracker=tracker, au_engine=engine, scorer=scorer, roi=roi)
 
     return make

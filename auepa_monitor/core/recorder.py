@@ -12,18 +12,26 @@ import json
 import math
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from .private_files import private_dir, private_fd
 from .records import REPORTED_AUS, FrameResult, au_column
 
+#: The cells :func:`score_cells` fills: every AU, PSPI and the pain score's (scored frames only).
+SCORE_COLUMNS: tuple[str, ...] = (*(au_column(a) for a in REPORTED_AUS), "pspi", "pain_score", "pain_raw",
+                                  "pain_level")
 FRAME_COLUMNS: tuple[str, ...] = (
     "frame", "face_id", "timestamp", "confidence", "success", "face_x", "face_y", "face_w", "face_h",
-    "pose_Rx", "pose_Ry", "pose_Rz",
-    *(au_column(a) for a in REPORTED_AUS),
-    "pspi", "pain_score", "pain_raw", "pain_level", "faces_seen", "au_engine", "model", "reason",
+    "pose_Rx", "pose_Ry", "pose_Rz", *SCORE_COLUMNS, "faces_seen", "au_engine", "model", "reason",
 )
+
+
+def score_cells(au: Mapping[int, float], pspi: float, score: float, raw: float, level: str) -> list[str]:
+    """The ``SCORE_COLUMNS`` cells of a scored frame: AU intensities 0-5, PSPI 0-16, the smoothed
+    and raw pain scores 0-10 and the level's label."""
+    return [*(f"{au.get(a, 0.0):.2f}" for a in REPORTED_AUS), f"{pspi:.2f}", f"{score:.2f}", f"{raw:.2f}", level]
 
 
 def frame_row(r: FrameResult) -> list[Any]:
@@ -41,10 +49,9 @@ def frame_row(r: FrameResult) -> list[Any]:
     else:
         row += [""] * 7
     if r.success:
-        row += [f"{r.au.get(a, 0.0):.2f}" for a in REPORTED_AUS]
-        row += [f"{r.pspi:.2f}", f"{r.pain_score:.2f}", f"{r.pain_raw:.2f}", r.pain_level.label]
+        row += score_cells(r.au, r.pspi, r.pain_score, r.pain_raw, r.pain_level.label)
     else:
-        row += [""] * (len(REPORTED_AUS) + 4)
+        row += [""] * len(SCORE_COLUMNS)
     row += [r.faces_seen, r.au_engine, r.model_name, r.reason]
     return row
 
@@ -123,17 +130,18 @@ class FrameCsvWriter(_SyncedFile):
         self._buf = io.StringIO()
         self._w = csv.writer(self._buf)
         if os.fstat(self._fd).st_size == 0:  # new (or emptied by a crash before the header was whole)
-            self._write_row(FRAME_COLUMNS)
+            self.write_row(FRAME_COLUMNS)
             self.maybe_sync(force=True)
 
-    def _write_row(self, row: Any) -> None:
+    def write_row(self, row: Any) -> None:
+        """Append one row of cells (in ``FRAME_COLUMNS`` order) as a whole line."""
         self._buf.seek(0)
         self._buf.truncate()
         self._w.writerow(row)
         self._write_text(self._buf.getvalue())
 
     def write(self, r: FrameResult) -> None:
-        self._write_row(frame_row(r))
+        self.write_row(frame_row(r))
         self.maybe_sync()
 
 

@@ -1,0 +1,133 @@
+"""The whole-recording neutral (``analyze --au-neutral recording``, the default) on real video."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+
+import numpy as np
+import pytest
+
+from auepa_monitor.core.analyze import analysis_settings, analyze_one
+from auepa_monitor.core.au_engine import EmbeddedAUEngine
+from auepa_monitor.core.pipeline import Pipeline
+from auepa_monitor.core.pipeline_factory import make_pipeline_factory
+from auepa_monitor.core.recorder import FRAME_COLUMNS, SCORE_COLUMNS, FrameCsvWriter, read_frame_csv
+from auepa_monitor.core.scoring import pspi
+from auepa_monitor.core.sources import open_source
+from auepa_monitor.core.whole_recording import rescore_csv
+
+OTHER_COLUMNS = [c for c in FRAME_COLUMNS if c not in SCORE_COLUMNS]
+AU_COLUMNS = [c for c in SCORE_COLUMNS if c.endswith("_r")]
+
+
+def _args(mode: str) -> argparse.Namespace:
+    return argparse.Namespace(roi=None, au_engine="embedded", model=None, no_smoothing=False, openface_bin=None,
+                              faces="target", au_neutral=mode)
+
+
+def _csv_from_pipeline(path, video, tracker, n: int):
+    """The first ``n`` frames of ``video`` through a Pipeline whose engine keeps its features,
+    written as ``analyze`` writes them (running neutral); returns the pipeline."""
+    tracker.set_target(None)
+    pipe = Pipeline(tracker=tracker, au_engine=EmbeddedAUEngine(neutral="recording"))
+    src = open_source(video)
+    w = FrameCsvWriter(path)
+    try:
+        for _ in range(n):
+            frame = src.read()
+            if frame is None:
+                break
+            w.write(pipe.process(frame))
+    finally:
+        w.close()
+        src.close()
+    return pipe
+
+
+def test_second_pass_rewrites_only_the_scores_and_keeps_the_file_when_rows_do_not_match(
+        tmp_path, faces_dir, tracker):
+    path = tmp_path / "frames.csv"
+    pipe = _csv_from_pipeline(path, faces_dir / "default.wmv", tracker, 60)
+    before = read_frame_csv(path)
+    assert sum(r["success"] == "1" for r in before) >= 50
+
+    # A row the engine never estimated (here: a copy under another frame number): the file stays as
+    # it was, and the result says the running neutral was kept.
+    tampered = tmp_path / "tampered.csv"
+    lines = path.read_text().splitlines(keepends=True)
+    last = next(ln for ln in reversed(lines) if ln.split(",")[4] == "1")
+    tampered.write_text("".join(lines) + "9999" + last[last.index(","):])
+    raw = tampered.read_bytes()
+    res = rescore_csv(tampered, pipe.au_engine, pipe.scorer)
+    assert res.neutral.startswith("running:") and "matched" in res.neutral
+    assert tampered.read_bytes() == raw
+    assert not list(tmp_path.glob(".*rescore"))  # no scratch file left
+
+    res = rescore_csv(path, pipe.au_engine, pipe.scorer)
+    after = read_frame_csv(path)
+    assert res.neutral.startswith("whole recording (") and res.frames == sum(r["success"] == "1" for r in before)
+    assert len(after) == len(before)
+    for a, b in zip(before, after, strict=True):
+        assert [a[c] for c in OTHER_COLUMNS] == [b[c] for c in OTHER_COLUMNS]
+        if b["success"] == "1":
+            au = {int(c[2:4]): float(b[c]) for c in AU_COLUMNS}
+            assert float(b["pspi"]) == pytest.approx(pspi(au), abs=0.02)
+            assert 0 <= float(b["pain_score"]) <= 10
+        else:
+            assert all(b[c] == "" for c in SCORE_COLUMNS)
+    assert any(a["AU01_r"] != b["AU01_r"] for a, b in zip(before, after, strict=True))
+
+
+def test_too_few_good_fits_keep_the_running_neutral(tmp_path, faces_dir, tracker):
+    path = tmp_path / "frames.csv"
+    pipe = _csv_from_pipeline(path, faces_dir / "default.wmv", tracker, 5)
+    raw = path.read_bytes()
+    res = rescore_csv(path, pipe.au_engine, pipe.scorer)
+    assert res.neutral.startswith("running: fewer than 10 good fits") and res.frames == 0
+    assert path.read_bytes() == raw
+
+
+def test_the_setting_is_part_of_the_analysis_settings_and_the_default():
+    from auepa_monitor.cli import build_parser
+
+    a = build_parser().parse_args(["analyze", "x.mp4", "--out", "o"])
+    assert a.au_neutral == "recording"
+    assert analysis_settings(_args("recording")) != analysis_settings(_args("running"))
+    with pytest.raises(ValueError, match="neutral must be one of"):
+        EmbeddedAUEngine(neutral="whole")
+
+
+def _read(path):
+    def num(v: str) -> float:
+        return float(v) if v.strip() else np.nan
+
+    rows = list(csv.DictReader(open(path)))
+    return rows, {k.strip(): np.array([num(r[k]) if k.strip().endswith("_r") else 0.0 for r in rows]) for k in rows[0]}
+
+
+@pytest.mark.slow
+def test_analyze_default_wmv_whole_recording_against_running(tmp_path, faces_dir, openface_ref_dir):
+    """default.wmv (288 frames): the whole-recording pass changes only the AU and score cells,
+    measures AU01 against the recording's 30th percentile of its brow height (so about 30 % of
+    good frames read 0), and brings the AU levels nearer OpenFace 2.2's own video-mode output."""
+    res = {}
+    for mode in ("running", "recording"):
+        s = analyze_one(faces_dir / "default.wmv", tmp_path / mode, make_pipeline_factory(_args(mode)), "default")
+        res[mode] = (s, *_read(tmp_path / mode / "default.csv"))
+    s_run, rows_run, run = res["running"]
+    s_rec, rows_rec, rec = res["recording"]
+    assert s_run.au_neutral == "running (as live)"
+    assert s_rec.au_neutral == "whole recording (288 good fits)"
+    assert s_rec.frames_with_face == 288
+    for a, b in zip(rows_run, rows_rec, strict=True):
+        assert [a[c] for c in OTHER_COLUMNS] == [b[c] for c in OTHER_COLUMNS]
+    assert s_rec.mean_pspi == pytest.approx(np.mean([float(r["pspi"]) for r in rows_rec]), abs=0.01)
+    assert 0.29 <= np.mean(rec["AU01_r"] == 0.0) <= 0.45
+    assert np.mean(run["AU01_r"] == 0.0) < 0.15
+    _, of = _read(openface_ref_dir / "default.csv")
+    mae = {m: {c: float(np.nanmean(np.abs(x[c] - of[c]))) for c in AU_COLUMNS if c in of} for m, x in
+           (("running", run), ("recording", rec))}
+    for c in ("AU01_r", "AU02_r"):  # measured 0.84 -> 0.14 and 0.99 -> 0.14
+        assert mae["recording"][c] < 0.5 * mae["running"][c], c
+    assert np.mean(list(mae["recording"].values())) < np.mean(list(mae["running"].values()))
