@@ -15,5 +15,6 @@ own stage or the stages above it (``tests/test_import_graph.py`` holds this map 
    ``explain``, ``alerts``.
 6. **pipeline**: ``pipeline`` (one frame through face, AUs, score), ``all_faces``, ``pipeline_factory``.
 7. **sessions and outputs**: ``recorder``, ``session``, ``retention``, ``outputs``, ``monitor`` (the
-   monitor session the window shows), ``ward``, ``analyze``, ``export``, ``parallel``.
+   monitor session the window shows), ``ward``, ``analyze``, ``whole_recording`` (analyze's
+   second pass: AUs against the whole recording's neutral), ``export``, ``parallel``.
 """

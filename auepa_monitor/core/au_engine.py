@@ -8,6 +8,10 @@ resting offset into every frame, about 1 PSPI). The maps are fitted against Open
 ``AUxx_r`` on clear references by ``training/fit_au_calibration.py`` and stored in
 ``models/au_calibration.json`` (its model card holds the leave-one-person-out figures).
 
+Live, the neutral is learnt from the frames seen so far; on a recorded input ``analyze`` measures
+every frame again against the whole recording's neutral after the last frame
+(``neutral="recording"``, :mod:`whole_recording`), as OpenFace 2.2 does for a video.
+
 **Geometric AUs** (one measure each, :mod:`au_geometry`: MediaPipe's landmarks in the 2D
 eye-line frame, roll and scale removed, in inter-ocular distances; one parameter: the gain).
 Each is a monotone map of its raw measure that loses as little as possible: the neutral is the
