@@ -77,7 +77,7 @@ def serial(inputs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) ->
 
 def _opts() -> dict:
     return {"roi": None, "au_engine": "embedded", "model": None, "no_smoothing": False, "openface_bin": None,
-            "faces": "target"}
+            "faces": "target", "au_neutral": "recording"}
 
 
 def _settings() -> str:
