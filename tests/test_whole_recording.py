@@ -131,3 +131,16 @@ def test_analyze_default_wmv_whole_recording_against_running(tmp_path, faces_dir
     for c in ("AU01_r", "AU02_r"):  # measured 0.84 -> 0.14 and 0.99 -> 0.14
         assert mae["recording"][c] < 0.5 * mae["running"][c], c
     assert np.mean(list(mae["recording"].values())) < np.mean(list(mae["running"].values()))
+
+
+def test_the_live_window_keeps_no_features():
+    """The window (live, hours long) must not keep every frame's features: its pipeline, built as
+    ``ui/app.py`` builds it from the window's options, measures against the running neutral."""
+    from auepa_monitor.cli import build_parser
+
+    args = build_parser().parse_args([])
+    pipe = make_pipeline_factory(argparse.Namespace(**{**vars(args), "au_engine": "embedded"}))(None)
+    try:
+        assert pipe.au_engine.neutral_mode == "running"
+    finally:
+        pipe.close()
