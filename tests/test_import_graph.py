@@ -118,7 +118,7 @@ def test_layers_import_downwards_only():
 #: The core's stages, in pipeline order (``auepa_monitor/core/__init__.py`` describes them): a core
 #: module imports only from its own stage or earlier ones. A new module must be placed here.
 CORE_STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("common", ("errors", "records", "private_files", "roi", "landmarks", "credentials")),
+    ("common", ("errors", "records", "private_files", "processes", "roi", "landmarks", "credentials")),
     ("capture", ("sources", "reconnect", "streams", "player", "frame_loop")),
     ("face", ("face_nets", "face", "net_pool")),
     ("AUs", ("au_geometry", "au_appearance", "au_crop", "au_regions", "au_engine", "engine_api", "openface_csv",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 
 import numpy as np
 import pytest
@@ -144,3 +145,55 @@ def test_the_live_window_keeps_no_features():
         assert pipe.au_engine.neutral_mode == "running"
     finally:
         pipe.close()
+
+
+@pytest.mark.slow
+def test_all_faces_each_face_against_its_own_recording(tmp_path, faces_dir):
+    """``--faces all`` on multi_face.avi (three people for the whole clip, a few short-lived
+    tracks): each face's rows are measured against that face's own whole-recording neutral, as
+    the target face's are; a track with too few good fits keeps its running-neutral rows."""
+    args = argparse.Namespace(**{**vars(_args("recording")), "faces": "all"})
+    s = analyze_one(faces_dir / "multi_face.avi", tmp_path / "rec", make_pipeline_factory(args), "multi_face")
+    run_args = argparse.Namespace(**{**vars(args), "au_neutral": "running"})
+    s_run = analyze_one(faces_dir / "multi_face.avi", tmp_path / "run", make_pipeline_factory(run_args), "multi_face")
+    assert s_run.au_neutral == "running (as live)"
+    assert s.au_neutral.startswith("whole recording, each face its own (face_id 0, 1, 2)"), s.au_neutral
+    rec, _ = _read(tmp_path / "rec" / "multi_face.csv")
+    run, _ = _read(tmp_path / "run" / "multi_face.csv")
+    assert len(rec) == len(run)
+    for a, b in zip(run, rec, strict=True):
+        assert [a[c] for c in OTHER_COLUMNS] == [b[c] for c in OTHER_COLUMNS]
+    for fid in ("0", "1", "2"):
+        rows = [r for r in rec if r["face_id"] == fid and r["success"] == "1"]
+        assert len(rows) >= 600, fid
+        # Against this face's own 30th percentile of its inner brow height.
+        zero = np.mean([float(r["AU01_r"]) == 0.0 for r in rows])
+        assert 0.25 <= zero <= 0.5, (fid, zero)
+        au = {int(c[2:4]): float(rows[-1][c]) for c in AU_COLUMNS}
+        assert float(rows[-1]["pspi"]) == pytest.approx(pspi(au), abs=0.02)
+    # A short-lived track (under 10 good fits) keeps the rows the live pass wrote.
+    short = {r["face_id"] for r in rec if r["face_id"] not in ("0", "1", "2") and r["success"] == "1"}
+    assert short and f"running for face_id {', '.join(sorted(short))}: too few good fits" in s.au_neutral
+    for a, b in zip(run, rec, strict=True):
+        if a["face_id"] in short:
+            assert a == b
+    assert s.mean_pspi == pytest.approx(np.mean([float(r["pspi"]) for r in rec if r["success"] == "1"]), abs=0.01)
+
+
+def test_a_killed_second_pass_leaves_no_scratch_behind(tmp_path):
+    """A run killed during its second pass leaves ``.<name>.<pid>.rescore`` beside the (whole) CSV;
+    the next run in that folder removes it, but never a running process's."""
+    import subprocess
+    import sys
+
+    from auepa_monitor.core.whole_recording import drop_stale_scratch
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    stale = tmp_path / f".clip.csv.{int(dead.stdout)}.rescore"
+    live = tmp_path / f".clip.csv.{os.getpid()}.rescore"
+    other = tmp_path / ".notes.rescore"  # not a scratch name: no pid
+    for p in (stale, live, other):
+        p.write_text("frame\n")
+    assert drop_stale_scratch(tmp_path) == [stale]
+    assert not stale.exists() and live.exists() and other.exists()

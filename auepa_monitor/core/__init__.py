@@ -4,7 +4,8 @@ The modules are laid out by the stage of the pipeline they serve; a module impor
 own stage or the stages above it (``tests/test_import_graph.py`` holds this map and checks it):
 
 1. **common** (no stage of its own): ``errors``, ``records`` (the immutable per-frame record),
-   ``private_files``, ``roi``, ``landmarks`` (MediaPipe landmark index groups), ``credentials``.
+   ``private_files``, ``processes`` (is a killed run's process gone), ``roi``, ``landmarks``
+   (MediaPipe landmark index groups), ``credentials``.
 2. **capture**: ``sources`` (files, image folders, cameras, streams), ``reconnect``, ``streams``,
    ``player`` (playback thread, newest frame wins), ``frame_loop`` (the one read -> process loop).
 3. **face**: ``face_nets`` (MediaPipe's networks on LiteRT or torch), ``face`` (the tracker),

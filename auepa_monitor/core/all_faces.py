@@ -45,6 +45,7 @@ class AllFacesPipeline:
         self.drop_after = drop_after
         self.min_score = min_score
         self.tracks: dict[int, Pipeline] = {}
+        self._everyone: dict[int, Pipeline] = {}  # every track of the run, ended ones too
         self._missed: dict[int, int] = {}
         self._boxes: dict[int, tuple[float, float, float, float]] = {}
         self._next_id = 0
@@ -70,13 +71,18 @@ class AllFacesPipeline:
 
     def reset(self) -> None:
         self.tracks.clear()
+        self._everyone.clear()
         self._missed.clear()
         self._boxes.clear()
         self._n = 0
 
     def close(self) -> None:
-        for p in self.tracks.values():
-            p.au_engine.reset()
+        for p in self._everyone.values():
+            p.close()
+
+    def second_pass_faces(self) -> dict[int | None, tuple]:
+        """Each face_id's engine and scorer, ended tracks included (see :meth:`Pipeline.second_pass_faces`)."""
+        return {fid: (p.au_engine, p.scorer) for fid, p in self._everyone.items()}
 
     def process(self, frame: Frame) -> list[FrameResult]:
         """The results of every tracked face in this frame (a face with no fit this frame is left out)."""
@@ -113,7 +119,7 @@ class AllFacesPipeline:
                 continue
             fid = self._next_id
             self._next_id += 1
-            self.tracks[fid] = self.make_pipeline(FaceTracker(nets=self.nets, roi=d.box))
+            self.tracks[fid] = self._everyone[fid] = self.make_pipeline(FaceTracker(nets=self.nets, roi=d.box))
             self._missed[fid] = 0
             self._boxes[fid] = d.box
 

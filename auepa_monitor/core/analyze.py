@@ -20,7 +20,7 @@ from .recorder import FrameCsvWriter
 from .records import PainLevel
 from .roi import check_roi, parse_roi  # noqa: F401 (parse_roi: kept importable from here)
 from .sources import open_source
-from .whole_recording import rescore_csv, wants_second_pass
+from .whole_recording import drop_stale_scratch, rescore_faces_csv, wants_second_pass
 
 
 @dataclass
@@ -180,6 +180,7 @@ def analyze_one(path: Path, out_dir: Path, make_pipeline: Callable[[Path], objec
     # whole lines, in <stem>.partial.csv).
     part_summary = out_dir / f"{csv_stem}.partial.summary.json"
     drop_partial(out_dir, csv_stem)
+    drop_stale_scratch(out_dir)
     s = Summary(input=str(path), csv=str(csv_path), key=key if max_frames is None else "")
     t0 = time.perf_counter()
     levels: Counter[str] = Counter()
@@ -222,7 +223,7 @@ def analyze_one(path: Path, out_dir: Path, make_pipeline: Callable[[Path], objec
             part_path.unlink(missing_ok=True)
     engine = getattr(pipe, "au_engine", None)
     if engine is not None and wants_second_pass(engine) and not s.incomplete:
-        re = rescore_csv(part_path, engine, pipe.scorer)  # type: ignore[attr-defined]
+        re = rescore_faces_csv(part_path, pipe.second_pass_faces())  # type: ignore[attr-defined]
         s.au_neutral = re.neutral
         if re.frames:
             scores, pspis, levels = re.scores, re.pspis, Counter(re.levels)

@@ -50,6 +50,7 @@ from .analyze import (
 )
 from .errors import AuepaError, ModelFileError
 from .private_files import private_dir
+from .processes import process_gone
 
 log = logging.getLogger(__name__)
 
@@ -158,23 +159,15 @@ def _factory(opts: dict[str, Any]) -> Callable[[Path], object]:
 def _clean_stale_scratch() -> None:
     """Remove scratch folders of worker processes of this machine that died (killed mid-job)."""
     # At every job, not once per process: a retried job may land on a worker that started before
-    # the other one died. (os.kill(pid, 0) would end the process on Windows.)
-    if os.name != "posix":
-        return
+    # the other one died.
     base = Path(tempfile.gettempdir())
     for d in base.glob(f"{SCRATCH_PREFIX}*"):
         try:
             pid = int(d.name[len(SCRATCH_PREFIX):].split("-", 1)[0])
         except ValueError:
             continue
-        if pid == os.getpid():
-            continue
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if pid != os.getpid() and process_gone(pid):
             shutil.rmtree(d, ignore_errors=True)
-        except OSError:
-            pass
 
 
 def _cpu_seconds() -> float:

@@ -79,6 +79,11 @@ class Pipeline:
     def close(self) -> None:
         self.tracker.close()
 
+    def second_pass_faces(self) -> dict[int | None, tuple[AUEngine, PainScorer]]:
+        """The engine and scorer of each face whose rows a second pass rewrites
+        (:func:`whole_recording.rescore_faces_csv`): None, every row, for the one target face."""
+        return {None: (self.au_engine, self.scorer)}
+
     def process(self, frame: Frame) -> FrameResult:
         """Process one frame into an immutable :class:`FrameResult` (:meth:`track`, then :meth:`finish`)."""
         return self.finish(self.track(frame))

@@ -70,21 +70,25 @@ def make_pipeline_factory(args: argparse.Namespace, share_models: bool = False, 
             engine = make_au_engine("openface", path, binary=args.openface_bin,
                                     progress=None if getattr(args, "quiet", False) else openface_progress(path))
         scorer = PainScorer(args.model, smoothing=not args.no_smoothing)
+        # analyze/export: "recording" keeps each frame's features for the whole-recording pass.
+        neutral = getattr(args, "au_neutral", None) or "running"
         if getattr(args, "faces", "target") == "all":
             if engine is not None:
                 raise ValueError("--faces all works with the embedded AU engine only (OpenFace's run follows one face)")
             from .all_faces import AllFacesPipeline
+            from .engines import make_au_engine
 
             def per_face(tracker):
-                return Pipeline(tracker=tracker, scorer=PainScorer(args.model, smoothing=not args.no_smoothing))
+                # Each face its own engine: its own running neutral, and (recording) its own second pass.
+                return Pipeline(tracker=tracker, au_engine=make_au_engine("embedded", neutral=neutral),
+                                scorer=PainScorer(args.model, smoothing=not args.no_smoothing))
 
             return AllFacesPipeline(face_nets(), per_face)
         tracker = FaceTracker(roi=roi, nets=face_nets()) if share_models or nets is not None else None
         if engine is None:
             from .engines import make_au_engine
 
-            # analyze/export: "recording" keeps each frame's features for the whole-recording pass.
-            engine = make_au_engine("embedded", neutral=getattr(args, "au_neutral", None) or "running")
+            engine = make_au_engine("embedded", neutral=neutral)
         return Pipeline(tracker=tracker, au_engine=engine, scorer=scorer, roi=roi)
 
     return make

@@ -17,13 +17,17 @@ frame (default.wmv, 2015-10-15-15-14.avi: 23 and 80 ms, about 1.5 % of the run),
 back instead of keeping every frame's record in memory.
 
 ``analyze`` (and the video export) do it by default (``--au-neutral recording``); the window,
-live or playing a file, shows the running neutral, as a nurse sees it at the bedside.
+live or playing a file, shows the running neutral, as a nurse sees it at the bedside. With
+``--faces all`` each face_id is measured against its own whole recording
+(:func:`rescore_faces_csv`; on multi_face.avi each of the three people's AU01 then reads 0 on
+about a third of their frames, as the 30th-percentile neutral implies).
 """
 
 from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,10 +35,13 @@ from typing import Any
 import numpy as np
 
 from .au_engine import BASELINE_MIN_QUALITY
+from .processes import process_gone
 from .recorder import FRAME_COLUMNS, SCORE_COLUMNS, FrameCsvWriter, complete_lines, score_cells
 from .scoring import pspi
 
 _SCORE_AT = FRAME_COLUMNS.index(SCORE_COLUMNS[0])
+#: Ends the name of the scratch file a second pass writes beside the CSV it rewrites.
+RESCORE_SUFFIX = ".rescore"
 
 
 @dataclass
@@ -72,17 +79,54 @@ def rescore_csv(path: Path, engine: Any, scorer: Any) -> Rescored:
     running neutral needs (``min_samples``), or rows the engine did not estimate, the file is
     left as it is and ``neutral`` says why.
     """
+    return rescore_faces_csv(path, {None: (engine, scorer)})
+
+
+@dataclass
+class _Face:
+    """One face's part of the second pass: its new AUs by frame, or why its rows stay."""
+
+    scorer: Any = None
+    aus: list[dict[int, float]] | None = None  # None: the rows stay as the live pass wrote them
+    times: np.ndarray | None = None
+    by_frame: dict[int, int] = field(default_factory=dict)
+    good: int = 0
+    why: str = ""
+    done: int = 0  # scored rows rewritten
+    rows: int = 0  # scored rows seen
+
+
+def _plan(engine: Any, scorer: Any) -> _Face:
     kept = engine.kept_features()
     neutral = engine.whole_recording_neutral(kept)
     if neutral is None:
-        return Rescored(f"running: fewer than {engine.neutral.min_samples} good fits for a whole-recording neutral")
+        return _Face(why=f"fewer than {engine.neutral.min_samples} good fits for a whole-recording neutral")
     by_frame = {int(f): i for i, f in enumerate(kept.frames)}
     if len(by_frame) != len(kept.frames) or -1 in by_frame:
-        return Rescored("running: the frames estimated could not be matched to the rows")
-    aus = engine.reestimate(kept, neutral)
+        return _Face(why=_UNMATCHED)
     scorer.reset()
-    out = Rescored(f"whole recording ({int(np.sum(kept.quality >= BASELINE_MIN_QUALITY))} good fits)")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.rescore")
+    return _Face(scorer, engine.reestimate(kept, neutral), kept.times, by_frame,
+                 int(np.sum(kept.quality >= BASELINE_MIN_QUALITY)))
+
+
+_UNMATCHED = "the frames estimated could not be matched to the rows"
+_COL = {c: FRAME_COLUMNS.index(c) for c in ("face_id", "success", "pspi", "pain_score", "pain_level")}
+
+
+def rescore_faces_csv(path: Path, faces: Mapping[int | None, tuple[Any, Any]]) -> Rescored:
+    """:func:`rescore_csv` for a CSV of several faces (``analyze --faces all``): ``faces`` maps each
+    ``face_id`` to the (engine, scorer) that scored its rows, and each face is measured against its
+    own whole recording's neutral. The key None stands for every row (one target face).
+
+    A face with too few good fits keeps its running-neutral rows (``neutral`` says which); if no
+    face can be re-estimated, or any scored row has no estimate, the file is left as it is.
+    """
+    plans = {fid: _plan(engine, scorer) for fid, (engine, scorer) in faces.items()}
+    if not any(p.aus is not None for p in plans.values()):
+        whys = sorted({p.why for p in plans.values()}) or [_UNMATCHED]
+        return Rescored("running: " + "; ".join(whys))
+    out = Rescored("")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}{RESCORE_SUFFIX}")
     tmp.unlink(missing_ok=True)
     writer = FrameCsvWriter(tmp)
     try:
@@ -90,27 +134,62 @@ def rescore_csv(path: Path, engine: Any, scorer: Any) -> Rescored:
         if tuple(next(rows, ())) != FRAME_COLUMNS:
             raise LookupError(f"{path.name}: not this program's per-frame CSV")
         for row in rows:
-            if row[FRAME_COLUMNS.index("success")] == "1":
-                i = by_frame.get(int(row[0]))
-                if i is None:
+            if row[_COL["success"]] == "1":
+                plan = plans[None] if None in plans else plans.get(int(row[_COL["face_id"]]))
+                if plan is None:
                     raise LookupError(row[0])
-                au = aus[i]
-                p = pspi(au)
-                score, raw, level = scorer.score(au, float(kept.times[i]))
-                row[_SCORE_AT:_SCORE_AT + len(SCORE_COLUMNS)] = score_cells(au, p, score, raw, level.label)
-                out.scores.append(score)
-                out.pspis.append(p)
-                out.levels.append(level.label)
-                out.frames += 1
+                plan.rows += 1
+                if plan.aus is not None:
+                    i = plan.by_frame.get(int(row[0]))
+                    if i is None:
+                        raise LookupError(row[0])
+                    au = plan.aus[i]
+                    p = pspi(au)
+                    score, raw, level = plan.scorer.score(au, float(plan.times[i]))
+                    row[_SCORE_AT:_SCORE_AT + len(SCORE_COLUMNS)] = score_cells(au, p, score, raw, level.label)
+                    plan.done += 1
+                    out.frames += 1
+                out.scores.append(float(row[_COL["pain_score"]]))
+                out.pspis.append(float(row[_COL["pspi"]]))
+                out.levels.append(row[_COL["pain_level"]])
             writer.write_row(row)
         writer.close()
-        if out.frames != len(kept.frames):
-            raise LookupError(f"{len(kept.frames) - out.frames} estimated frames have no scored row")
+        for plan in plans.values():
+            if plan.aus is not None and plan.done != len(plan.by_frame):
+                raise LookupError(f"{len(plan.by_frame) - plan.done} estimated frames have no scored row")
         os.replace(tmp, path)
-    except LookupError:
-        tmp.unlink(missing_ok=True)
-        return Rescored("running: the frames estimated could not be matched to the rows")
+    except (LookupError, ValueError):
+        return Rescored("running: " + _UNMATCHED)
     finally:
         writer.close()
         tmp.unlink(missing_ok=True)
+    out.neutral = _neutral_text(plans)
     return out
+
+
+def _neutral_text(plans: dict[int | None, _Face]) -> str:
+    """The summary's ``au_neutral`` for a finished second pass."""
+    if None in plans:
+        return f"whole recording ({plans[None].good} good fits)"
+    done = sorted(f for f, p in plans.items() if p.aus is not None)
+    text = f"whole recording, each face its own (face_id {', '.join(map(str, done))})"
+    kept = sorted(f for f, p in plans.items() if p.aus is None and p.rows)
+    if kept:
+        text += f"; running for face_id {', '.join(map(str, kept))}: too few good fits"
+    return text
+
+
+def drop_stale_scratch(folder: Path) -> list[Path]:
+    """Remove second-pass scratch files (``.<name>.<pid>.rescore``) in ``folder`` whose process is
+    gone: a run killed during its second pass leaves one (the CSV it was rewriting stays whole).
+    Returns what was removed."""
+    gone = []
+    for p in folder.glob(f".*{RESCORE_SUFFIX}"):
+        try:
+            pid = int(p.name[: -len(RESCORE_SUFFIX)].rsplit(".", 1)[1])
+        except (IndexError, ValueError):
+            continue
+        if process_gone(pid):
+            p.unlink(missing_ok=True)
+            gone.append(p)
+    return gone
