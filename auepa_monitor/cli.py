@@ -55,8 +55,8 @@ def _use_device(spec: str | None) -> str:
 
 def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
     _allow_negative_values(p)
-    p.add_argument("--roi", help="target face region x,y,w,h in frame pixels (default: the largest face); "
-                                 "it must overlap the frame, x or y may be negative")
+    p.add_argument("--roi", help="target face region x,y,w,h in frame pixels (default: of several faces the most "
+                                 "child-like, else the largest); it must overlap the frame, x or y may be negative")
     p.add_argument("--au-engine", choices=("embedded", "openface"), default="embedded",
                    help="AU intensity engine (default: embedded)")
     p.add_argument("--model", help="pain regressor model file (default: the shipped prior)")

@@ -80,7 +80,7 @@ def test_several_faces_summary_and_all_faces_rows(tmp_path, children_dir):
     assert p.returncode == 0, p.stderr
     assert "several faces in view" in p.stdout and "--roi" in p.stdout
     summary = json.loads((tmp_path / "t" / "3dC3SQ.joke3.rep2.take1.ThatsNotACat.summary.json").read_text())
-    assert summary["frames_several_faces"] > 0 and "largest face" in summary["target_rule"]
+    assert summary["frames_several_faces"] > 0 and "child-like" in summary["target_rule"]
     assert summary["frames_tracked"] >= summary["frames_with_face"]
     assert sum(summary["unscored"].values()) == summary["frames"] - summary["frames_with_face"]
 

@@ -60,10 +60,18 @@ def test_target_kept_when_another_face_is_larger(tracker, children_dir):
     src = VideoFileSource(path)
     src.seek(120)
     first = src.read().image
-    # Without a region the tracker takes the largest face: the parent on the left.
+    # Without a region the largest face is the parent on the left ...
+    tracker.pick = "largest"
+    try:
+        tracker.set_target(None)
+        fit, seen = tracker.process(first)
+    finally:
+        tracker.pick = "youngest"
+    assert fit is not None and _center_x(fit.box) < 320 and seen >= 2
+    # ... and the default rule takes the face with the child's proportions: the toddler.
     tracker.set_target(None)
     fit, seen = tracker.process(first)
-    assert fit is not None and _center_x(fit.box) < 320 and seen >= 2
+    assert fit is not None and _center_x(fit.box) > 400 and seen >= 2
     # With a region on the toddler, the toddler stays the target for the next 60 frames,
     # through turns to profile (no fit) and back.
     tracker.set_target((490, 245, 150, 150))

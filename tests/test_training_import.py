@@ -97,17 +97,21 @@ def test_importer_writes_a_valid_manifest(icope_set: dict) -> None:
 
 
 def test_face_box_picks_the_boxed_face(icope_set: dict, tmp_path: Path) -> None:
-    """The composite's adult face is larger; with the box the AUs are the child's, without it the adult's."""
+    """The composite's adult face is larger; with the box the AUs are the child's, without it (and
+    the automatic rule set to the largest face) the adult's. The default rule takes the child's."""
     rows = read_manifest(icope_set["manifest"])
     boxed, unboxed = rows[0], rows[1]
     alone = type(boxed)(99, "S00", "icope", icope_set["child_alone"], 0.0, 1.0, "binary")
     ex = Extractor(tmp_path / "cache", n_frames=1)
+    young_key = ex.key(unboxed)
+    ex.pick = "largest"
     try:
         s = ex.run([boxed, unboxed, alone], progress=False)
         keys = {ex.key(boxed), ex.key(unboxed)}
     finally:
         ex.close()
     assert len(keys) == 2  # the box is part of the cache key: same image, two entries
+    assert young_key not in keys  # and without a box, the automatic rule is
     assert [len(r.frames) for r in s.rows] == [1, 1, 1]
     au_boxed, au_unboxed, au_alone = s.rows[0].au[0], s.rows[1].au[0], s.rows[2].au[0]
     d_boxed, d_unboxed = np.abs(au_boxed - au_alone), np.abs(au_unboxed - au_alone)
@@ -119,6 +123,13 @@ def test_face_box_picks_the_boxed_face(icope_set: dict, tmp_path: Path) -> None:
     crop = lambda i: s.crop(i).astype(np.float32).ravel()  # noqa: E731
     corr = lambda a, b: float(np.corrcoef(a, b)[0, 1])  # noqa: E731
     assert corr(crop(0), crop(2)) > 0.9 > corr(crop(1), crop(2))
+    # The default automatic rule: the face with the child's proportions, not the larger adult's.
+    ex = Extractor(tmp_path / "cache_young", n_frames=1)
+    try:
+        au_young = ex.run([unboxed], progress=False).rows[0].au[0]
+    finally:
+        ex.close()
+    assert np.linalg.norm(au_young - au_alone) < 0.5 * np.linalg.norm(d_unboxed)
 
 
 def test_frame_range_and_scales(tmp_path: Path, faces_dir: Path) -> None:

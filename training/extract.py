@@ -294,6 +294,8 @@ class Extractor:
         (self.cache / "aus").mkdir(parents=True, exist_ok=True)
         self.n_frames = n_frames
         self.engine_name = au_engine
+        #: The tracker's automatic rule for media without a face box (``FaceTracker(pick=...)``).
+        self.pick = "youngest"
         self._index_path = self.cache / "digests.json"
         try:
             self._index: dict[str, str] = json.loads(self._index_path.read_text())
@@ -317,6 +319,8 @@ class Extractor:
         # Only present when used, so older cache entries (no box, no range) stay valid.
         if row.box is not None:
             text += "|box=" + ",".join(f"{v:.1f}" for v in row.box)
+        elif self.pick != "largest":  # without a box the automatic rule chose the face
+            text += f"|pick={self.pick}"
         if row.frame_range is not None:
             text += f"|range={row.frame_range[0]}-{row.frame_range[1]}"
         return hashlib.sha1(text.encode()).hexdigest()[:20]
@@ -333,7 +337,7 @@ class Extractor:
 
     def tracker(self) -> FaceTracker:
         if self._tracker is None:
-            self._tracker = FaceTracker()
+            self._tracker = FaceTracker(pick=self.pick)
         return self._tracker
 
     def close(self) -> None:

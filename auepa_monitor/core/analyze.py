@@ -252,8 +252,8 @@ def analyze_one(path: Path, out_dir: Path, make_pipeline: Callable[[Path], objec
         s.target_rule = "every face, one row per face per frame with a stable face_id (--faces all)"
     else:
         s.target_rule = (f"the face inside --roi {','.join(f'{v:g}' for v in roi)}" if roi is not None else
-                         "the largest face at first detection, then followed; re-picked by size only after "
-                         "15 frames lost")
+                         "at first detection the face with the most child-like proportions (the largest when "
+                         "they do not tell), then followed; picked again by that rule only after 15 frames lost")
     s.target_reacquired = int(getattr(tracker, "reacquired", 0))
     s.au_engine = pipe.au_engine.name  # type: ignore[attr-defined]
     s.model = pipe.scorer.name  # type: ignore[attr-defined]
