@@ -605,7 +605,8 @@ class FaceTracker:
         Measured on the children videos (full frames, every 5th frame with one fitted face on each
         half; the child sits on the right): the lowest signature is the right-hand face on 80 % of
         118 frames, the largest face on 47 %; with the margin the rule decides on 97 of them, 84.5 %
-        right (wrong ones include 4JDccE.joke1.rep2, where the child sits on the left). Tracking the
+        right (counted wrong: 4JDccE.joke1.rep2, whose right half shows a parent; without the
+        margin the rule takes its left face on 8 of 9 frames). Tracking the
         28 full frames without a ROI, the share of tracked frames on the child's side rose from
         37.4 to 44.0 % (tracked 2973 -> 2912 of 4496: the child is the harder face to follow); the
         first pick decides, since the target is then locked. The margin (0.06) was set a priori to
