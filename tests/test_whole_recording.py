@@ -173,7 +173,7 @@ def test_all_faces_each_face_against_its_own_recording(tmp_path, faces_dir):
         assert float(rows[-1]["pspi"]) == pytest.approx(pspi(au), abs=0.02)
     # A short-lived track (under 10 good fits) keeps the rows the live pass wrote.
     short = {r["face_id"] for r in rec if r["face_id"] not in ("0", "1", "2") and r["success"] == "1"}
-    assert short and f"running for face_id {', '.join(sorted(short))}: too few good fits" in s.au_neutral
+    assert short and f"running for face_id {', '.join(sorted(short))}: fewer than 10 good fits" in s.au_neutral
     for a, b in zip(run, rec, strict=True):
         if a["face_id"] in short:
             assert a == b

@@ -186,7 +186,8 @@ class RunningNeutral:
     rate of at least ``1 / (30 + n)`` over the first ``n`` fits, or a population value shifted 1-2
     within-person std towards the action, cut the children's AU02 offset from OpenFace only from
     +1.1 to +0.8-0.9 and AU07's r from 0.40 to 0.32 / 0.21 / 0.10 (3dC3SQ), held-out AU07 on the
-    clear references 0.61 -> 0.38-0.45. ``target`` holds the window percentiles themselves (AU43's open-eye level). Cost: one percentile over (window, features) per good fit (~30 us).
+    clear references 0.61 -> 0.38-0.45. ``target`` holds the window percentiles themselves (AU43's
+    open-eye level). Cost: one percentile over (window, features) per good fit (~30 us).
     """
 
     def __init__(self, population: Mapping[str, float], window: int = 300, min_samples: int = 10,
@@ -231,8 +232,9 @@ class RunningNeutral:
         q = _column_percentiles(rows, self._pcts)
         return q[self._pick, np.arange(len(self.names))]
 
-    def update(self, feats: Mapping[str, float]) -> None:
-        self._buf[self._n % self.window] = self.row(feats)
+    def update(self, feats: Mapping[str, float], row: np.ndarray | None = None) -> None:
+        """Learn from one good fit's features (``row``: the same as :meth:`row` gives, if made already)."""
+        self._buf[self._n % self.window] = self.row(feats) if row is None else row
         self._n += 1
         if self._n < self.min_samples:
             return
@@ -342,14 +344,18 @@ class EmbeddedAUEngine:
         """Same as :meth:`estimate` from the aligned grey crop (:func:`au_crop.aligned_gray`);
         ``index`` and ``timestamp`` (s) name the frame for a second pass (``neutral="recording"``)."""
         feats = face_features(fit, crop)
+        row = None
         if self.neutral_mode == "recording":
-            self._kept.append((index, timestamp, self.neutral.row(feats), float(fit.quality)))
-        return self.estimate_features(feats, fit.quality)
+            row = self.neutral.row(feats)
+            self._kept.append((index, timestamp, row, float(fit.quality)))
+        return self.estimate_features(feats, fit.quality, row)
 
-    def estimate_features(self, feats: Mapping[str, float], quality: float) -> dict[int, float]:
-        """Same as :meth:`estimate` from precomputed :func:`face_features` and the fit quality 0-1."""
+    def estimate_features(self, feats: Mapping[str, float], quality: float,
+                          row: np.ndarray | None = None) -> dict[int, float]:
+        """Same as :meth:`estimate` from precomputed :func:`face_features` and the fit quality 0-1
+        (``row``: the features as :meth:`RunningNeutral.row` gives them, if made already)."""
         if self.use_baseline and quality >= BASELINE_MIN_QUALITY:
-            self.neutral.update(feats)
+            self.neutral.update(feats, row)
         open_ear = self.neutral.target.get("eye_open") if self.use_baseline and self.neutral.ready else None
         return self._aus(feats, self.neutral.value, open_ear)
 

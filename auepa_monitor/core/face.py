@@ -357,6 +357,7 @@ class FaceTracker:
         self._since_detect = 10**9
         self._good_fits = 0  # fits of quality >= SCORE_MIN_QUALITY since the target was picked
         self._picked_new = False  # the last _choose took a new target by the automatic rule
+        self._fitted: dict[int, tuple | None] = {}  # id(detection) -> _acquire's output, this frame's _choose
         self.established_fits = established_fits
         if pick not in PICK_RULES:
             raise ValueError(f"pick must be one of {PICK_RULES}, got {pick!r}")
@@ -477,7 +478,8 @@ class FaceTracker:
                 dets = _nms(dets + self.nets.detect_region(rgb, cx, cy, 4 * max(self._last_box[2:])))
             match = self._choose(dets, rgb)
             if match is not None:
-                raw = self._acquire(rgb, match)
+                # The automatic rule may have fitted this face already (same crop, same output).
+                raw = self._fitted[id(match)] if id(match) in self._fitted else self._acquire(rgb, match)
                 fit = None if raw is None else self._make_fit(raw, rgb)
                 if fit is not None and fit.quality_parts.get("keypoints", 1.0) < self.acquire_min_agreement:
                     # The detector and the landmark network disagree on where this face's eyes
@@ -564,6 +566,7 @@ class FaceTracker:
         """The detection to (re-)acquire: inside the ROI, else near the last place, else by the
         automatic rule (``pick``)."""
         self._picked_new = False
+        self._fitted = {}
         confident = [d for d in dets if d.score >= self.detect_threshold] or dets
         if not confident:
             return None
@@ -615,7 +618,7 @@ class FaceTracker:
         """
         values = []
         for d in dets:
-            raw = self._acquire(rgb, d)
+            raw = self._fitted[id(d)] = self._acquire(rgb, d)
             if raw is None:
                 continue
             fit = self._make_fit(raw, None)

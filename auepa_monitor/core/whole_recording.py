@@ -173,9 +173,12 @@ def _neutral_text(plans: dict[int | None, _Face]) -> str:
         return f"whole recording ({plans[None].good} good fits)"
     done = sorted(f for f, p in plans.items() if p.aus is not None)
     text = f"whole recording, each face its own (face_id {', '.join(map(str, done))})"
-    kept = sorted(f for f, p in plans.items() if p.aus is None and p.rows)
-    if kept:
-        text += f"; running for face_id {', '.join(map(str, kept))}: too few good fits"
+    kept: dict[str, list[str]] = {}
+    for f, p in sorted(plans.items()):
+        if p.aus is None and p.rows:
+            kept.setdefault(p.why, []).append(str(f))
+    for why, ids in kept.items():
+        text += f"; running for face_id {', '.join(ids)}: {why}"
     return text
 
 
