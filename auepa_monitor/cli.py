@@ -164,9 +164,12 @@ def _summary_line(s) -> list[str]:
     lines = [f"{Path(s.input).name}: {s.frames} frames, target tracked in {s.frames_tracked}, "
              f"scored in {s.frames_with_face}, up to {s.max_faces_seen} faces seen, pain mean {mean} max {peak} "
              f"(0-10, {s.model}{'; ' + s.model_warning if s.model_warning else ''}), {s.fps:.1f} fps -> {s.csv}"]
-    if s.frames_several_faces and "face_id" not in s.target_rule:
+    if s.frames_several_faces and "--faces all" not in s.target_rule:
         lines.append(f"  several faces in view on {s.frames_several_faces} frames; target: {s.target_rule}"
                      + ("" if "--roi" in s.target_rule else " (use --roi x,y,w,h to choose the infant)"))
+    if getattr(s, "target_switched", 0):
+        lines.append(f"  the target moved to a more child-like face {s.target_switched} time(s): those rows have "
+                     "reason target_switched, and face_id numbers the people the target was")
     return lines
 
 

@@ -204,3 +204,42 @@ def test_mirrored_view_finds_a_turned_child_the_direct_view_misses(tracker):
     mirrored = tracker.nets.landmarks(rgb, roi, mirror=True)
     assert direct[1] < tracker.presence_min <= mirrored[1], (direct[1], mirrored[1])
     assert ct.same_face(mirrored[0], ref.landmarks[32]), ct.face_error(mirrored[0], ref.landmarks[32])
+
+
+def test_automatic_target_moves_from_the_parent_to_the_child_and_says_so():
+    """4JDccE.joke1.rep1, no ROI: at the first frames the toddler (right) is turned and the rule takes
+    the parent (left). Once the toddler's face is fitted and clearly more child-like at two checks
+    in a row, the target moves to it: that frame's row says ``target_switched`` (unscored), and from
+    there the rows carry face_id 1 and are measured against the toddler's own neutral."""
+    from auepa_monitor.core.engines import make_au_engine
+    from auepa_monitor.core.face import FaceTracker
+    from auepa_monitor.core.pipeline import Pipeline
+    from auepa_monitor.core.sources import VideoFileSource
+
+    def run(pick):
+        pipe = Pipeline(tracker=FaceTracker(pick=pick), au_engine=make_au_engine(neutral="recording"))
+        src = VideoFileSource(CHILDREN / "4JDccE.joke1.rep1.take1.NomNomNom.mp4")
+        rows = [pipe.process(src.read()) for _ in range(140)]
+        src.close()
+        return pipe, rows
+
+    pipe, rows = run("youngest")
+    switched = [r for r in rows if r.reason == "target_switched"]
+    assert len(switched) == 1 and pipe.tracker.switched == 1, [r.frame for r in switched]
+    at = switched[0]
+    assert at.face is not None and not at.success and at.face_id == 1
+    cx = lambda r: r.face.box[0] + r.face.box[2] / 2  # noqa: E731
+    assert cx(at) > 400  # the toddler
+    before = [r for r in rows if r.frame < at.frame and r.face is not None]
+    after = [r for r in rows if r.frame > at.frame and r.face is not None]
+    assert before and all(r.face_id == 0 and cx(r) < 320 for r in before)  # the parent, face_id 0
+    assert len(after) >= 15 and all(r.face_id == 1 and cx(r) > 320 for r in after)
+    assert sum(r.success for r in after) >= 10
+    faces = pipe.second_pass_faces()
+    assert set(faces) == {0, 1} and faces[0][0] is not faces[1][0]
+    kept = faces[1][0].kept_features()  # the toddler's engine saw only the toddler's frames
+    assert len(kept.frames) and kept.frames.min() > at.frame
+    # The old rule keeps the largest face, the parent, and never moves.
+    pipe, rows = run("largest")
+    assert pipe.tracker.switched == 0 and {r.face_id for r in rows} == {0}
+    assert pipe.second_pass_faces().keys() == {None}

@@ -197,3 +197,25 @@ def test_a_killed_second_pass_leaves_no_scratch_behind(tmp_path):
         p.write_text("frame\n")
     assert drop_stale_scratch(tmp_path) == [stale]
     assert not stale.exists() and live.exists() and other.exists()
+
+
+@pytest.mark.slow
+def test_each_person_the_target_was_against_their_own_recording(tmp_path, children_dir):
+    """4JDccE.joke1.rep1 without a ROI: the target starts on the parent, moves to the toddler
+    (a ``target_switched`` row) and is picked again after losses. Each person it was has their own
+    ``face_id`` (in order: the rows of one person are consecutive) and is measured against their
+    own whole recording, not one neutral mixing the parent's and the toddler's faces."""
+    s = analyze_one(children_dir / "4JDccE.joke1.rep1.take1.NomNomNom.mp4", tmp_path,
+                    make_pipeline_factory(_args("recording")), "nomnom")
+    rows, _ = _read(tmp_path / "nomnom.csv")
+    ids = [int(r["face_id"]) for r in rows]
+    assert ids == sorted(ids) and ids[-1] >= 1
+    switched = [r for r in rows if r["reason"] == "target_switched"]
+    assert s.target_switched == len(switched) >= 1
+    assert all(r["success"] == "0" and r["face_x"] for r in switched)
+    assert s.au_neutral.startswith("whole recording, each face its own (face_id 0, 1"), s.au_neutral
+    for fid in sorted(set(ids)):
+        scored = [r for r in rows if int(r["face_id"]) == fid and r["success"] == "1"]
+        if len(scored) >= 20:
+            zero = np.mean([float(r["AU01_r"]) == 0.0 for r in scored])
+            assert 0.2 <= zero <= 0.5, (fid, zero)  # this person's own 30th percentile

@@ -43,6 +43,9 @@ class Summary:
     target_rule: str = ""
     #: Times the automatic rule picked a face again after the target was lost (no ROI).
     target_reacquired: int = 0
+    #: Times the automatic target moved to a clearly more child-like face (rows with reason
+    #: ``target_switched``); each person the target was has its own ``face_id``.
+    target_switched: int = 0
     mean_pain_score: float | None = None
     max_pain_score: float | None = None
     mean_pspi: float | None = None
@@ -253,8 +256,11 @@ def analyze_one(path: Path, out_dir: Path, make_pipeline: Callable[[Path], objec
     else:
         s.target_rule = (f"the face inside --roi {','.join(f'{v:g}' for v in roi)}" if roi is not None else
                          "at first detection the face with the most child-like proportions (the largest when "
-                         "they do not tell), then followed; picked again by that rule only after 15 frames lost")
+                         "they do not tell), then followed; picked again by that rule only after 15 frames lost, "
+                         "and moved to another face seen clearly more child-like at two checks in a row "
+                         "(a new face_id for each person)")
     s.target_reacquired = int(getattr(tracker, "reacquired", 0))
+    s.target_switched = int(getattr(tracker, "switched", 0))
     s.au_engine = pipe.au_engine.name  # type: ignore[attr-defined]
     s.model = pipe.scorer.name  # type: ignore[attr-defined]
     s.model_warning = pipe.scorer.card.warning  # type: ignore[attr-defined]

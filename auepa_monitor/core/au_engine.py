@@ -58,6 +58,7 @@ and :func:`au43_from_geometry` take plain coordinates, so OpenFace's 68 points f
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -327,6 +328,15 @@ class EmbeddedAUEngine:
     def reset(self) -> None:
         self.neutral.reset()
         self._kept = []
+
+    def for_new_person(self) -> EmbeddedAUEngine:
+        """An engine with this one's calibration and settings and a neutral of its own, for another
+        person (the tracker's automatic target moved to someone else)."""
+        other = copy.copy(self)
+        other.neutral = copy.deepcopy(self.neutral)
+        other.neutral.reset()
+        other._kept = []
+        return other
 
     def estimate(self, fit: FaceFit, frame: object = None) -> dict[int, float]:
         """AU number -> intensity 0-5 for every AU in ``REPORTED_AUS``.

@@ -17,7 +17,9 @@ small, turned and moving. The graph around MediaPipe's networks (:mod:`.face_net
   rejected as ``target_lost``, and re-acquisition takes only a face whose centre lies in the
   user's ROI (or in the target's last box) and near the target's last place. Only without a
   ROI, after ``lost_after`` frames, does the automatic rule pick again; ``reacquired`` counts
-  those picks.
+  those picks. The one exception, announced: an automatic target is moved to another face that
+  is clearly more child-like at two checks in a row (:meth:`FaceTracker._review`; ``switched``,
+  ``just_switched``), and ``target_id`` numbers the people the target was.
 * **Held through turns.** On a strong turn the landmark network's face presence drops below
   ``presence_min`` although its points are still on the face; such a fit, if it moved like the
   target, is returned with quality 0 (the box stays, nothing is scored) while the tracker
@@ -104,6 +106,11 @@ PICK_RULES = ("youngest", "largest")
 #: Least signature gap (eye distances) between the most child-like face and the next for the
 #: "youngest" rule to choose; half the median gap between the toddlers and their parents (0.13).
 YOUNGEST_MARGIN = 0.06
+#: How much lower (same units) another face's signature must be for the review to move an automatic
+#: target to it (:meth:`FaceTracker._review`): the toddlers' median gap from their parents (0.13),
+#: rounded down; twice the pick's margin, since moving a target costs more than picking one (at
+#: 0.06 the review moved multi_face.avi's target between two adults).
+SWITCH_MARGIN = 0.12
 #: Eye corners (MediaPipe 33, 133, 362, 263): the temporal smoothing averages the shape relative to their mean.
 _SMOOTH_ANCHOR = (33, 133, 362, 263)
 
@@ -267,11 +274,16 @@ class TargetSignature:
     def ready(self) -> bool:
         return len(self._settled) >= self.min_samples
 
+    @property
+    def median(self) -> float:
+        """The target's value: median of the settled fits (nan before any)."""
+        return float(np.median(self._settled)) if self._settled else math.nan
+
     def accepts(self, value: float, quality: float) -> bool:
         """Could a fit with this value, found after the target was lost, be the target person?"""
         if not self.ready or quality < self.min_quality:
             return True  # no evidence either way
-        return abs(value - float(np.median(self._settled))) <= self.tol_new
+        return abs(value - self.median) <= self.tol_new
 
     def update(self, value: float, quality: float) -> None:
         """Learn from a fit of the target (ignored below ``min_quality``)."""
@@ -310,6 +322,9 @@ class FaceTracker:
         pick: the automatic rule (no ROI, no click) when several faces are in view: ``"youngest"``
             (the face with the most child-like proportions, see :meth:`_youngest`; the largest
             when the proportions do not tell) or ``"largest"``.
+        review_every: with ``pick="youngest"`` and no ROI, every this many frames (at a detector
+            pass) the other faces in view are fitted and the target moved to one clearly more
+            child-like (see :meth:`_review`); 0 never.
     """
 
     def __init__(
@@ -329,6 +344,7 @@ class FaceTracker:
         num_threads: int = 1,
         nets: FaceNets | None = None,
         pick: str = "youngest",
+        review_every: int = 15,
     ) -> None:
         # OpenCV's thread pool splits each full-frame colour conversion and warp over the cores: on
         # this per-frame path that cost 0.55 ms of CPU per frame in thread wake-ups for no
@@ -362,6 +378,16 @@ class FaceTracker:
         if pick not in PICK_RULES:
             raise ValueError(f"pick must be one of {PICK_RULES}, got {pick!r}")
         self.pick = pick
+        self.review_every = review_every
+        self._since_review = 0
+        self._review_seen: list[tuple[Box, float]] = []  # other faces' boxes and values at the last review
+        #: Times the review switched the automatic target to a more child-like face (see ``_review``).
+        self.switched = 0
+        #: True when the last ``process`` call switched the target to another face (see ``_review``).
+        self.just_switched = False
+        #: Which person the target is: 0 for the first, +1 each time the automatic rule may have taken
+        #: someone else (a pick after a loss, a switch by the review); the CSV's ``face_id``.
+        self.target_id = 0
         if not 0.0 < smoothing <= 1.0:
             raise ValueError(f"smoothing must be in (0, 1], got {smoothing}")
         self.smoothing = smoothing
@@ -394,6 +420,8 @@ class FaceTracker:
         self._good_fits = 0
         self._picked_new = False
         self._shown = None
+        self._since_review = 0
+        self._review_seen = []
 
     def close(self) -> None:
         """Release the networks (nothing to do for LiteRT; kept for the engine protocol)."""
@@ -430,8 +458,10 @@ class FaceTracker:
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB if bgr.ndim == 3 else cv2.COLOR_GRAY2RGB)
         t0 = time.perf_counter()
         self.last_reason = ""
+        self.just_switched = False
         dets: list[Detection] | None = None
         self._since_detect += 1
+        self._since_review += 1
         prev = self._last or self._coast
         if prev is None or self._since_detect >= self.detect_every:
             dets = self._detect_now(rgb)
@@ -494,6 +524,10 @@ class FaceTracker:
                     fit = None
                 if fit is not None and self._picked_new:
                     self.reacquired += 1
+                    same = self.signature.ready and fit.quality >= self.signature.min_quality and \
+                        self.signature.accepts(TargetSignature.value(fit.landmarks, self._made_rotation), fit.quality)
+                    if not same:  # maybe someone else: their own neutral from here on (mixing two
+                        self.target_id += 1  # people's faces in one neutral is worse than splitting one)
                     self.signature.reset()  # the automatic rule picked (maybe) someone new
                     self._good_fits = 0
         if fit is not None:
@@ -507,6 +541,8 @@ class FaceTracker:
             if fit is not None:
                 self.signature.update(sig, fit.quality)
                 self._good_fits += fit.quality >= SCORE_MIN_QUALITY
+            if fit is not None and dets is not None:
+                fit = self._review(rgb, fit, dets)
         t2 = time.perf_counter()
         self.last_timing = {"detect_ms": (t1 - t0) * 1000, "landmarks_ms": (t2 - t1) * 1000}
         if fit is None:
@@ -611,8 +647,8 @@ class FaceTracker:
         right (counted wrong: 4JDccE.joke1.rep2, whose right half shows a parent; without the
         margin the rule takes its left face on 8 of 9 frames). Tracking the
         28 full frames without a ROI, the share of tracked frames on the child's side rose from
-        37.4 to 44.0 % (tracked 2973 -> 2912 of 4496: the child is the harder face to follow); the
-        first pick decides, since the target is then locked. The margin (0.06) was set a priori to
+        37.4 to 44.0 % (tracked 2973 -> 2912 of 4496: the child is the harder face to follow); with
+        the review of an automatic target (:meth:`_review`) to 49.1 % (tracked 2895). The margin (0.06) was set a priori to
         half the toddlers' median gap from their parents, not tuned. Costs a landmark pass per face,
         only on frames where a target is being picked.
         """
@@ -628,6 +664,58 @@ class FaceTracker:
             return None
         values.sort(key=lambda v: v[0])
         return values[0][1] if values[1][0] - values[0][0] >= YOUNGEST_MARGIN else None
+
+    def _review(self, rgb: np.ndarray, fit: FaceFit, dets: list[Detection]) -> FaceFit:
+        """Switch an automatic target to a clearly more child-like face, when one is seen.
+
+        The automatic rule picks once; a parent taken while the infant was turned or hidden was
+        then followed for the rest of the recording. Every ``review_every`` frames (at a detector
+        pass, without a ROI or click), each other confident face is fitted and its
+        :class:`TargetSignature` value compared with the target's settled median; a face whose
+        mean value over two reviews in a row (the same face: near its last place, of its size) is
+        at least ``SWITCH_MARGIN`` below it becomes the target (``switched``, ``target_id`` + 1).
+        Returns the fit to use for this frame.
+        """
+        if self.roi is not None or self.pick != "youngest" or self.review_every <= 0 \
+                or self._since_review < self.review_every or not self.signature.ready:
+            return fit
+        self._since_review = 0
+        fx, fy, fw, fh = fit.box
+        others = [d for d in dets if d.score >= self.detect_threshold  # not the target's own detection
+                  and not (fx <= _center(d.box)[0] <= fx + fw and fy <= _center(d.box)[1] <= fy + fh)]
+        target_value = self.signature.median
+        seen: list[tuple[Box, float]] = []
+        best: tuple[float, FaceFit] | None = None
+        for d in others:
+            raw = self._acquire(rgb, d)
+            if raw is None:
+                continue
+            cand = self._make_fit(raw, rgb)
+            if cand.quality < SCORE_MIN_QUALITY or cand.quality_parts.get("keypoints", 1.0) < self.acquire_min_agreement:
+                continue
+            value = TargetSignature.value(cand.landmarks, self._made_rotation)
+            seen.append((cand.box, value))
+            # The same face at the last check (near it, of a similar size): the mean of its two values.
+            before = [v for b, v in self._review_seen if math.dist(_center(b), _center(cand.box)) <= max(b[2:])
+                      and 0.67 <= max(cand.box[2:]) / max(max(b[2:]), 1.0) <= 1.5]
+            if before:
+                mean = (before[0] + value) / 2
+                if target_value - mean >= SWITCH_MARGIN and (best is None or mean < best[0]):
+                    best = (mean, cand)
+        if seen:  # no face fitted well is no evidence either way: keep the last check's
+            self._review_seen = seen
+        if best is None:
+            return fit
+        value, cand = best
+        self._review_seen = []
+        self.switched += 1
+        self.target_id += 1
+        self.signature.reset()
+        self.signature.update(value, cand.quality)
+        self._good_fits = 1
+        self._shown = None  # the smoothing must not blend two people's faces
+        self.just_switched = True
+        return cand
 
     def _in_roi(self, box: Box) -> bool:
         """A detection that can be the ROI's target: its centre lies in the user's region or in the

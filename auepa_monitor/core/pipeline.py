@@ -25,6 +25,7 @@ class Tracked:
         reason: why the frame will not be scored ("" when it will): see ``FrameResult.reason``.
         size: (width, height) of the frame in pixels.
         t0: ``time.perf_counter()`` when tracking began (for the latency).
+        person: which person the target is (``FaceTracker.target_id``; the row's ``face_id``).
     """
 
     frame: Frame
@@ -33,6 +34,7 @@ class Tracked:
     reason: str
     size: tuple[int, int]
     t0: float
+    person: int = 0
 
 
 def torch_device() -> str:
@@ -66,11 +68,24 @@ class Pipeline:
             self.tracker.set_target(roi)
         self.au_engine = au_engine
         self.scorer = scorer or PainScorer()
+        self._person = 0
+        self._engines: dict[int, AUEngine] = {0: au_engine}  # each target person's engine (own neutral)
 
     def reset(self) -> None:
         """Forget temporal state (target, baselines, smoothing), e.g. after a seek."""
         self.tracker.reset()
         self.au_engine.reset()
+        self.scorer.reset()
+
+    def _to_person(self, person: int) -> None:
+        """The tracker now follows another person: measure them against their own neutral (an
+        engine of their own, where the engine can make one) and restart the score's smoothing."""
+        fresh = getattr(self.au_engine, "for_new_person", None)
+        if fresh is not None:
+            if person not in self._engines:
+                self._engines[person] = fresh()
+            self.au_engine = self._engines[person]
+        self._person = person
         self.scorer.reset()
 
     def set_target(self, roi: Box | None) -> None:
@@ -81,8 +96,12 @@ class Pipeline:
 
     def second_pass_faces(self) -> dict[int | None, tuple[AUEngine, PainScorer]]:
         """The engine and scorer of each face whose rows a second pass rewrites
-        (:func:`whole_recording.rescore_faces_csv`): None, every row, for the one target face."""
-        return {None: (self.au_engine, self.scorer)}
+        (:func:`whole_recording.rescore_faces_csv`): None, every row, while the target was one
+        person; else each person's ``face_id`` (the rows of one person are consecutive, so the
+        one scorer serves them in turn)."""
+        if len(self._engines) == 1:
+            return {None: (self.au_engine, self.scorer)}
+        return {fid: (engine, self.scorer) for fid, engine in self._engines.items()}
 
     def process(self, frame: Frame) -> FrameResult:
         """Process one frame into an immutable :class:`FrameResult` (:meth:`track`, then :meth:`finish`)."""
@@ -101,17 +120,22 @@ class Pipeline:
         self._last_size = size
         fit, faces_seen = self.tracker.process(img)
         reason = (self.tracker.last_reason or "no_face") if fit is None else unscored_reason(fit, self.min_quality)
-        return Tracked(frame, fit, faces_seen, reason, size, t0)
+        if fit is not None and getattr(self.tracker, "just_switched", False):
+            reason = "target_switched"  # said in the row, and it breaks the alarms' sustain streaks
+        return Tracked(frame, fit, faces_seen, reason, size, t0, getattr(self.tracker, "target_id", 0))
 
     def finish(self, t: Tracked) -> FrameResult:
         """Stage 2: AU intensities, PSPI and the pain score of a tracked frame, in frame order."""
         frame, fit, faces_seen, size = t.frame, t.fit, t.faces_seen, t.size
+        if t.person != self._person:
+            self._to_person(t.person)
         if t.reason:
             # Tracked is not scored: a turned, occluded or unsure fit keeps its box (for the view
             # and the CSV's face_x..face_h) but gets no AU values and no score.
             return FrameResult(frame=frame.index, timestamp=frame.timestamp, faces_seen=faces_seen, face=fit,
                                au_engine=self.au_engine.name, model_name=self.scorer.name, size=size,
-                               reason=t.reason, latency_ms=(time.perf_counter() - t.t0) * 1000)
+                               reason=t.reason, latency_ms=(time.perf_counter() - t.t0) * 1000,
+                               face_id=t.person)
         try:
             au = self.au_engine.estimate(fit, frame)
         except AUValuesMissing as e:
@@ -119,7 +143,7 @@ class Pipeline:
             # empty AU and score cells), with the engine's reason.
             return FrameResult(frame=frame.index, timestamp=frame.timestamp, faces_seen=faces_seen, face=None,
                                au_engine=self.au_engine.name, au_missing=str(e), reason="au_missing",
-                               model_name=self.scorer.name,
+                               model_name=self.scorer.name, face_id=t.person,
                                size=size, latency_ms=(time.perf_counter() - t.t0) * 1000)
         score, raw, level = self.scorer.score(au, frame.timestamp)
         regions = {k: (float(v[0]), float(v[1])) for k, v in au_centers(fit.landmarks).items()}
@@ -127,5 +151,5 @@ class Pipeline:
             frame=frame.index, timestamp=frame.timestamp, faces_seen=faces_seen, face=fit,
             au=MappingProxyType(au), au_engine=self.au_engine.name, au_regions=MappingProxyType(regions),
             pspi=pspi(au), pain_score=score, pain_raw=raw, pain_level=level, model_name=self.scorer.name,
-            size=size, latency_ms=(time.perf_counter() - t.t0) * 1000,
+            size=size, latency_ms=(time.perf_counter() - t.t0) * 1000, face_id=t.person,
         )

@@ -20,6 +20,7 @@ PAPER_CORE_AUS: tuple[int, ...] = (27, 25, 10, 12, 9, 6, 20)
 REASON_TEXT: dict[str, str] = {
     "no_face": "no face found",
     "target_lost": "target face lost",
+    "target_switched": "now following a more child-like face",
     "turned": "face turned away",
     "occluded": "face covered",
     "unsure_fit": "unsure face fit",
@@ -164,10 +165,13 @@ class FrameResult:
         au_missing: why the AU engine gave no values although the tracker found the target
             (e.g. OpenFace's fit failed on this frame); then ``face`` is None. Empty otherwise.
         reason: why the frame has no AU values and no score, "" when it has them: "no_face",
-            "target_lost" (the fit jumped off the target), "turned", "occluded", "unsure_fit"
+            "target_lost" (the fit jumped off the target), "target_switched" (the automatic target
+            moved to a more child-like face: this frame is its first), "turned", "occluded", "unsure_fit"
             (fit quality below the scoring threshold), or "au_missing" (see ``au_missing``).
-        face_id: which face of the frame this is (0 for the one target face; with
-            ``analyze --faces all`` a stable number per tracked person, as OpenFace's ``face_id``).
+        face_id: which face this is: for the one target face, which person the target is (0 for
+            the first; +1 each time the automatic rule took someone else, see
+            ``FaceTracker.target_id``); with ``analyze --faces all`` a stable number per tracked
+            person, as OpenFace's ``face_id``.
     """
 
     frame: int
