@@ -2,6 +2,7 @@
 
     python benchmarks/children_tracking.py [--videos GLOB] [--half right|left|both] [--limit N]
                                            [--min-quality Q] [--jobs J] [--lost FILE] [--draw DIR]
+    python benchmarks/children_tracking.py --full-frame [--jobs J]   (the automatic-target rules, no ROI)
 
 Data: ``../shared/data/children`` (relative to the repo root): 28 webcam videos (640x480) of a
 toddler (viewer's right) with a parent (viewer's left), and ``openface_ref/<video>.left.csv`` /
@@ -357,6 +358,70 @@ def evaluate_full_frame(video: Path, roi: tuple[float, float, float, float] | No
     return out
 
 
+#: The automatic-target rules compared by ``--full-frame`` (name -> FaceTracker keyword arguments).
+FULL_FRAME_RULES = {
+    "largest face": {"pick": "largest"},
+    "child-like, picked once": {"pick": "youngest", "review_every": 0},
+    "child-like, reviewed (default)": {},
+}
+
+
+def _full_frame_star(args):
+    video, kwargs, limit = args
+    from auepa_monitor.core.face import FaceTracker
+
+    made = []
+
+    def make():
+        made.append(FaceTracker(**kwargs))
+        return made[-1]
+
+    recs = evaluate_full_frame(video, limit=limit, tracker_factory=make)
+    return video.name, recs, int(getattr(made[0], "switched", 0))
+
+
+def evaluate_full_frames(videos: Sequence[Path], limit: int | None = None, jobs: int = 1) -> dict[str, list]:
+    """Every rule of ``FULL_FRAME_RULES`` on the full frames of ``videos``, no ROI: rule ->
+    [(video name, records, switches)]."""
+    tasks = [(v, kwargs, limit) for kwargs in FULL_FRAME_RULES.values() for v in videos]
+    if jobs <= 1:
+        res = [_full_frame_star(t) for t in tasks]
+    else:
+        import multiprocessing as mp
+
+        with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as ex:
+            res = list(ex.map(_full_frame_star, tasks))
+    n = len(videos)
+    return {rule: res[i * n:(i + 1) * n] for i, rule in enumerate(FULL_FRAME_RULES)}
+
+
+def format_full_frames(by_rule: dict[str, list], min_quality: float = DEFAULT_MIN_QUALITY) -> str:
+    """Per rule: frames tracked, on the toddler (OpenFace's right-half face) and on the parent
+    (its left-half face), the toddler's frames scored, the box on the toddler's side, switches;
+    and each figure's ratio against the first rule's."""
+    rows, base = [], None
+    for rule, per_video in by_rule.items():
+        recs = [r for _, rs, _ in per_video for r in rs]
+        tracked = [r for r in recs if r.box is not None]
+        fig = {"frames": len(recs), "tracked": len(tracked), "on child": sum(r.on_right for r in tracked),
+               "on parent": sum(r.on_left for r in tracked),
+               "child scored": sum(r.on_right and r.quality >= min_quality for r in tracked),
+               "child side": sum(r.center_x > 320 for r in tracked),
+               "switches": sum(sw for _, _, sw in per_video)}
+        base = base or fig
+        rows.append((rule, fig))
+    keys = ["tracked", "on child", "child scored", "on parent", "child side", "switches"]
+    out = [f"{'rule':32s}" + "".join(f"{k:>14s}" for k in keys)]
+    for rule, fig in rows:
+        out.append(f"{rule:32s}" + "".join(f"{fig[k]:>14d}" for k in keys))
+        out.append(f"{'  x first rule':32s}" + "".join(
+            f"{(fig[k] / base[k] if base[k] else math.nan):>14.2f}" for k in keys))
+    out.append(f"\n{rows[0][1]['frames']} full frames per rule; on child / on parent: the same face as OpenFace's "
+               "right-half / left-half fit (success, confidence >= 0.8); child side: box centre right of x=320; "
+               f"child scored: on child with quality >= {min_quality}")
+    return "\n".join(out)
+
+
 # ---------------------------------------------------------------------------------------------
 # Figures
 # ---------------------------------------------------------------------------------------------
@@ -533,6 +598,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=CHILDREN, help="the children data folder")
     ap.add_argument("--lost", type=Path, help="write lost_turned_frames (video,half,frame) to this CSV")
     ap.add_argument("--draw", type=Path, help="draw up to 3 'different face' frames per video-half into this folder")
+    ap.add_argument("--full-frame", action="store_true",
+                    help="instead: the whole frames without a ROI, comparing the automatic-target rules")
     args = ap.parse_args(argv)
 
     if not args.data.is_dir():
@@ -544,6 +611,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     halves = HALVES if args.half == "both" else (args.half,)
     t0 = time.perf_counter()
+    if args.full_frame:
+        print(format_full_frames(evaluate_full_frames(videos, args.limit, args.jobs), args.min_quality))
+        print(f"{time.perf_counter() - t0:.0f} s wall")
+        return 0
     results = evaluate(videos, halves, args.limit, args.jobs)
     wall = time.perf_counter() - t0
     print(format_table(results, args.min_quality))

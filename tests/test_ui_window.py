@@ -394,3 +394,21 @@ def test_drop_recent_files_and_space_key(make_window, qtbot, faces_dir, tmp_path
     qtbot.waitUntil(lambda: not win.player.playing, timeout=3000)
     qtbot.keyClick(win, Qt.Key.Key_Space)  # play again
     qtbot.waitUntil(lambda: win.player.playing, timeout=3000)
+
+
+def test_choose_prompt_says_when_the_automatic_target_moved(qtbot):
+    """With several faces and no click, the pain panel asks for a click, and says when the automatic
+    target has moved to another face (the record's face_id counts the people it was)."""
+    from dataclasses import replace
+
+    from auepa_monitor.ui.panels import PainPanel
+
+    panel = PainPanel()
+    qtbot.addWidget(panel)
+    r = FrameResult(frame=9, timestamp=0.3, faces_seen=2, face=None, reason="target_lost")
+    panel.set_result(r, choose_prompt=True)
+    assert panel.prompt.text() == "Several faces in view: click the infant's face to monitor it."
+    panel.set_result(replace(r, face_id=2), choose_prompt=True)
+    assert panel.prompt.text().endswith("The automatic choice has moved to another face 2 time(s).")
+    panel.set_result(replace(r, face_id=2, faces_seen=1), choose_prompt=False)
+    assert panel.prompt.isHidden()

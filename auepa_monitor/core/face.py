@@ -675,6 +675,13 @@ class FaceTracker:
         mean value over two reviews in a row (the same face: near its last place, of its size) is
         at least ``SWITCH_MARGIN`` below it becomes the target (``switched``, ``target_id`` + 1).
         Returns the fit to use for this frame.
+
+        Measured on the 28 children full frames without a ROI (``benchmarks/children_tracking.py
+        --full-frame``; OpenFace's half-frame fits judge which face we are on): frames on the
+        toddler's face 878 -> 1006 (largest-face rule 763), scored there 778 -> 902, on the parent's
+        face 1152 -> 999; one switch, on 4JDccE.joke1.rep1, frame 108. The half-frame benchmark
+        did not change. On the adult sample videos no switch (with a 0.06 margin and votes of
+        different faces counted together, one between two adults on multi_face.avi).
         """
         if self.roi is not None or self.pick != "youngest" or self.review_every <= 0 \
                 or self._since_review < self.review_every or not self.signature.ready:

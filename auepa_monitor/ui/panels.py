@@ -20,6 +20,10 @@ AU_NAMES = {1: "inner brow raiser", 2: "outer brow raiser", 4: "brow lowerer", 6
             45: "blink"}
 
 
+#: The pain panel's prompt while several faces are in view and none was chosen.
+_CHOOSE = "Several faces in view: click the infant's face to monitor it."
+
+
 class AUPanel(QWidget):
     """Horizontal bars of AU intensities (0-5); core AUs marked with their engagement weight."""
 
@@ -100,7 +104,7 @@ class PainPanel(QFrame):
         self.fit = QLabel("Fit quality --")
         self.fit.setToolTip("How well the face tracker fits the target face (0-1). Frames below "
                             "0.5 are tracked but not scored: turned, covered or unsure faces.")
-        self.prompt = QLabel("Several faces in view: click the infant's face to monitor it.")
+        self.prompt = QLabel(_CHOOSE)
         self.prompt.setWordWrap(True)
         self.prompt.setStyleSheet("color: #4fc3f7; font-weight: bold;")
         self.prompt.setVisible(False)
@@ -131,6 +135,10 @@ class PainPanel(QFrame):
         ``scale``: where the levels start (the alarms' scale); None: the record's own level.
         """
         self.prompt.setVisible(choose_prompt)
+        if choose_prompt:
+            moved = r.face_id if r is not None else 0  # people the automatic target was, after the first
+            self.prompt.setText(_CHOOSE + (f" The automatic choice has moved to another face {moved} time(s)."
+                                           if moved else ""))
         if r is not None and r.face is not None:
             self.fit.setText(f"Fit quality {r.face.quality:.2f} (0-1)")
             self.fit.setStyleSheet("" if r.success else "color: #9e9e9e;")
