@@ -20,7 +20,10 @@ back instead of keeping every frame's record in memory.
 live or playing a file, shows the running neutral, as a nurse sees it at the bedside. With
 ``--faces all`` each face_id is measured against its own whole recording
 (:func:`rescore_faces_csv`; on multi_face.avi each of the three people's AU01 then reads 0 on
-about a third of their frames, as the 30th-percentile neutral implies).
+about a third of their frames, as the 30th-percentile neutral implies), and so is each person the
+one target face was (its rows' ``face_id``: the automatic target moved to a more child-like face,
+or was picked again after a loss without matching the lost one's proportions), never one neutral
+mixing a parent's face and an infant's.
 """
 
 from __future__ import annotations
