@@ -692,7 +692,8 @@ class FaceTracker:
                   and not (fx <= _center(d.box)[0] <= fx + fw and fy <= _center(d.box)[1] <= fy + fh)]
         target_value = self.signature.median
         seen: list[tuple[Box, float]] = []
-        best: tuple[float, FaceFit] | None = None
+        best: tuple[float, FaceFit, float] | None = None
+        target_keypoints = self._keypoint_factor  # the candidates' cross-checks must not change the target's
         for d in others:
             raw = self._acquire(rgb, d)
             if raw is None:
@@ -708,12 +709,13 @@ class FaceTracker:
             if before:
                 mean = (before[0] + value) / 2
                 if target_value - mean >= SWITCH_MARGIN and (best is None or mean < best[0]):
-                    best = (mean, cand)
+                    best = (mean, cand, self._keypoint_factor)
         if seen:  # no face fitted well is no evidence either way: keep the last check's
             self._review_seen = seen
+        self._keypoint_factor = target_keypoints
         if best is None:
             return fit
-        value, cand = best
+        value, cand, self._keypoint_factor = best
         self._review_seen = []
         self.switched += 1
         self.target_id += 1
