@@ -167,8 +167,9 @@ def _summary_line(s) -> list[str]:
     if s.frames_several_faces and "--faces all" not in s.target_rule:
         lines.append(f"  several faces in view on {s.frames_several_faces} frames; target: {s.target_rule}"
                      + ("" if "--roi" in s.target_rule else " (use --roi x,y,w,h to choose the infant)"))
-    if getattr(s, "target_switched", 0):
-        lines.append(f"  the target moved to a more child-like face {s.target_switched} time(s): those rows have "
+    if s.target_switched:
+        n = s.target_switched
+        lines.append(f"  the target moved to a more child-like face {n} time{'s' if n > 1 else ''}: those rows have "
                      "reason target_switched, and face_id numbers the people the target was")
     return lines
 

@@ -669,8 +669,9 @@ class FaceTracker:
         """Switch an automatic target to a clearly more child-like face, when one is seen.
 
         The automatic rule picks once; a parent taken while the infant was turned or hidden was
-        then followed for the rest of the recording. Every ``review_every`` frames (at a detector
-        pass, without a ROI or click), each other confident face is fitted and its
+        then followed for the rest of the recording. At the first detector pass ``review_every``
+        frames after the last review (without a ROI or click), each other confident face is fitted
+        (one landmark pass on its detection: a face worth moving to is clear) and its
         :class:`TargetSignature` value compared with the target's settled median; a face whose
         mean value over two reviews in a row (the same face: near its last place, of its size) is
         at least ``SWITCH_MARGIN`` below it becomes the target (``switched``, ``target_id`` + 1).
@@ -679,7 +680,8 @@ class FaceTracker:
         Measured on the 28 children full frames without a ROI (``benchmarks/children_tracking.py
         --full-frame``; OpenFace's half-frame fits judge which face we are on): frames on the
         toddler's face 878 -> 1006 (largest-face rule 763), scored there 778 -> 902, on the parent's
-        face 1152 -> 999; one switch, on 4JDccE.joke1.rep1, frame 108. The half-frame benchmark
+        face 1152 -> 999; one switch, on 4JDccE.joke1.rep1, frame 108 (the same with the
+        acquisition's five ROI variants per face instead of one pass). The half-frame benchmark
         did not change. On the adult sample videos no switch (with a 0.06 margin and votes of
         different faces counted together, one between two adults on multi_face.avi).
         """
@@ -695,7 +697,7 @@ class FaceTracker:
         best: tuple[float, FaceFit, float] | None = None
         target_keypoints = self._keypoint_factor  # the candidates' cross-checks must not change the target's
         for d in others:
-            raw = self._acquire(rgb, d)
+            raw = self._landmarks(rgb, roi_from_detection(d))  # one pass: a face to move to must be clear
             if raw is None:
                 continue
             cand = self._make_fit(raw, rgb)

@@ -120,9 +120,9 @@ class Pipeline:
         self._last_size = size
         fit, faces_seen = self.tracker.process(img)
         reason = (self.tracker.last_reason or "no_face") if fit is None else unscored_reason(fit, self.min_quality)
-        if fit is not None and getattr(self.tracker, "just_switched", False):
+        if fit is not None and self.tracker.just_switched:
             reason = "target_switched"  # said in the row, and it breaks the alarms' sustain streaks
-        return Tracked(frame, fit, faces_seen, reason, size, t0, getattr(self.tracker, "target_id", 0))
+        return Tracked(frame, fit, faces_seen, reason, size, t0, self.tracker.target_id)
 
     def finish(self, t: Tracked) -> FrameResult:
         """Stage 2: AU intensities, PSPI and the pain score of a tracked frame, in frame order."""

@@ -137,7 +137,8 @@ class PainPanel(QFrame):
         self.prompt.setVisible(choose_prompt)
         if choose_prompt:
             moved = r.face_id if r is not None else 0  # people the automatic target was, after the first
-            self.prompt.setText(_CHOOSE + (f" The automatic choice has moved to another face {moved} time(s)."
+            self.prompt.setText(_CHOOSE + (f" The automatic choice has moved to another face "
+                                           f"{'once' if moved == 1 else f'{moved} times'}."
                                            if moved else ""))
         if r is not None and r.face is not None:
             self.fit.setText(f"Fit quality {r.face.quality:.2f} (0-1)")
