@@ -171,6 +171,10 @@ def _summary_line(s) -> list[str]:
         n = s.target_switched
         lines.append(f"  the target moved to a more child-like face {n} time{'s' if n > 1 else ''}: those rows have "
                      "reason target_switched, and face_id numbers the people the target was")
+    if s.person_changes:
+        n = s.person_changes
+        lines.append(f"  a face found again after a loss was another person {n} time{'s' if n > 1 else ''}: those rows "
+                     "have reason person_changed, and a new face_id from there")
     return lines
 
 

@@ -243,3 +243,40 @@ def test_automatic_target_moves_from_the_parent_to_the_child_and_says_so():
     pipe, rows = run("largest")
     assert pipe.tracker.switched == 0 and {r.face_id for r in rows} == {0}
     assert pipe.second_pass_faces().keys() == {None}
+
+
+def test_a_face_found_again_that_is_another_person_gets_a_new_face_id():
+    """3dC3SQ.joke3.rep2, no ROI: the toddler (right) is followed, lost as they turn away, and the
+    face found again near their last place after the loss is the parent's (left; the issue's drift
+    case without a ROI). Over its next fits the face's proportions are the parent's: the row of the
+    decision says ``person_changed`` (unscored, box kept) and from there the rows carry face_id 1,
+    measured against the parent's own neutral. A face found again that is the same person keeps its
+    id: the toddler tracked through the first 90 frames is one person, and so is a parent alone in
+    their half, found again six times (4JDccE.joke2.rep2, left)."""
+    from auepa_monitor.core.face import FaceTracker
+    from auepa_monitor.core.pipeline import Pipeline
+    from auepa_monitor.core.sources import VideoFileSource
+
+    pipe = Pipeline()
+    src = VideoFileSource(CHILDREN / "3dC3SQ.joke3.rep2.take1.ThatsNotACat.mp4")
+    rows = []
+    while (f := src.read()) is not None:
+        rows.append(pipe.process(f))
+    src.close()
+    changed = [r for r in rows if r.reason == "person_changed"]
+    assert len(changed) == 1 and pipe.tracker.person_changes == 1, [r.frame for r in changed]
+    at = changed[0]
+    assert at.face is not None and not at.success and at.face_id == 1
+    cx = lambda r: r.face.box[0] + r.face.box[2] / 2  # noqa: E731
+    tracked = [r for r in rows if r.face is not None]
+    child = [r for r in tracked if r.frame < 95]
+    assert len(child) >= 60 and all(r.face_id == 0 and cx(r) > 320 for r in child)  # the toddler
+    after = [r for r in tracked if r.frame >= at.frame]
+    assert after and all(r.face_id == 1 and cx(r) < 320 for r in after)  # the parent
+    faces = pipe.second_pass_faces()
+    assert set(faces) == {0, 1} and faces[0][0] is not faces[1][0]
+
+    tracker = FaceTracker()
+    for _, frame in ct.decoded_frames(CHILDREN / "4JDccE.joke2.rep2.take1.ThatsNotAHat.mp4"):
+        tracker.process(frame[:, :320].copy())
+    assert tracker.person_changes == 0

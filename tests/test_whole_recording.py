@@ -213,6 +213,14 @@ def test_each_person_the_target_was_against_their_own_recording(tmp_path, childr
     switched = [r for r in rows if r["reason"] == "target_switched"]
     assert s.target_switched == len(switched) >= 1
     assert all(r["success"] == "0" and r["face_x"] for r in switched)
+    # Faces found again near the last place that proved to be the other person: said and counted.
+    changed = [r for r in rows if r["reason"] == "person_changed"]
+    assert s.person_changes == len(changed) >= 1
+    assert all(r["success"] == "0" and r["face_x"] for r in changed)
+    starts = {i for i in range(1, len(ids)) if ids[i] > ids[i - 1]}  # rows where a new face_id begins
+    assert all(rows.index(r) in starts for r in switched + changed)
+    from auepa_monitor.cli import _summary_line
+    assert any("was another person" in line for line in _summary_line(s))
     assert s.au_neutral.startswith("whole recording, each face its own (face_id 0, 1"), s.au_neutral
     for fid in sorted(set(ids)):
         scored = [r for r in rows if int(r["face_id"]) == fid and r["success"] == "1"]

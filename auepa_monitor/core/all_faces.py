@@ -8,7 +8,9 @@ lost its face nearby (a person who moved fast or turned away keeps their id), el
 track (the next ``face_id``); a track that has lost its face for ``drop_after`` frames ends, and
 its id is never reused. Each track's target region follows its face (the last box), so a person
 walking across the picture stays one track. Two tracks that converge on one face are merged into
-the older one.
+the older one. The single target's person check (``FaceTracker(check_person=...)``: a face found
+again that proves to be someone else gets a new id) is off here: a track's id is its own, kept by
+the rules above, and one engine measures each track's rows.
 """
 
 from __future__ import annotations
@@ -119,7 +121,8 @@ class AllFacesPipeline:
                 continue
             fid = self._next_id
             self._next_id += 1
-            self.tracks[fid] = self._everyone[fid] = self.make_pipeline(FaceTracker(nets=self.nets, roi=d.box))
+            self.tracks[fid] = self._everyone[fid] = self.make_pipeline(
+                FaceTracker(nets=self.nets, roi=d.box, check_person=False))
             self._missed[fid] = 0
             self._boxes[fid] = d.box
 

@@ -46,6 +46,9 @@ class Summary:
     #: Times the automatic target moved to a clearly more child-like face (rows with reason
     #: ``target_switched``); each person the target was has its own ``face_id``.
     target_switched: int = 0
+    #: Times a face found again after a loss proved, over its next fits, to be another person than
+    #: the one lost (rows with reason ``person_changed``; a new ``face_id`` from there).
+    person_changes: int = 0
     mean_pain_score: float | None = None
     max_pain_score: float | None = None
     mean_pspi: float | None = None
@@ -258,9 +261,10 @@ def analyze_one(path: Path, out_dir: Path, make_pipeline: Callable[[Path], objec
                          "at first detection the face with the most child-like proportions (the largest when "
                          "they do not tell), then followed; picked again by that rule only after 15 frames lost, "
                          "and moved to another face seen clearly more child-like at two checks in a row "
-                         "(a new face_id for each person)")
+                         "(a new face_id for each person; also when a face found again proves to be someone else)")
     s.target_reacquired = int(getattr(tracker, "reacquired", 0))
     s.target_switched = int(getattr(tracker, "switched", 0))
+    s.person_changes = int(getattr(tracker, "person_changes", 0))
     s.au_engine = pipe.au_engine.name  # type: ignore[attr-defined]
     s.model = pipe.scorer.name  # type: ignore[attr-defined]
     s.model_warning = pipe.scorer.card.warning  # type: ignore[attr-defined]

@@ -122,6 +122,8 @@ class Pipeline:
         reason = (self.tracker.last_reason or "no_face") if fit is None else unscored_reason(fit, self.min_quality)
         if fit is not None and self.tracker.just_switched:
             reason = "target_switched"  # said in the row, and it breaks the alarms' sustain streaks
+        elif fit is not None and getattr(self.tracker, "just_changed_person", False):
+            reason = "person_changed"  # the face found again is someone else: the same, said and unscored
         return Tracked(frame, fit, faces_seen, reason, size, t0, self.tracker.target_id)
 
     def finish(self, t: Tracked) -> FrameResult:

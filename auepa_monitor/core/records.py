@@ -21,6 +21,7 @@ REASON_TEXT: dict[str, str] = {
     "no_face": "no face found",
     "target_lost": "target face lost",
     "target_switched": "now following a more child-like face",
+    "person_changed": "the face found again is another person",
     "turned": "face turned away",
     "occluded": "face covered",
     "unsure_fit": "unsure face fit",
@@ -166,7 +167,9 @@ class FrameResult:
             (e.g. OpenFace's fit failed on this frame); then ``face`` is None. Empty otherwise.
         reason: why the frame has no AU values and no score, "" when it has them: "no_face",
             "target_lost" (the fit jumped off the target), "target_switched" (the automatic target
-            moved to a more child-like face: this frame is its first), "turned", "occluded", "unsure_fit"
+            moved to a more child-like face: this frame is its first), "person_changed" (the face
+            found again after a loss proved to be another person: a new ``face_id`` from this frame),
+            "turned", "occluded", "unsure_fit"
             (fit quality below the scoring threshold), or "au_missing" (see ``au_missing``).
         face_id: which face this is: for the one target face, which person the target is (0 for
             the first; +1 each time the automatic rule took someone else, see
