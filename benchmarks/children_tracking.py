@@ -318,6 +318,7 @@ class FullFrameRecord:
     quality: float
     on_left: bool
     on_right: bool
+    face_id: int = 0  # the tracker's ``target_id`` after this frame
 
     @property
     def center_x(self) -> float:
@@ -352,7 +353,8 @@ def evaluate_full_frame(video: Path, roi: tuple[float, float, float, float] | No
                 out.append(FullFrameRecord(i, None, math.nan, False, False))
             else:
                 out.append(FullFrameRecord(i, tuple(float(v) for v in fit.box), float(fit.quality),  # type: ignore[arg-type]
-                                           on("left", i, fit.landmarks), on("right", i, fit.landmarks)))
+                                           on("left", i, fit.landmarks), on("right", i, fit.landmarks),
+                                           int(getattr(tr, "target_id", 0))))
     finally:
         tr.close()
     return out
@@ -362,6 +364,7 @@ def evaluate_full_frame(video: Path, roi: tuple[float, float, float, float] | No
 FULL_FRAME_RULES = {
     "largest face": {"pick": "largest"},
     "child-like, picked once": {"pick": "youngest", "review_every": 0},
+    "child-like, reviewed, no person check": {"check_person": False},
     "child-like, reviewed (default)": {},
 }
 
@@ -407,19 +410,33 @@ def format_full_frames(by_rule: dict[str, list], min_quality: float = DEFAULT_MI
                "on parent": sum(r.on_left for r in tracked),
                "child scored": sum(r.on_right and r.quality >= min_quality for r in tracked),
                "child side": sum(r.center_x > 320 for r in tracked),
-               "switches": sum(sw for _, _, sw in per_video)}
+               "switches": sum(sw for _, _, sw in per_video),
+               "face_ids": sum(len({r.face_id for r in rs}) for _, rs, _ in per_video),
+               "mixed id": sum(mixed_id_frames(rs) for _, rs, _ in per_video)}
         base = base or fig
         rows.append((rule, fig))
-    keys = ["tracked", "on child", "child scored", "on parent", "child side", "switches"]
-    out = [f"{'rule':32s}" + "".join(f"{k:>14s}" for k in keys)]
+    keys = ["tracked", "on child", "child scored", "on parent", "child side", "switches", "face_ids", "mixed id"]
+    out = [f"{'rule':38s}" + "".join(f"{k:>14s}" for k in keys)]
     for rule, fig in rows:
-        out.append(f"{rule:32s}" + "".join(f"{fig[k]:>14d}" for k in keys))
-        out.append(f"{'  x first rule':32s}" + "".join(
+        out.append(f"{rule:38s}" + "".join(f"{fig[k]:>14d}" for k in keys))
+        out.append(f"{'  x first rule':38s}" + "".join(
             f"{(fig[k] / base[k] if base[k] else math.nan):>14.2f}" for k in keys))
     out.append(f"\n{rows[0][1]['frames']} full frames per rule; on child / on parent: the same face as OpenFace's "
                "right-half / left-half fit (success, confidence >= 0.8); child side: box centre right of x=320; "
-               f"child scored: on child with quality >= {min_quality}")
+               f"child scored: on child with quality >= {min_quality}; face_ids: people the target was, summed over "
+               "the videos; mixed id: frames on the child or the parent whose face_id has more frames on the other")
     return "\n".join(out)
+
+
+def mixed_id_frames(recs: Sequence[FullFrameRecord]) -> int:
+    """Frames of one run on a person (OpenFace's left- or right-half face) other than the one most of
+    their ``face_id``'s frames are on: what one face_id wrongly holds of a second person."""
+    n = 0
+    for fid in {r.face_id for r in recs}:
+        left = sum(r.on_left for r in recs if r.face_id == fid and r.box is not None)
+        right = sum(r.on_right for r in recs if r.face_id == fid and r.box is not None)
+        n += min(left, right)
+    return n
 
 
 # ---------------------------------------------------------------------------------------------
