@@ -102,6 +102,32 @@ def test_several_faces_summary_and_all_faces_rows(tmp_path, children_dir):
     assert all(len(f) == len(set(f)) for f in frames_per_id)  # one row per face per frame
 
 
+def test_all_faces_a_track_whose_face_found_again_is_someone_else_gets_a_new_face_id(tmp_path, children_dir):
+    """4JDccE.joke2.rep3, --faces all: the parent (left) is tracked from the start; around frame 135
+    they lean away and the track's face found again is the toddler's (right). Before the person
+    check the parent's face_id went on over 46 frames of the toddler; now that row says
+    person_changed and the toddler's face goes on under a new face_id (each measured against its
+    own whole-recording neutral), and the summary counts it."""
+    video = children_dir / "4JDccE.joke2.rep3.take1.ThatsNotAHat.mp4"
+    p = run_analyze(str(video), "--out", str(tmp_path), "--faces", "all")
+    assert p.returncode == 0, p.stderr
+    rows = list(csv.DictReader(open(tmp_path / f"{video.stem}.csv")))
+    summary = json.loads((tmp_path / f"{video.stem}.summary.json").read_text())
+    changed = [r for r in rows if r["reason"] == "person_changed"]
+    assert changed and summary["person_changes"] == len(changed) == summary["unscored"]["person_changed"]
+    assert "another person" in p.stdout and "person_changed" in p.stdout
+    for r in changed:  # the first row of a new face_id, unscored, box kept
+        assert r["success"] == "0" and r["face_w"] != ""
+        assert min(int(x["frame"]) for x in rows if x["face_id"] == r["face_id"]) == int(r["frame"])
+    sides: dict[str, list[int]] = {}
+    for r in rows:
+        cx = float(r["face_x"]) + float(r["face_w"]) / 2
+        sides.setdefault(r["face_id"], [0, 0])[cx > 320] += 1
+    # No face_id holds both people beyond the probation frames before the decision (5 fits).
+    assert all(min(lr) <= 10 for lr in sides.values()), sides
+    assert "whole recording" in summary["au_neutral"] and "matched" not in summary["au_neutral"]
+
+
 @pytest.mark.slow
 def test_all_faces_ids_stay_with_people_who_move(tmp_path, faces_dir):
     """multi_face.avi: three people who walk, lean and turn. Each keeps one face_id (a track's region

@@ -8,9 +8,10 @@ lost its face nearby (a person who moved fast or turned away keeps their id), el
 track (the next ``face_id``); a track that has lost its face for ``drop_after`` frames ends, and
 its id is never reused. Each track's target region follows its face (the last box), so a person
 walking across the picture stays one track. Two tracks that converge on one face are merged into
-the older one. The single target's person check (``FaceTracker(check_person=...)``: a face found
-again that proves to be someone else gets a new id) is off here: a track's id is its own, kept by
-the rules above, and one engine measures each track's rows.
+the older one. A track's face found again after a loss is on the single target's probation
+(``FaceTracker(check_person=True)``): when it proves to be someone else (a parent's face handed
+to a toddler's lost track), that row says ``person_changed`` and the face goes on under a new
+``face_id``, measured against its own neutral; the old id ends there.
 """
 
 from __future__ import annotations
@@ -47,7 +48,9 @@ class AllFacesPipeline:
         self.drop_after = drop_after
         self.min_score = min_score
         self.tracks: dict[int, Pipeline] = {}
-        self._everyone: dict[int, Pipeline] = {}  # every track of the run, ended ones too
+        # Every face_id of the run, ended ones too: its pipeline and which of that pipeline's
+        # persons (``FaceTracker.target_id``) it is; a track that changes person gets a new id.
+        self._everyone: dict[int, tuple[Pipeline, int]] = {}
         self._missed: dict[int, int] = {}
         self._boxes: dict[int, tuple[float, float, float, float]] = {}
         self._next_id = 0
@@ -79,12 +82,16 @@ class AllFacesPipeline:
         self._n = 0
 
     def close(self) -> None:
-        for p in self._everyone.values():
+        for p in {id(p): p for p, _ in self._everyone.values()}.values():
             p.close()
 
     def second_pass_faces(self) -> dict[int | None, tuple]:
         """Each face_id's engine and scorer, ended tracks included (see :meth:`Pipeline.second_pass_faces`)."""
-        return {fid: (p.au_engine, p.scorer) for fid, p in self._everyone.items()}
+        out: dict[int | None, tuple] = {}
+        for fid, (pipe, person) in self._everyone.items():
+            faces = pipe.second_pass_faces()
+            out[fid] = faces[person] if person in faces else faces[None]
+        return out
 
     def process(self, frame: Frame) -> list[FrameResult]:
         """The results of every tracked face in this frame (a face with no fit this frame is left out)."""
@@ -93,7 +100,10 @@ class AllFacesPipeline:
         self._n += 1
         out: list[FrameResult] = []
         for fid, pipe in list(self.tracks.items()):
-            r = dataclasses.replace(pipe.process(frame), face_id=fid)
+            r = pipe.process(frame)
+            if r.face_id != self._everyone[fid][1]:
+                fid = self._another_person(fid, r.face_id)
+            r = dataclasses.replace(r, face_id=fid)
             if r.face is None:
                 self._missed[fid] += 1
                 if self._missed[fid] >= self.drop_after:
@@ -105,6 +115,17 @@ class AllFacesPipeline:
             out.append(r)
         self._merge_duplicates(out)
         return [r for r in out if r.face_id in self.tracks]
+
+    def _another_person(self, fid: int, person: int) -> int:
+        """Track ``fid``'s tracker found that its face is now another person (its ``person``):
+        the track goes on under a new face_id, and ``fid`` ends."""
+        new = self._next_id
+        self._next_id += 1
+        self.tracks[new] = self.tracks.pop(fid)
+        self._missed[new] = self._missed.pop(fid)
+        self._boxes[new] = self._boxes.pop(fid)
+        self._everyone[new] = (self.tracks[new], person)
+        return new
 
     def _add_new_faces(self, frame: Frame) -> None:
         img = frame.image
@@ -121,8 +142,8 @@ class AllFacesPipeline:
                 continue
             fid = self._next_id
             self._next_id += 1
-            self.tracks[fid] = self._everyone[fid] = self.make_pipeline(
-                FaceTracker(nets=self.nets, roi=d.box, check_person=False))
+            self.tracks[fid] = self.make_pipeline(FaceTracker(nets=self.nets, roi=d.box))
+            self._everyone[fid] = (self.tracks[fid], self.tracks[fid].tracker.target_id)
             self._missed[fid] = 0
             self._boxes[fid] = d.box
 

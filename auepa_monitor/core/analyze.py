@@ -255,7 +255,8 @@ def analyze_one(path: Path, out_dir: Path, make_pipeline: Callable[[Path], objec
     tracker = getattr(pipe, "tracker", None)
     roi = getattr(tracker, "roi", None)
     if tracker is None:
-        s.target_rule = "every face, one row per face per frame with a stable face_id (--faces all)"
+        s.target_rule = ("every face, one row per face per frame with a stable face_id (--faces all; a new face_id "
+                         "when a track's face found again after a loss proves to be someone else)")
     else:
         s.target_rule = (f"the face inside --roi {','.join(f'{v:g}' for v in roi)}" if roi is not None else
                          "at first detection the face with the most child-like proportions (the largest when "
@@ -264,7 +265,8 @@ def analyze_one(path: Path, out_dir: Path, make_pipeline: Callable[[Path], objec
                          "(a new face_id for each person; also when a face found again proves to be someone else)")
     s.target_reacquired = int(getattr(tracker, "reacquired", 0))
     s.target_switched = int(getattr(tracker, "switched", 0))
-    s.person_changes = int(getattr(tracker, "person_changes", 0))
+    # --faces all has one tracker per face: count its tracks' person_changed rows instead.
+    s.person_changes = int(getattr(tracker, "person_changes", reasons.get("person_changed", 0)))
     s.au_engine = pipe.au_engine.name  # type: ignore[attr-defined]
     s.model = pipe.scorer.name  # type: ignore[attr-defined]
     s.model_warning = pipe.scorer.card.warning  # type: ignore[attr-defined]

@@ -26,9 +26,10 @@ small, turned and moving. The graph around MediaPipe's networks (:mod:`.face_net
   is followed as a new person (:meth:`FaceTracker._check_person`, ``person_changes``). On the 28
   children full frames without a ROI, of the faces found again whose person OpenFace's half-frame
   fits tell, 13 were the other person and 23 the same (signature known): the median of 5 fits
-  differed from the lost target's by 0.04-0.20 (one 0.041) and 0.00-0.18 (three above 0.08).
-  Tracked frames whose ``target_id`` also covers the other person: 198 -> 100; the half-frame
-  tracking figures did not change.
+  differed from the lost target's by 0.04-0.20 (one 0.041) and 0.00-0.18 (three above 0.08);
+  the margin is 0.10 (``PERSON_MARGIN``). Tracked frames whose ``target_id`` also covers the other
+  person: 198 -> 100; the half-frame tracking figures did not change. ``analyze --faces all``
+  puts each track on the same probation (rows whose face_id covers two people: 85 -> 8).
 * **Held through turns.** On a strong turn the landmark network's face presence drops below
   ``presence_min`` although its points are still on the face; such a fit, if it moved like the
   target, is returned with quality 0 (the box stays, nothing is scored) while the tracker
@@ -125,9 +126,13 @@ SWITCH_MARGIN = 0.12
 #: lost target's settled median by more than ``PERSON_MARGIN`` it is counted as another person
 #: (:meth:`FaceTracker._check_person`). Chosen on one family of the children videos (3dC3SQ, full
 #: frames, no ROI; OpenFace's half-frame fits judge who is who): re-acquisitions of the same person
-#: differed by at most 0.04 (one outlier 0.18), of the other person by at least 0.115.
+#: differed by at most 0.04 (one outlier 0.18), of the other person by at least 0.115; first set
+#: at 0.08, the middle of that gap. Raised to 0.10 after a check on the other family (4JDccE) and
+#: on multi_face.avi, with ``analyze --faces all`` too: no crossing there differed by less than
+#: 0.115 (10 runs), while the same person leaning and blurred in motion differed by 0.080 and 0.099
+#: (so these figures are no longer held out).
 PERSON_CHECK_FITS = 5
-PERSON_MARGIN = 0.08
+PERSON_MARGIN = 0.10
 #: Eye corners (MediaPipe 33, 133, 362, 263): the temporal smoothing averages the shape relative to their mean.
 _SMOOTH_ANCHOR = (33, 133, 362, 263)
 
@@ -344,7 +349,8 @@ class FaceTracker:
             child-like (see :meth:`_review`); 0 never.
         check_person: a face found again after a loss is checked over its next fits to be the person
             lost, and counted as a new person (``target_id`` + 1) when it is not (see
-            :meth:`_check_person`); off for ``analyze --faces all``, whose tracks keep their own ids.
+            :meth:`_check_person`); ``analyze --faces all`` then ends the track's face_id and goes on
+            under a new one. False: a face found again keeps its ``target_id`` (the benchmarks' baseline).
     """
 
     def __init__(

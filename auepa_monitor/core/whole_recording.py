@@ -136,7 +136,7 @@ def rescore_faces_csv(path: Path, faces: Mapping[int | None, tuple[Any, Any]]) -
         rows = csv.reader(complete_lines(path))
         if tuple(next(rows, ())) != FRAME_COLUMNS:
             raise LookupError(f"{path.name}: not this program's per-frame CSV")
-        prev: _Face | None = None
+        last_of: dict[int, _Face] = {}  # id(scorer) -> the face its last scored row was
         for row in rows:
             if row[_COL["success"]] == "1":
                 plan = plans[None] if None in plans else plans.get(int(row[_COL["face_id"]]))
@@ -144,9 +144,9 @@ def rescore_faces_csv(path: Path, faces: Mapping[int | None, tuple[Any, Any]]) -
                     raise LookupError(row[0])
                 plan.rows += 1
                 if plan.aus is not None:
-                    if prev is not None and plan is not prev and plan.scorer is prev.scorer:
-                        plan.scorer.reset()  # one target's next person: the smoothing starts again, as live
-                    prev = plan
+                    if last_of.get(id(plan.scorer), plan) is not plan:
+                        plan.scorer.reset()  # one scorer's next person: the smoothing starts again, as live
+                    last_of[id(plan.scorer)] = plan
                     i = plan.by_frame.get(int(row[0]))
                     if i is None:
                         raise LookupError(row[0])
