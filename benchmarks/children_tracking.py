@@ -3,6 +3,7 @@
     python benchmarks/children_tracking.py [--videos GLOB] [--half right|left|both] [--limit N]
                                            [--min-quality Q] [--jobs J] [--lost FILE] [--draw DIR]
     python benchmarks/children_tracking.py --full-frame [--jobs J]   (the automatic-target rules, no ROI)
+    python benchmarks/children_tracking.py --all-faces [--jobs J]    (analyze --faces all: ids against people)
 
 Data: ``../shared/data/children`` (relative to the repo root): 28 webcam videos (640x480) of a
 toddler (viewer's right) with a parent (viewer's left), and ``openface_ref/<video>.left.csv`` /
@@ -439,6 +440,64 @@ def mixed_id_frames(recs: Sequence[FullFrameRecord]) -> int:
     return n
 
 
+def _all_faces_star(args) -> tuple[str, list[tuple[int, bool, bool, str]]]:
+    """One video's ``analyze --faces all`` rows as (face_id, on left, on right, reason)."""
+    video, check_person, limit = args
+    from auepa_monitor.core.all_faces import AllFacesPipeline
+    from auepa_monitor.core.engines import make_au_engine
+    from auepa_monitor.core.face import FaceTracker
+    from auepa_monitor.core.pipeline import Pipeline
+    from auepa_monitor.core.scoring import PainScorer
+    from auepa_monitor.core.sources import Frame
+
+    refs = {h: load_reference(reference_csv(video, h)) for h in HALVES if reference_csv(video, h).exists()}
+
+    def on(half: str, i: int, lm: np.ndarray) -> bool:
+        ref = refs.get(half)
+        return ref is not None and i <= ref.n and bool(ref.fitted[i]) and \
+            same_face(lm, ref.landmarks[i] + (HALF_X0[half], 0))
+
+    # The pipelines analyze --faces all builds (pipeline_factory), with the person check on or off.
+    pipe = AllFacesPipeline(FaceTracker().nets, lambda tr: Pipeline(tracker=tr, au_engine=make_au_engine("embedded"),
+                                                                    scorer=PainScorer()), check_person=check_person)
+    rows = []
+    try:
+        for i, img in decoded_frames(video, limit):
+            for r in pipe.process(Frame(i, (i - 1) / 30.0, img)):
+                rows.append((r.face_id, on("left", i, r.face.landmarks), on("right", i, r.face.landmarks), r.reason))
+    finally:
+        pipe.close()
+    return video.name, rows
+
+
+def evaluate_all_faces(videos: Sequence[Path], limit: int | None = None, jobs: int = 1) -> str:
+    """``analyze --faces all`` on the full frames, with and without the tracks' person check: how many
+    face_ids, and how many rows a face_id holds of a second person (OpenFace's half fits judge)."""
+    tasks = [(v, check, limit) for check in (False, True) for v in videos]
+    if jobs <= 1:
+        res = [_all_faces_star(t) for t in tasks]
+    else:
+        import multiprocessing as mp
+
+        with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as ex:
+            res = list(ex.map(_all_faces_star, tasks))
+    n = len(videos)
+    out = [f"{'analyze --faces all':32s}{'rows':>8s}{'face_ids':>10s}{'mixed id':>10s}{'person_changed':>16s}"]
+    for k, label in enumerate(("no person check", "person check (default)")):
+        runs = res[k * n:(k + 1) * n]
+        ids = mixed = rows = changed = 0
+        for _, rs in runs:
+            rows += len(rs)
+            changed += sum(r[3] == "person_changed" for r in rs)
+            for fid in {r[0] for r in rs}:
+                ids += 1
+                mixed += min(sum(r[1] for r in rs if r[0] == fid), sum(r[2] for r in rs if r[0] == fid))
+        out.append(f"{label:32s}{rows:>8d}{ids:>10d}{mixed:>10d}{changed:>16d}")
+    out.append("\nmixed id: rows on the child or the parent (OpenFace's right- / left-half fit, success, confidence "
+               ">= 0.8) whose face_id has more rows on the other; summed over the videos")
+    return "\n".join(out)
+
+
 # ---------------------------------------------------------------------------------------------
 # Figures
 # ---------------------------------------------------------------------------------------------
@@ -617,6 +676,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--draw", type=Path, help="draw up to 3 'different face' frames per video-half into this folder")
     ap.add_argument("--full-frame", action="store_true",
                     help="instead: the whole frames without a ROI, comparing the automatic-target rules")
+    ap.add_argument("--all-faces", action="store_true",
+                    help="instead: analyze --faces all on the whole frames, with and without the person check")
     args = ap.parse_args(argv)
 
     if not args.data.is_dir():
@@ -628,6 +689,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     halves = HALVES if args.half == "both" else (args.half,)
     t0 = time.perf_counter()
+    if args.all_faces:
+        print(evaluate_all_faces(videos, args.limit, args.jobs))
+        print(f"{time.perf_counter() - t0:.0f} s wall")
+        return 0
     if args.full_frame:
         print(format_full_frames(evaluate_full_frames(videos, args.limit, args.jobs), args.min_quality))
         print(f"{time.perf_counter() - t0:.0f} s wall")

@@ -280,3 +280,16 @@ def test_a_face_found_again_that_is_another_person_gets_a_new_face_id():
     for _, frame in ct.decoded_frames(CHILDREN / "4JDccE.joke2.rep2.take1.ThatsNotAHat.mp4"):
         tracker.process(frame[:, :320].copy())
     assert tracker.person_changes == 0
+
+
+def test_all_faces_benchmark_counts_ids_that_cover_two_people(capsys):
+    """``children_tracking.py --all-faces`` (the README's --faces all figures): on 4JDccE.joke2.rep3,
+    where the parent's track is handed the toddler's face at frame ~135, the run without the person
+    check has rows of one face_id on both people, the default run splits them at a person_changed row."""
+    assert ct.main(["--all-faces", "--videos", "4JDccE.joke2.rep3*", "--limit", "170"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    fig = {ln[:32].strip(): [int(v) for v in ln[32:].split()] for ln in lines[1:3]}
+    rows0, ids0, mixed0, changed0 = fig["no person check"]
+    rows1, ids1, mixed1, changed1 = fig["person check (default)"]
+    assert changed0 == 0 and changed1 >= 1 and ids1 == ids0 + changed1
+    assert mixed0 >= 10 and mixed1 <= 6, fig  # at most the probation frames before the decision

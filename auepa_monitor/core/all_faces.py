@@ -38,11 +38,14 @@ class AllFacesPipeline:
         detect_every: frames between whole-frame detections that look for new faces.
         drop_after: frames a track may go without its face before it ends.
         min_score: detector score (0-1) for a face to start a track.
+        check_person: each track's face found again after a loss is on the person probation (a
+            new face_id when it proves to be someone else); False only as the benchmark's baseline.
     """
 
     def __init__(self, nets: FaceNets, make_pipeline: Callable[[FaceTracker], Pipeline], detect_every: int = 10,
-                 drop_after: int = 30, min_score: float = 0.5) -> None:
+                 drop_after: int = 30, min_score: float = 0.5, check_person: bool = True) -> None:
         self.nets = nets
+        self.check_person = check_person
         self.make_pipeline = make_pipeline
         self.detect_every = detect_every
         self.drop_after = drop_after
@@ -142,7 +145,7 @@ class AllFacesPipeline:
                 continue
             fid = self._next_id
             self._next_id += 1
-            self.tracks[fid] = self.make_pipeline(FaceTracker(nets=self.nets, roi=d.box))
+            self.tracks[fid] = self.make_pipeline(FaceTracker(nets=self.nets, roi=d.box, check_person=self.check_person))
             self._everyone[fid] = (self.tracks[fid], self.tracks[fid].tracker.target_id)
             self._missed[fid] = 0
             self._boxes[fid] = d.box
