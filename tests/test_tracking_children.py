@@ -293,3 +293,32 @@ def test_all_faces_benchmark_counts_ids_that_cover_two_people(capsys):
     rows1, ids1, mixed1, changed1 = fig["person check (default)"]
     assert changed0 == 0 and changed1 >= 1 and ids1 == ids0 + changed1
     assert mixed0 >= 10 and mixed1 <= 6, fig  # at most the probation frames before the decision
+
+
+def test_choosing_another_face_starts_a_new_person_and_choosing_the_same_keeps_it():
+    """3dC3SQ.joke1.rep1: the automatic target is the toddler (right). A click on the parent (left)
+    is a new person: face_id 1 from there, measured against the parent's own neutral, not the
+    toddler's. Choosing the followed face again (a region on it) keeps the person."""
+    import cv2
+
+    from auepa_monitor.core.pipeline import Pipeline
+    from auepa_monitor.core.sources import Frame
+
+    pipe = Pipeline()
+    rows = []
+    for i, img in ct.decoded_frames(CHILDREN / "3dC3SQ.joke1.rep1.take1.TearingPaper.mp4", 80):
+        if i == 31:
+            dets = pipe.tracker.detect(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
+            parent = [d.box for d in dets if d.box[0] + d.box[2] / 2 < 320]
+            assert parent, [d.box for d in dets]
+            pipe.set_target(parent[0])
+        if i == 61:
+            pipe.set_target(rows[-1].face.box)  # the parent's face again
+        rows.append(pipe.process(Frame(i, (i - 1) / 30.0, img)))
+    cx = lambda r: r.face.box[0] + r.face.box[2] / 2  # noqa: E731
+    before = [r for r in rows[:30] if r.face is not None]
+    after = [r for r in rows[30:] if r.face is not None]
+    assert len(before) >= 20 and all(r.face_id == 0 and cx(r) > 320 for r in before)
+    assert len(after) >= 40 and all(r.face_id == 1 and cx(r) < 320 for r in after)
+    faces = pipe.second_pass_faces()
+    assert set(faces) == {0, 1} and faces[0][0] is not faces[1][0]

@@ -414,3 +414,30 @@ def test_choose_prompt_says_when_the_automatic_target_moved(qtbot):
     assert panel.prompt.text().endswith("The automatic choice has moved to another face once.")
     panel.set_result(replace(r, face_id=2, faces_seen=1), choose_prompt=False)
     assert panel.prompt.isHidden()
+
+
+def test_a_person_changed_row_keeps_asking_for_a_click_until_the_user_chooses(make_window):
+    """The tracker says once, in one row, that the face it found again is another person; the pain
+    panel keeps saying so (a nurse glances, not reads every frame) until a target is chosen again."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from auepa_monitor.core.records import FaceFit, HeadPose
+
+    win = make_window()
+    base = _last(win)
+    face = FaceFit(box=(10.0, 8.0, 20.0, 20.0), landmarks=np.zeros((478, 3), np.float32), blendshapes={},
+                   pose=HeadPose(0.0, 0.0, 0.0), quality=1.0)
+    one = replace(base.result, face=face, faces_seen=1)
+    win.show_processed(replace(base, result=one))
+    assert win.pain.prompt.isHidden()
+    changed = replace(one, pain_score=None, pain_level=None, reason="person_changed", face_id=1)
+    win.show_processed(replace(base, result=changed))
+    assert not win.pain.prompt.isHidden() and "another person" in win.pain.prompt.text()
+    assert "not scored: the face found again is another person" in win.pain.level.text()
+    win.show_processed(replace(base, result=replace(one, frame=21, face_id=1)))  # scored again: still said
+    assert not win.pain.prompt.isHidden() and "click the infant" in win.pain.prompt.text()
+    win.set_target((5.0, 5.0, 30.0, 30.0))
+    win.show_processed(replace(base, result=replace(one, frame=22, face_id=1)))
+    assert win.pain.prompt.isHidden()

@@ -442,7 +442,18 @@ class FaceTracker:
 
     # -- public API -----------------------------------------------------------------------
     def set_target(self, roi: Box | None) -> None:
-        """Choose the target face by a region (frame pixels); None lets the tracker pick."""
+        """Choose the target face by a region (frame pixels); None lets the tracker pick.
+
+        A region whose centre is not on the face followed now chooses another person (a nurse
+        clicks the infant while the parent was followed): a new ``target_id``, so that the infant
+        is measured against their own neutral, not the parent's. A region on the followed face
+        (choosing it again) keeps the person.
+        """
+        if roi is not None and self._last_box is not None:
+            b = self._last_box
+            cx, cy = _center(roi)
+            if not (b[0] <= cx <= b[0] + b[2] and b[1] <= cy <= b[1] + b[3]):
+                self.target_id += 1
         self.roi = roi
         self.reset()
 

@@ -106,6 +106,7 @@ class MainWindow(QMainWindow):
                                       sessions_root=self.sessions_root, device=device, listener=self.bridge)
         self.sound = AlarmSound(enabled=sound)
         self.current: Processed | None = None  # the frame shown
+        self._other_person = False  # a person_changed row was shown since the last choice of target
         self.frames_shown = 0
         self.rate = DisplayRate()
         self._last_curve = 0.0
@@ -328,6 +329,7 @@ class MainWindow(QMainWindow):
 
     def _on_source_started(self, src: Source, desc: str, play: bool, note: str) -> None:
         self._shown_job = None
+        self._other_person = False
         self.spans = []
         self.status.cancel.setVisible(False)
         self.current = None
@@ -438,6 +440,7 @@ class MainWindow(QMainWindow):
     def seek(self, frame: int) -> None:
         """Show 1-based ``frame`` of a file (temporal state restarts there)."""
         self.monitor.seek(frame)
+        self._other_person = False
 
     def step(self, delta: int) -> None:
         if self.player.source is not None and not self.monitor.source.live:
@@ -469,6 +472,7 @@ class MainWindow(QMainWindow):
 
     def set_target(self, roi: tuple[float, float, float, float] | None) -> None:
         self.monitor.set_target(roi)
+        self._other_person = False  # the user chose again
         self.view.target_roi = roi
         self.view.update()
         if roi is not None:
@@ -538,8 +542,10 @@ class MainWindow(QMainWindow):
         self.frames_shown += 1
         self.rate.shown.append(time.monotonic())
         self.view.set_frame(p.image, r)
+        # Said once in the row, kept on screen: the face followed became someone else.
+        self._other_person = self._other_person or r.reason == "person_changed"
         self.pain.set_result(r, choose_prompt=r.faces_seen > 1 and self.monitor.target is None,
-                             scale=self.monitor.scale)
+                             scale=self.monitor.scale, other_person=self._other_person)
         self.au_panel.set_values(r.au)
         self.engines.show_values(self.monitor, r.au_engine, r.au_missing)
         count = self.monitor.source.frame_count

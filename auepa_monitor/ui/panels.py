@@ -22,6 +22,8 @@ AU_NAMES = {1: "inner brow raiser", 2: "outer brow raiser", 4: "brow lowerer", 6
 
 #: The pain panel's prompt while several faces are in view and none was chosen.
 _CHOOSE = "Several faces in view: click the infant's face to monitor it."
+_OTHER_PERSON = ("The face followed now is another person than before (found again after it was lost): "
+                 "click the infant's face to monitor it.")
 
 
 class AUPanel(QWidget):
@@ -128,14 +130,19 @@ class PainPanel(QFrame):
         self.warning.setVisible(bool(warning))
         self.facts.setText(facts)
 
-    def set_result(self, r: FrameResult | None, choose_prompt: bool = False, scale: PainScale | None = None) -> None:
+    def set_result(self, r: FrameResult | None, choose_prompt: bool = False, scale: PainScale | None = None,
+                   other_person: bool = False) -> None:
         """Show one frame's score; a frame that was not scored shows why, greyed out.
 
         ``choose_prompt``: several faces are in view and the user has not chosen one.
         ``scale``: where the levels start (the alarms' scale); None: the record's own level.
+        ``other_person``: since the last choice the tracker found that the face it follows is
+        someone else (a ``person_changed`` row): asks for a click until the user chooses again.
         """
-        self.prompt.setVisible(choose_prompt)
-        if choose_prompt:
+        self.prompt.setVisible(choose_prompt or other_person)
+        if other_person:
+            self.prompt.setText(_OTHER_PERSON)
+        elif choose_prompt:
             moved = r.face_id if r is not None else 0  # people the automatic target was, after the first
             self.prompt.setText(_CHOOSE + (f" The automatic choice has moved to another face "
                                            f"{'once' if moved == 1 else f'{moved} times'}."
