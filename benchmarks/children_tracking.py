@@ -299,10 +299,7 @@ def evaluate(videos: Iterable[Path], halves: Sequence[str] = ("right",), limit: 
         for v in videos:
             out += evaluate_video(v, halves, limit)
         return out
-    import multiprocessing as mp
-
-    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as ex:
-        return [r for rs in ex.map(_evaluate_star, [(v, tuple(halves), limit) for v in videos]) for r in rs]
+    return [r for rs in _map_jobs(_evaluate_star, [(v, tuple(halves), limit) for v in videos], jobs) for r in rs]
 
 
 @dataclass(frozen=True)
@@ -384,17 +381,21 @@ def _full_frame_star(args):
     return video.name, recs, int(getattr(made[0], "switched", 0))
 
 
+def _map_jobs(fn: Callable, tasks: list, jobs: int) -> list:
+    """``[fn(t) for t in tasks]``, in ``jobs`` spawned processes when ``jobs`` > 1 (in order)."""
+    if jobs <= 1:
+        return [fn(t) for t in tasks]
+    import multiprocessing as mp
+
+    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as ex:
+        return list(ex.map(fn, tasks))
+
+
 def evaluate_full_frames(videos: Sequence[Path], limit: int | None = None, jobs: int = 1) -> dict[str, list]:
     """Every rule of ``FULL_FRAME_RULES`` on the full frames of ``videos``, no ROI: rule ->
     [(video name, records, switches)]."""
-    tasks = [(v, kwargs, limit) for kwargs in FULL_FRAME_RULES.values() for v in videos]
-    if jobs <= 1:
-        res = [_full_frame_star(t) for t in tasks]
-    else:
-        import multiprocessing as mp
-
-        with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as ex:
-            res = list(ex.map(_full_frame_star, tasks))
+    res = _map_jobs(_full_frame_star, [(v, kwargs, limit) for kwargs in FULL_FRAME_RULES.values() for v in videos],
+                    jobs)
     n = len(videos)
     return {rule: res[i * n:(i + 1) * n] for i, rule in enumerate(FULL_FRAME_RULES)}
 
@@ -473,14 +474,7 @@ def _all_faces_star(args) -> tuple[str, list[tuple[int, bool, bool, str]]]:
 def evaluate_all_faces(videos: Sequence[Path], limit: int | None = None, jobs: int = 1) -> str:
     """``analyze --faces all`` on the full frames, with and without the tracks' person check: how many
     face_ids, and how many rows a face_id holds of a second person (OpenFace's half fits judge)."""
-    tasks = [(v, check, limit) for check in (False, True) for v in videos]
-    if jobs <= 1:
-        res = [_all_faces_star(t) for t in tasks]
-    else:
-        import multiprocessing as mp
-
-        with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as ex:
-            res = list(ex.map(_all_faces_star, tasks))
+    res = _map_jobs(_all_faces_star, [(v, check, limit) for check in (False, True) for v in videos], jobs)
     n = len(videos)
     out = [f"{'analyze --faces all':32s}{'rows':>8s}{'face_ids':>10s}{'mixed id':>10s}{'person_changed':>16s}"]
     for k, label in enumerate(("no person check", "person check (default)")):
