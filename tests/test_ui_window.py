@@ -409,9 +409,9 @@ def test_choose_prompt_says_when_the_automatic_target_moved(qtbot):
     panel.set_result(r, choose_prompt=True)
     assert panel.prompt.text() == "Several faces in view: click the infant's face to monitor it."
     panel.set_result(replace(r, face_id=2), choose_prompt=True)
-    assert panel.prompt.text().endswith("The automatic choice has moved to another face 2 times.")
+    assert panel.prompt.text().endswith("The face followed has changed to another person 2 times.")
     panel.set_result(replace(r, face_id=1), choose_prompt=True)
-    assert panel.prompt.text().endswith("The automatic choice has moved to another face once.")
+    assert panel.prompt.text().endswith("The face followed has changed to another person once.")
     panel.set_result(replace(r, face_id=2, faces_seen=1), choose_prompt=False)
     assert panel.prompt.isHidden()
 

@@ -143,8 +143,10 @@ class PainPanel(QFrame):
         if other_person:
             self.prompt.setText(_OTHER_PERSON)
         elif choose_prompt:
-            moved = r.face_id if r is not None else 0  # people the automatic target was, after the first
-            self.prompt.setText(_CHOOSE + (f" The automatic choice has moved to another face "
+            # face_id counts the people the target was (automatic moves, faces found again that were
+            # someone else, and the user's own choices), after the first.
+            moved = r.face_id if r is not None else 0
+            self.prompt.setText(_CHOOSE + (f" The face followed has changed to another person "
                                            f"{'once' if moved == 1 else f'{moved} times'}."
                                            if moved else ""))
         if r is not None and r.face is not None:
