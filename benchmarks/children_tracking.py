@@ -444,11 +444,9 @@ def mixed_id_frames(recs: Sequence[FullFrameRecord]) -> int:
 def _all_faces_star(args) -> tuple[str, list[tuple[int, bool, bool, str]]]:
     """One video's ``analyze --faces all`` rows as (face_id, on left, on right, reason)."""
     video, check_person, limit = args
-    from auepa_monitor.core.all_faces import AllFacesPipeline
-    from auepa_monitor.core.engines import make_au_engine
-    from auepa_monitor.core.face import FaceTracker
-    from auepa_monitor.core.pipeline import Pipeline
-    from auepa_monitor.core.scoring import PainScorer
+    import argparse
+
+    from auepa_monitor.core.pipeline_factory import make_pipeline_factory
     from auepa_monitor.core.sources import Frame
 
     refs = {h: load_reference(reference_csv(video, h)) for h in HALVES if reference_csv(video, h).exists()}
@@ -458,9 +456,11 @@ def _all_faces_star(args) -> tuple[str, list[tuple[int, bool, bool, str]]]:
         return ref is not None and i <= ref.n and bool(ref.fitted[i]) and \
             same_face(lm, ref.landmarks[i] + (HALF_X0[half], 0))
 
-    # The pipelines analyze --faces all builds (pipeline_factory), with the person check on or off.
-    pipe = AllFacesPipeline(FaceTracker().nets, lambda tr: Pipeline(tracker=tr, au_engine=make_au_engine("embedded"),
-                                                                    scorer=PainScorer()), check_person=check_person)
+    # The pipeline analyze --faces all builds, with the person check on or off (read as each track starts).
+    opts = argparse.Namespace(roi=None, model=None, au_engine="embedded", openface_bin=None, no_smoothing=False,
+                              au_neutral="running", faces="all", quiet=True)
+    pipe = make_pipeline_factory(opts)(video)
+    pipe.check_person = check_person
     rows = []
     try:
         for i, img in decoded_frames(video, limit):

@@ -180,6 +180,11 @@ def _center(b: Box) -> tuple[float, float]:
     return b[0] + b[2] / 2, b[1] + b[3] / 2
 
 
+def _holds(b: Box, x: float, y: float) -> bool:
+    """Whether the point (``x``, ``y``) lies in box ``b`` (frame pixels)."""
+    return b[0] <= x <= b[0] + b[2] and b[1] <= y <= b[1] + b[3]
+
+
 def _inside(a: Box, b: Box) -> float:
     """Fraction of box ``a`` that lies inside box ``b``."""
     iw = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
@@ -449,11 +454,8 @@ class FaceTracker:
         is measured against their own neutral, not the parent's. A region on the followed face
         (choosing it again) keeps the person.
         """
-        if roi is not None and self._last_box is not None:
-            b = self._last_box
-            cx, cy = _center(roi)
-            if not (b[0] <= cx <= b[0] + b[2] and b[1] <= cy <= b[1] + b[3]):
-                self.target_id += 1
+        if roi is not None and self._last_box is not None and not _holds(self._last_box, *_center(roi)):
+            self.target_id += 1
         self.roi = roi
         self.reset()
 
@@ -829,9 +831,7 @@ class FaceTracker:
         roi: Box = self.roi  # type: ignore[assignment]
         if _inside(roi, box) >= 0.5:
             return True
-        cx, cy = _center(box)
-        return any(r[0] <= cx <= r[0] + r[2] and r[1] <= cy <= r[1] + r[3]
-                   for r in (roi, self._last_box or roi))
+        return any(_holds(r, *_center(box)) for r in (roi, self._last_box or roi))
 
     def _near_last(self, box: Box) -> bool:
         """A detection close to where the target was last seen, and of a similar size.
