@@ -61,6 +61,23 @@ def test_missing_scores_break_streaks_and_raise_no_face():
     assert [(e.kind, e.alarm) for e in ev] == [("cleared", "no_face")]
 
 
+def test_a_change_of_person_restarts_the_sustain_and_clear_timers():
+    """2 s of the infant at 9, then 2 s of another person (face_id 1) at 9: never 3 s of one
+    person, so no alarm; 3 s more of that person raises it. Clearing restarts alike."""
+    mon = AlertMonitor(AlertConfig(high_on=7.5, mid_on=5.0, hysteresis=1.0, sustain_s=3.0, clear_s=2.0))
+
+    def run(scores, person, t0):
+        return [e for i, s in enumerate(scores) for e in mon.update(t0 + i / 10, s, i + 1, person=person)]
+
+    assert not run([9.0] * 20, 0, 0.0) + run([9.0] * 20, 1, 2.0)
+    raised = run([9.0] * 11, 1, 4.0)
+    assert {e.alarm for e in raised if e.kind == "raised"} == {"strong_pain", "mid_pain"}
+    assert abs(raised[0].t - 5.0) < 1e-9  # 3 s after the change, not after the first 9
+    assert not [e for e in run([1.0] * 15, 1, 5.1) + run([1.0] * 15, 2, 6.6) if e.kind == "cleared"]
+    cleared = run([1.0] * 21, 2, 8.1)
+    assert {e.alarm for e in cleared if e.kind == "cleared"} == {"strong_pain", "mid_pain"}
+
+
 def test_stall_watchdog_and_source_failure():
     mon = AlertMonitor(AlertConfig(stall_s=3.0))
     mon.frame_arrived(100.0)

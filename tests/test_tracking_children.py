@@ -322,3 +322,10 @@ def test_choosing_another_face_starts_a_new_person_and_choosing_the_same_keeps_i
     assert len(after) >= 40 and all(r.face_id == 1 and cx(r) < 320 for r in after)
     faces = pipe.second_pass_faces()
     assert set(faces) == {0, 1} and faces[0][0] is not faces[1][0]
+    # Another source in the same window: its people are numbered from 0 again, with one engine.
+    pipe.new_source()
+    assert pipe.tracker.target_id == 0 and pipe.tracker.person_changes == 0
+    again = [pipe.process(Frame(i, (i - 1) / 30.0, img))
+             for i, img in ct.decoded_frames(CHILDREN / "3dC3SQ.joke2.rep1.take1.Peekaboo.mp4", 10)]
+    assert [r.face_id for r in again] == [0] * 10 and any(r.face is not None for r in again)
+    assert set(pipe.second_pass_faces()) == {None}

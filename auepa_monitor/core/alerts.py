@@ -166,16 +166,25 @@ class AlertMonitor:
     _acked: set[str] = field(default_factory=set)
     _audio_paused_until: float = -1.0
     _watch: bool = True
+    _person: int | None = None  # the face_id of the last frame fed
 
     # -- feeding ------------------------------------------------------------------------------
-    def update(self, t: float, score: float | None, frame: int | None = None, reason: str = "") -> list[AlertEvent]:
+    def update(self, t: float, score: float | None, frame: int | None = None, reason: str = "",
+               person: int = 0) -> list[AlertEvent]:
         """One processed frame at source time ``t`` with its pain score (None: not scored).
 
         ``reason`` (a ``FrameResult.reason``) words the technical alarm: "Signal lost: face
-        turned away for 12 s" says more to a nurse than "no face found".
+        turned away for 12 s" says more to a nurse than "no face found". ``person`` is the
+        frame's ``face_id``: when it changes (the user chose another face, or the face followed
+        proved to be someone else) the sustain and clear timers start again, so that no alarm is
+        raised or cleared on a streak that mixes two people's scores.
         """
         cfg = self.config
         ev: list[AlertEvent] = []
+        if person != self._person:
+            for st in self._pain.values():
+                st.above_since = st.below_since = None
+            self._person = person
         if self._first_t is None:
             self._first_t = t
         # Technical: no face for no_face_s.
@@ -251,6 +260,7 @@ class AlertMonitor:
         ev += self._clear_tech("no_face", None, None)
         self._pain = {k: _Streak() for k in PAIN_ALARMS}
         self._last_face_t = self._first_t = None
+        self._person = None
         return ev
 
     # -- audio ----------------------------------------------------------------------------------

@@ -474,6 +474,13 @@ class FaceTracker:
         self._review_seen = []
         self._probation = None
 
+    def restart_people(self) -> None:
+        """Number the people from 0 again and zero the per-source counts (``switched``,
+        ``reacquired``, ``person_changes``): another source begins."""
+        self.target_id = 0
+        self.switched = self.reacquired = self.person_changes = 0
+        self.just_switched = self.just_changed_person = False
+
     def close(self) -> None:
         """Release the networks (nothing to do for LiteRT; kept for the engine protocol)."""
 

@@ -338,7 +338,7 @@ class MonitorSession:
                 engine = self._embedded_engine()
 
             def swap(pipe) -> None:
-                pipe.au_engine = engine  # reset by the player on this source's first frame (new epoch)
+                pipe.new_source(engine)  # before its first frame: its own people (face_id from 0), its engine
 
             self.player.call_in_worker(swap)
             self.engine_in_use = engine.name
@@ -524,7 +524,7 @@ class MonitorSession:
             if self.session:
                 self.session.write_frame(r)
             ev = self.alerts.frame_arrived(time.monotonic())
-            ev += self.alerts.update(r.timestamp, r.pain_score, r.frame, r.reason)
+            ev += self.alerts.update(r.timestamp, r.pain_score, r.frame, r.reason, r.face_id)
             self._apply(ev)
             self.latest = p
             self.frames_ingested += 1

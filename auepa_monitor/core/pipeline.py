@@ -77,6 +77,20 @@ class Pipeline:
         self.au_engine.reset()
         self.scorer.reset()
 
+    def new_source(self, engine: AUEngine | None = None) -> None:
+        """Start on another source: forget the target and every person's neutral, number the
+        people from 0 again (each source's ``face_id`` starts at 0), and measure with ``engine``
+        (None: the first person's engine so far). Runs in the processing thread, before the new
+        source's first frame."""
+        engine = engine or self._engines[0]
+        self._engines = {0: engine}
+        self.au_engine = engine
+        self._person = 0
+        self.tracker.reset()
+        self.tracker.restart_people()
+        engine.reset()
+        self.scorer.reset()
+
     def _to_person(self, person: int) -> None:
         """The tracker now follows another person: measure them against their own neutral (an
         engine of their own, where the engine can make one) and restart the score's smoothing."""
