@@ -282,6 +282,23 @@ def test_a_face_found_again_that_is_another_person_gets_a_new_face_id():
     assert tracker.person_changes == 0
 
 
+def test_a_target_lost_before_its_proportions_settled_is_checked_too():
+    """4JDccE.joke3.rep3, full frame, no ROI: the toddler (right) is followed for about 40 fits,
+    fewer than the signature needs to settle, lost, and the face found again is the parent's. The
+    median of all the toddler's fits so far tells them apart: the parent gets a new face_id (frames
+    on a face_id that is mostly the other person 20 -> at most the probation frames)."""
+    from auepa_monitor.core.face import FaceTracker
+
+    video = CHILDREN / "4JDccE.joke3.rep3.take1.Peekaboo.mp4"
+    runs = {}
+    for check in (False, True):
+        tracker = FaceTracker(check_person=check)
+        recs = ct.evaluate_full_frame(video, tracker_factory=lambda t=tracker: t)
+        runs[check] = (ct.mixed_id_frames(recs), tracker.person_changes)
+    assert runs[False][0] >= 15 and runs[False][1] == 0
+    assert runs[True][0] <= 6 and runs[True][1] == 1, runs
+
+
 def test_all_faces_benchmark_counts_ids_that_cover_two_people(capsys):
     """``children_tracking.py --all-faces`` (the README's --faces all figures): on 4JDccE.joke2.rep3,
     where the parent's track is handed the toddler's face at frame ~135, the run without the person
