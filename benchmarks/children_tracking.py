@@ -323,25 +323,31 @@ class FullFrameRecord:
         return math.nan if self.box is None else self.box[0] + self.box[2] / 2
 
 
+def half_references(video: Path) -> dict[str, Reference]:
+    """OpenFace's fits on each half of ``video`` that has a reference: half -> Reference."""
+    return {h: load_reference(reference_csv(video, h)) for h in HALVES if reference_csv(video, h).exists()}
+
+
+def on_half(refs: dict[str, Reference], half: str, i: int, lm: np.ndarray) -> bool:
+    """Whether full-frame landmarks ``lm`` of frame ``i`` are the same face as OpenFace's fit on
+    ``half`` (success 1, confidence >= 0.8); False where there is none."""
+    ref = refs.get(half)
+    return ref is not None and i <= ref.n and bool(ref.fitted[i]) and \
+        same_face(lm, ref.landmarks[i] + (HALF_X0[half], 0))
+
+
 def evaluate_full_frame(video: Path, roi: tuple[float, float, float, float] | None = None,
                         limit: int | None = None,
                         tracker_factory: Callable[[], object] | None = None) -> list[FullFrameRecord]:
     """Runs one fresh tracker (``FaceTracker(roi=roi)`` by default) on the full frames of ``video``."""
     video = Path(video)
-    refs = {h: load_reference(reference_csv(video, h)) for h in HALVES if reference_csv(video, h).exists()}
+    refs = half_references(video)
     if tracker_factory is None:
         from auepa_monitor.core.face import FaceTracker
 
         tr = FaceTracker(roi=roi)
     else:
         tr = tracker_factory()
-
-    def on(half: str, i: int, lm: np.ndarray) -> bool:
-        ref = refs.get(half)
-        if ref is None or i > ref.n or not ref.fitted[i]:
-            return False
-        lm68 = ref.landmarks[i] + (HALF_X0[half], 0)
-        return same_face(lm, lm68)
 
     out = []
     try:
@@ -351,8 +357,8 @@ def evaluate_full_frame(video: Path, roi: tuple[float, float, float, float] | No
                 out.append(FullFrameRecord(i, None, math.nan, False, False))
             else:
                 out.append(FullFrameRecord(i, tuple(float(v) for v in fit.box), float(fit.quality),  # type: ignore[arg-type]
-                                           on("left", i, fit.landmarks), on("right", i, fit.landmarks),
-                                           int(getattr(tr, "target_id", 0))))
+                                           on_half(refs, "left", i, fit.landmarks),
+                                           on_half(refs, "right", i, fit.landmarks), int(getattr(tr, "target_id", 0))))
     finally:
         tr.close()
     return out
@@ -433,11 +439,15 @@ def format_full_frames(by_rule: dict[str, list], min_quality: float = DEFAULT_MI
 def mixed_id_frames(recs: Sequence[FullFrameRecord]) -> int:
     """Frames of one run on a person (OpenFace's left- or right-half face) other than the one most of
     their ``face_id``'s frames are on: what one face_id wrongly holds of a second person."""
+    return mixed_rows([(r.face_id, r.on_left, r.on_right) for r in recs if r.box is not None])
+
+
+def mixed_rows(rows: Sequence[tuple[int, bool, bool]]) -> int:
+    """Of (face_id, on left person, on right person) rows: for each face_id, the rows on the person
+    fewer of its rows are on, summed."""
     n = 0
-    for fid in {r.face_id for r in recs}:
-        left = sum(r.on_left for r in recs if r.face_id == fid and r.box is not None)
-        right = sum(r.on_right for r in recs if r.face_id == fid and r.box is not None)
-        n += min(left, right)
+    for fid in {r[0] for r in rows}:
+        n += min(sum(r[1] for r in rows if r[0] == fid), sum(r[2] for r in rows if r[0] == fid))
     return n
 
 
@@ -449,13 +459,7 @@ def _all_faces_star(args) -> tuple[str, list[tuple[int, bool, bool, str]]]:
     from auepa_monitor.core.pipeline_factory import make_pipeline_factory
     from auepa_monitor.core.sources import Frame
 
-    refs = {h: load_reference(reference_csv(video, h)) for h in HALVES if reference_csv(video, h).exists()}
-
-    def on(half: str, i: int, lm: np.ndarray) -> bool:
-        ref = refs.get(half)
-        return ref is not None and i <= ref.n and bool(ref.fitted[i]) and \
-            same_face(lm, ref.landmarks[i] + (HALF_X0[half], 0))
-
+    refs = half_references(video)
     # The pipeline analyze --faces all builds, with the person check on or off (read as each track starts).
     opts = argparse.Namespace(roi=None, model=None, au_engine="embedded", openface_bin=None, no_smoothing=False,
                               au_neutral="running", faces="all", quiet=True)
@@ -465,7 +469,8 @@ def _all_faces_star(args) -> tuple[str, list[tuple[int, bool, bool, str]]]:
     try:
         for i, img in decoded_frames(video, limit):
             for r in pipe.process(Frame(i, (i - 1) / 30.0, img)):
-                rows.append((r.face_id, on("left", i, r.face.landmarks), on("right", i, r.face.landmarks), r.reason))
+                rows.append((r.face_id, on_half(refs, "left", i, r.face.landmarks),
+                             on_half(refs, "right", i, r.face.landmarks), r.reason))
     finally:
         pipe.close()
     return video.name, rows
@@ -483,9 +488,8 @@ def evaluate_all_faces(videos: Sequence[Path], limit: int | None = None, jobs: i
         for _, rs in runs:
             rows += len(rs)
             changed += sum(r[3] == "person_changed" for r in rs)
-            for fid in {r[0] for r in rs}:
-                ids += 1
-                mixed += min(sum(r[1] for r in rs if r[0] == fid), sum(r[2] for r in rs if r[0] == fid))
+            ids += len({r[0] for r in rs})
+            mixed += mixed_rows([r[:3] for r in rs])
         out.append(f"{label:32s}{rows:>8d}{ids:>10d}{mixed:>10d}{changed:>16d}")
     out.append("\nmixed id: rows on the child or the parent (OpenFace's right- / left-half fit, success, confidence "
                ">= 0.8) whose face_id has more rows on the other; summed over the videos")

@@ -82,14 +82,11 @@ class Pipeline:
         people from 0 again (each source's ``face_id`` starts at 0), and measure with ``engine``
         (None: the first person's engine so far). Runs in the processing thread, before the new
         source's first frame."""
-        engine = engine or self._engines[0]
-        self._engines = {0: engine}
-        self.au_engine = engine
+        self.au_engine = engine or self._engines[0]
+        self._engines = {0: self.au_engine}
         self._person = 0
-        self.tracker.reset()
         self.tracker.restart_people()
-        engine.reset()
-        self.scorer.reset()
+        self.reset()
 
     def _to_person(self, person: int) -> None:
         """The tracker now follows another person: measure them against their own neutral (an
