@@ -174,7 +174,9 @@ def _summary_line(s) -> list[str]:
     if s.person_changes:
         n = s.person_changes
         lines.append(f"  a face found again after a loss was another person {n} time{'s' if n > 1 else ''}: those rows "
-                     "have reason person_changed, and a new face_id from there")
+                     "have reason person_changed, and a new face_id from there"
+                     + (f" (also on the {s.rows_moved_to_new_face_id} rows just before, while the face was being "
+                        "checked)" if s.rows_moved_to_new_face_id else ""))
     return lines
 
 

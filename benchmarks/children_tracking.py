@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import fnmatch
 import math
 import os
@@ -340,6 +341,8 @@ def evaluate_full_frame(video: Path, roi: tuple[float, float, float, float] | No
                         limit: int | None = None,
                         tracker_factory: Callable[[], object] | None = None) -> list[FullFrameRecord]:
     """Runs one fresh tracker (``FaceTracker(roi=roi)`` by default) on the full frames of ``video``."""
+    from auepa_monitor.core.pipeline import PROBATION_MAX
+
     video = Path(video)
     refs = half_references(video)
     if tracker_factory is None:
@@ -359,6 +362,11 @@ def evaluate_full_frame(video: Path, roi: tuple[float, float, float, float] | No
                 out.append(FullFrameRecord(i, tuple(float(v) for v in fit.box), float(fit.quality),  # type: ignore[arg-type]
                                            on_half(refs, "left", i, fit.landmarks),
                                            on_half(refs, "right", i, fit.landmarks), int(getattr(tr, "target_id", 0))))
+            if getattr(tr, "just_changed_person", False) and not tr.just_switched:
+                # The probation's frames were the new person's already: analyze's second pass moves
+                # them to the new face_id (Pipeline.moved_rows).
+                for j in range(max(len(out) - 1 - min(tr.probation_frames, PROBATION_MAX), 0), len(out) - 1):
+                    out[j] = dataclasses.replace(out[j], face_id=tr.target_id)
     finally:
         tr.close()
     return out
@@ -465,15 +473,17 @@ def _all_faces_star(args) -> tuple[str, list[tuple[int, bool, bool, str]]]:
                               au_neutral="running", faces="all", quiet=True)
     pipe = make_pipeline_factory(opts)(video)
     pipe.check_person = check_person
-    rows = []
+    rows, frames = [], []
     try:
         for i, img in decoded_frames(video, limit):
             for r in pipe.process(Frame(i, (i - 1) / 30.0, img)):
+                frames.append(i)
                 rows.append((r.face_id, on_half(refs, "left", i, r.face.landmarks),
                              on_half(refs, "right", i, r.face.landmarks), r.reason))
     finally:
         pipe.close()
-    return video.name, rows
+    moved = pipe.moved_rows  # what analyze's second pass moves to the new face_id
+    return video.name, [(moved.get((i, fid), fid), *rest) for i, (fid, *rest) in zip(frames, rows, strict=True)]
 
 
 def evaluate_all_faces(videos: Sequence[Path], limit: int | None = None, jobs: int = 1) -> str:

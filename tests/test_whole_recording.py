@@ -218,7 +218,14 @@ def test_each_person_the_target_was_against_their_own_recording(tmp_path, childr
     assert s.person_changes == len(changed) >= 1
     assert all(r["success"] == "0" and r["face_x"] for r in changed)
     starts = {i for i in range(1, len(ids)) if ids[i] > ids[i - 1]}  # rows where a new face_id begins
-    assert all(rows.index(r) in starts for r in switched + changed)
+    assert all(rows.index(r) in starts for r in switched)
+    # A face found again is checked over its next fits: its new face_id begins on the probation's
+    # first row (moved by the second pass), at most the moved rows before the decision.
+    for r in changed:
+        at = rows.index(r)
+        begin = max(i for i in starts | {0} if i <= at)
+        assert ids[begin] == ids[at] and at - begin <= s.rows_moved_to_new_face_id, (at, begin)
+    assert s.rows_moved_to_new_face_id >= 1
     from auepa_monitor.cli import _summary_line
     assert any("was another person" in line for line in _summary_line(s))
     assert s.au_neutral.startswith("whole recording, each face its own (face_id 0, 1"), s.au_neutral

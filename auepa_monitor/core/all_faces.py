@@ -58,6 +58,9 @@ class AllFacesPipeline:
         self._boxes: dict[int, tuple[float, float, float, float]] = {}
         self._next_id = 0
         self._n = 0
+        #: (frame, face_id) -> face_id: each track's probation rows that proved to be another
+        #: person (see ``Pipeline.moved_rows``), for the second pass.
+        self.moved_rows: dict[tuple[int, int], int] = {}
 
     # The analyze loop reads these like a single Pipeline's.
     @property
@@ -105,7 +108,8 @@ class AllFacesPipeline:
         for fid, pipe in list(self.tracks.items()):
             r = pipe.process(frame)
             if r.face_id != self._everyone[fid][1]:
-                fid = self._another_person(fid, r.face_id)
+                old, fid = fid, self._another_person(fid, r.face_id)
+                self.moved_rows.update({(f, old): fid for f in pipe.last_moved})
             r = dataclasses.replace(r, face_id=fid)
             if r.face is None:
                 self._missed[fid] += 1

@@ -49,6 +49,9 @@ class Summary:
     #: Times a face found again after a loss proved, over its next fits, to be another person than
     #: the one lost (rows with reason ``person_changed``; a new ``face_id`` from there).
     person_changes: int = 0
+    #: Rows of those faces' probation frames (up to the decision, written under the lost person's
+    #: face_id) that the second pass moved to the new face_id; 0 without a second pass.
+    rows_moved_to_new_face_id: int = 0
     mean_pain_score: float | None = None
     max_pain_score: float | None = None
     mean_pspi: float | None = None
@@ -229,8 +232,10 @@ def analyze_one(path: Path, out_dir: Path, make_pipeline: Callable[[Path], objec
             part_path.unlink(missing_ok=True)
     engine = getattr(pipe, "au_engine", None)
     if engine is not None and wants_second_pass(engine) and not s.incomplete:
-        re = rescore_faces_csv(part_path, pipe.second_pass_faces())  # type: ignore[attr-defined]
+        re = rescore_faces_csv(part_path, pipe.second_pass_faces(),  # type: ignore[attr-defined]
+                               getattr(pipe, "moved_rows", None))
         s.au_neutral = re.neutral
+        s.rows_moved_to_new_face_id = re.moved
         if re.frames:
             scores, pspis, levels = re.scores, re.pspis, Counter(re.levels)
     elif engine is not None and hasattr(engine, "neutral_mode"):

@@ -60,7 +60,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -337,6 +337,13 @@ class EmbeddedAUEngine:
         other.neutral.reset()
         other._kept = []
         return other
+
+    def hand_over(self, frames: Collection[int], other: EmbeddedAUEngine) -> None:
+        """Move what was kept for a second pass of ``frames`` (frame indices) to ``other``, the
+        engine of the person those frames proved to be (the probation of a face found again)."""
+        take = set(frames)
+        other._kept = [k for k in self._kept if k[0] in take] + other._kept
+        self._kept = [k for k in self._kept if k[0] not in take]
 
     def estimate(self, fit: FaceFit, frame: object = None) -> dict[int, float]:
         """AU number -> intensity 0-5 for every AU in ``REPORTED_AUS``.

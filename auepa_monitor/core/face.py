@@ -28,9 +28,11 @@ small, turned and moving. The graph around MediaPipe's networks (:mod:`.face_net
   fits tell, 13 were the other person and 23 the same (signature known): the median of 5 fits
   differed from the lost target's by 0.04-0.20 (one 0.041) and 0.00-0.18 (three above 0.08);
   the margin is 0.10 (``PERSON_MARGIN``). Tracked frames whose ``target_id`` also covers the other
-  person: 198 -> 100, and -> 74 when a target lost before its signature settled is checked too
-  (:meth:`TargetSignature.known_median`). ``analyze --faces all`` puts each track on the same
-  probation (rows whose face_id covers two people: 85 -> 8).
+  person: 198 -> 100, -> 74 when a target lost before its signature settled is checked too
+  (:meth:`TargetSignature.known_median`), and -> 60 when the probation frames before the decision
+  (:attr:`FaceTracker.probation_frames`) are moved to the new person, as ``analyze``'s second pass
+  does. ``analyze --faces all`` puts each track on the same probation (rows whose face_id covers
+  two people: 85 -> 8, -> 5 with the probation rows moved).
 * **Held through turns.** On a strong turn the landmark network's face presence drops below
   ``presence_min`` although its points are still on the face; such a fit, if it moved like the
   target, is returned with quality 0 (the box stays, nothing is scored) while the tracker
@@ -444,9 +446,14 @@ class FaceTracker:
         self.check_person = check_person
         #: True when the last ``process`` call found that the face followed is another person.
         self.just_changed_person = False
+        #: With ``just_changed_person``: how many frames just before this one were the probation
+        #: (returned under the old ``target_id``, though they were already the new person's face).
+        #: A recorded input's second pass moves them to the new ``face_id``; live they stay.
+        self.probation_frames = 0
         # While a face found again is on probation: the lost target's settled signature median and
         # the new face's signature values so far (see ``_check_person``).
         self._probation: tuple[float, list[float]] | None = None
+        self._probation_seen = 0  # frames returned on the current probation
         if not 0.0 < smoothing <= 1.0:
             raise ValueError(f"smoothing must be in (0, 1], got {smoothing}")
         self.smoothing = smoothing
@@ -620,6 +627,7 @@ class FaceTracker:
                 if self._last is None:  # found again: a new probation if the lost target was known
                     self._probation = None if lost_median is None or self.target_id != id_before \
                         or not self.check_person else (lost_median, [])
+                    self._probation_seen = 0
                 self.signature.update(sig, fit.quality)
                 self._good_fits += fit.quality >= SCORE_MIN_QUALITY
                 self._check_person(sig, fit.quality)
@@ -824,9 +832,14 @@ class FaceTracker:
         ``person_changes`` + 1, ``just_changed_person`` for this frame, and the signature starts
         from the new face's values. The box stays (the face is followed either way); only whom it
         is counted as changes, so that each person is measured against their own neutral. The
-        probation frames before the decision keep the old ``target_id``.
+        probation frames before the decision were returned under the old ``target_id``;
+        :attr:`probation_frames` says how many, and ``analyze``'s second pass moves them to the new
+        person (``Pipeline.moved_rows``).
         """
-        if self._probation is None or quality < self.signature.min_quality:
+        if self._probation is None:
+            return
+        self._probation_seen += 1
+        if quality < self.signature.min_quality:
             return
         before, values = self._probation
         values.append(value)
@@ -838,6 +851,7 @@ class FaceTracker:
         self.person_changes += 1
         self.target_id += 1
         self.just_changed_person = True
+        self.probation_frames = self._probation_seen - 1  # this frame is the decision's, not before it
         self.signature.reset()
         for v in values:
             self.signature.update(v, quality)

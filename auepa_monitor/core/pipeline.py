@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import deque
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -26,6 +27,9 @@ class Tracked:
         size: (width, height) of the frame in pixels.
         t0: ``time.perf_counter()`` when tracking began (for the latency).
         person: which person the target is (``FaceTracker.target_id``; the row's ``face_id``).
+        moved_back: on the frame a face found again proved to be another person
+            (``FaceTracker.just_changed_person``), how many frames just before it were its probation
+            (``FaceTracker.probation_frames``): that person's already, under the old ``face_id``.
     """
 
     frame: Frame
@@ -35,6 +39,12 @@ class Tracked:
     size: tuple[int, int]
     t0: float
     person: int = 0
+    moved_back: int = 0
+
+
+#: Frames of one probation the pipeline can move to the new person (the probation ends after
+#: ``face.PERSON_CHECK_FITS`` good fits; frames of lower quality in between do not count).
+PROBATION_MAX = 300
 
 
 def torch_device() -> str:
@@ -70,12 +80,20 @@ class Pipeline:
         self.scorer = scorer or PainScorer()
         self._person = 0
         self._engines: dict[int, AUEngine] = {0: au_engine}  # each target person's engine (own neutral)
+        self._recent: deque[int] = deque(maxlen=PROBATION_MAX)  # frames finished for the current person
+        #: (frame, old face_id) -> new face_id: rows of a probation that ended in a change of person,
+        #: written under the lost person's face_id; the second pass moves them
+        #: (:func:`whole_recording.rescore_faces_csv`).
+        self.moved_rows: dict[tuple[int, int], int] = {}
+        #: The frames the last :meth:`finish` moved to the new person (empty on most frames).
+        self.last_moved: tuple[int, ...] = ()
 
     def reset(self) -> None:
         """Forget temporal state (target, baselines, smoothing), e.g. after a seek."""
         self.tracker.reset()
         self.au_engine.reset()
         self.scorer.reset()
+        self._recent.clear()
 
     def new_source(self, engine: AUEngine | None = None) -> None:
         """Start on another source: forget the target and every person's neutral, number the
@@ -85,6 +103,7 @@ class Pipeline:
         self.au_engine = engine or self._engines[0]
         self._engines = {0: self.au_engine}
         self._person = 0
+        self.moved_rows = {}
         self.tracker.restart_people()
         self.reset()
 
@@ -98,6 +117,21 @@ class Pipeline:
             self.au_engine = self._engines[person]
         self._person = person
         self.scorer.reset()
+
+    def _move_probation(self, n: int, old_engine: AUEngine, old_person: int) -> None:
+        """The last ``n`` frames finished were the probation of a face that proved to be the new
+        person: their rows move to the new ``face_id`` (:attr:`moved_rows`) and their features kept
+        for the second pass to the new person's engine. Live, their scores stay as shown: measured
+        against the lost person's running neutral, which they also fed."""
+        frames = tuple(self._recent)[len(self._recent) - n:] if n else ()
+        self._recent.clear()
+        self.last_moved = frames
+        if not frames:
+            return
+        self.moved_rows.update({(f, old_person): self._person for f in frames})
+        hand_over = getattr(old_engine, "hand_over", None)
+        if hand_over is not None and old_engine is not self.au_engine:
+            hand_over(frames, self.au_engine)
 
     def set_target(self, roi: Box | None) -> None:
         self.tracker.set_target(roi)
@@ -133,15 +167,21 @@ class Pipeline:
         reason = (self.tracker.last_reason or "no_face") if fit is None else unscored_reason(fit, self.min_quality)
         if fit is not None and self.tracker.just_switched:
             reason = "target_switched"  # said in the row, and it breaks the alarms' sustain streaks
-        elif fit is not None and getattr(self.tracker, "just_changed_person", False):
+        moved_back = 0
+        if fit is not None and getattr(self.tracker, "just_changed_person", False) and not self.tracker.just_switched:
             reason = "person_changed"  # the face found again is someone else: the same, said and unscored
-        return Tracked(frame, fit, faces_seen, reason, size, t0, self.tracker.target_id)
+            moved_back = self.tracker.probation_frames
+        return Tracked(frame, fit, faces_seen, reason, size, t0, self.tracker.target_id, moved_back)
 
     def finish(self, t: Tracked) -> FrameResult:
         """Stage 2: AU intensities, PSPI and the pain score of a tracked frame, in frame order."""
         frame, fit, faces_seen, size = t.frame, t.fit, t.faces_seen, t.size
+        self.last_moved = ()
         if t.person != self._person:
+            old_engine, old_person = self.au_engine, self._person
             self._to_person(t.person)
+            self._move_probation(t.moved_back, old_engine, old_person)
+        self._recent.append(frame.index)
         if t.reason:
             # Tracked is not scored: a turned, occluded or unsure fit keeps its box (for the view
             # and the CSV's face_x..face_h) but gets no AU values and no score.

@@ -55,12 +55,14 @@ class Rescored:
         neutral: how each frame's AUs were measured, for the summary ("whole recording (N good
             fits)" or "running: ..." with the reason the second pass did not run).
         frames: scored frames re-estimated.
+        moved: rows moved to another face_id (see ``rescore_faces_csv``'s ``moved``).
         scores, pspis, levels: per scored frame, in order (pain 0-10, PSPI 0-16, level label),
             for the summary's statistics; empty when nothing changed.
     """
 
     neutral: str
     frames: int = 0
+    moved: int = 0
     scores: list[float] = field(default_factory=list)
     pspis: list[float] = field(default_factory=list)
     levels: list[str] = field(default_factory=list)
@@ -116,18 +118,24 @@ _UNMATCHED = "the frames estimated could not be matched to the rows"
 _COL = {c: FRAME_COLUMNS.index(c) for c in ("face_id", "success", "pspi", "pain_score", "pain_level")}
 
 
-def rescore_faces_csv(path: Path, faces: Mapping[int | None, tuple[Any, Any]]) -> Rescored:
-    """:func:`rescore_csv` for a CSV of several faces (``analyze --faces all``): ``faces`` maps each
-    ``face_id`` to the (engine, scorer) that scored its rows, and each face is measured against its
-    own whole recording's neutral. The key None stands for every row (one target face).
+def rescore_faces_csv(path: Path, faces: Mapping[int | None, tuple[Any, Any]],
+                      moved: Mapping[tuple[int, int], int] | None = None) -> Rescored:
+    """:func:`rescore_csv` for a CSV of several faces (``analyze --faces all``, or one target that
+    was several people): ``faces`` maps each ``face_id`` to the (engine, scorer) that scored its
+    rows, and each face is measured against its own whole recording's neutral. The key None stands
+    for every row (one target face). ``moved`` maps (frame, face_id) to the face_id the row belongs
+    to (``Pipeline.moved_rows``: the probation of a face found again that proved to be someone
+    else); those rows are moved first.
 
     A face with too few good fits keeps its running-neutral rows (``neutral`` says which); if no
     face can be re-estimated, or any scored row has no estimate, the file is left as it is.
     """
+    moved = moved or {}
     plans = {fid: _plan(engine, scorer) for fid, (engine, scorer) in faces.items()}
     if not any(p.aus is not None for p in plans.values()):
         whys = sorted({p.why for p in plans.values()}) or [_UNMATCHED]
-        return Rescored("running: " + "; ".join(whys))
+        if not moved:
+            return Rescored("running: " + "; ".join(whys))
     out = Rescored("")
     tmp = path.with_name(f".{path.name}.{os.getpid()}{RESCORE_SUFFIX}")
     tmp.unlink(missing_ok=True)
@@ -138,6 +146,11 @@ def rescore_faces_csv(path: Path, faces: Mapping[int | None, tuple[Any, Any]]) -
             raise LookupError(f"{path.name}: not this program's per-frame CSV")
         last_of: dict[int, _Face] = {}  # id(scorer) -> the face its last scored row was
         for row in rows:
+            if moved and row[_COL["face_id"]]:
+                to = moved.get((int(row[0]), int(row[_COL["face_id"]])))
+                if to is not None:
+                    row[_COL["face_id"]] = str(to)
+                    out.moved += 1
             if row[_COL["success"]] == "1":
                 plan = plans[None] if None in plans else plans.get(int(row[_COL["face_id"]]))
                 if plan is None:
@@ -176,6 +189,8 @@ def rescore_faces_csv(path: Path, faces: Mapping[int | None, tuple[Any, Any]]) -
 
 def _neutral_text(plans: dict[int | None, _Face]) -> str:
     """The summary's ``au_neutral`` for a finished second pass."""
+    if not any(p.aus is not None for p in plans.values()):  # only rows moved
+        return "running: " + "; ".join(sorted({p.why for p in plans.values()}) or [_UNMATCHED])
     if None in plans:
         return f"whole recording ({plans[None].good} good fits)"
     done = sorted(f for f, p in plans.items() if p.aus is not None)
