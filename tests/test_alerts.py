@@ -74,8 +74,34 @@ def test_a_change_of_person_restarts_the_sustain_and_clear_timers():
     assert {e.alarm for e in raised if e.kind == "raised"} == {"strong_pain", "mid_pain"}
     assert abs(raised[0].t - 5.0) < 1e-9  # 3 s after the change, not after the first 9
     assert not [e for e in run([1.0] * 15, 1, 5.1) + run([1.0] * 15, 2, 6.6) if e.kind == "cleared"]
-    cleared = run([1.0] * 21, 2, 8.1)
+    # The alarm is person 1's: person 2's calm face (the tracker moved to a parent) never clears it,
+    assert not [e for e in run([1.0] * 100, 2, 8.1) if e.kind == "cleared"]
+    assert mon.active_alarms()
+    # person 1 calm again for clear_s does.
+    cleared = run([1.0] * 21, 1, 18.1)
     assert {e.alarm for e in cleared if e.kind == "cleared"} == {"strong_pain", "mid_pain"}
+
+
+def test_a_pain_alarm_passes_to_the_face_the_user_chose():
+    """Raised on person 0; the nurse clicks another face (``target_chosen``) and, after two frames
+    already in the pipeline, the frames are person 1's: the alarm is now about person 1, whose calm
+    scores clear it after clear_s. The same change of person without a click (the tracker moved on
+    its own) leaves it raised; a click after which the person stays the same changes nothing."""
+    def cleared(click: bool, after: int) -> set[str]:
+        mon = AlertMonitor(AlertConfig(high_on=7.5, mid_on=5.0, hysteresis=1.0, sustain_s=3.0, clear_s=2.0))
+        ev = [e for i in range(40) for e in mon.update(i / 10, 9.0, i + 1, person=0)]
+        assert {e.alarm for e in ev if e.kind == "raised"} == {"strong_pain", "mid_pain"}
+        if click:
+            mon.target_chosen()
+        out = set()
+        for i in range(40):
+            person = 0 if i < 2 else after
+            out |= {e.alarm for e in mon.update(4.0 + i / 10, 1.0, 41 + i, person=person) if e.kind == "cleared"}
+        return out
+
+    assert cleared(True, 1) == {"strong_pain", "mid_pain"}
+    assert cleared(False, 1) == set()
+    assert cleared(True, 0) == {"strong_pain", "mid_pain"}  # person 0 calm: clears as before
 
 
 def test_stall_watchdog_and_source_failure():

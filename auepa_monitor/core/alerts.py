@@ -143,6 +143,11 @@ TECH_MESSAGES = {
 }
 
 
+#: Frames after the user's choice of face within which a change of person is taken as that
+#: choice (the frames already in the pipeline when the click came arrive first).
+ADOPT_FRAMES = 10
+
+
 @dataclass
 class _Streak:
     """A pain alarm's state: active, and since when the score has been above/below."""
@@ -151,6 +156,7 @@ class _Streak:
     above_since: float | None = None
     below_since: float | None = None
     raised_at: float | None = None
+    person: int | None = None  # the face_id it was raised on: only their scores clear it
 
 
 @dataclass
@@ -167,6 +173,7 @@ class AlertMonitor:
     _audio_paused_until: float = -1.0
     _watch: bool = True
     _person: int | None = None  # the face_id of the last frame fed
+    _adopt: int = 0  # frames left in which a change of person was the user's choice (see target_chosen)
 
     # -- feeding ------------------------------------------------------------------------------
     def update(self, t: float, score: float | None, frame: int | None = None, reason: str = "",
@@ -177,14 +184,21 @@ class AlertMonitor:
         turned away for 12 s" says more to a nurse than "no face found". ``person`` is the
         frame's ``face_id``: when it changes (the user chose another face, or the face followed
         proved to be someone else) the sustain and clear timers start again, so that no alarm is
-        raised or cleared on a streak that mixes two people's scores.
+        raised or cleared on a streak that mixes two people's scores. A pain alarm belongs to the
+        person it was raised on: another person's calm face (a parent the tracker moved to) does
+        not clear it; it clears on its own person's scores, or on the face the user chose
+        (:meth:`target_chosen`).
         """
         cfg = self.config
         ev: list[AlertEvent] = []
         if person != self._person:
             for st in self._pain.values():
                 st.above_since = st.below_since = None
+                if st.active and self._adopt:
+                    st.person = person  # the nurse chose this face: its scores say whether it clears
             self._person = person
+            self._adopt = 0
+        self._adopt = max(self._adopt - 1, 0)
         if self._first_t is None:
             self._first_t = t
         # Technical: no face for no_face_s.
@@ -206,8 +220,8 @@ class AlertMonitor:
         for name, level in PAIN_ALARM_LEVELS.items():
             on = scale.start(level)
             st = self._pain[name]
-            if score is None:
-                st.above_since = st.below_since = None
+            if score is None or (st.active and st.person not in (None, person)):
+                st.above_since = st.below_since = None  # no score of the person the alarm is about
                 continue
             if score >= on:
                 st.below_since = None
@@ -215,6 +229,7 @@ class AlertMonitor:
                     st.above_since = t
                 if not st.active and t - st.above_since >= cfg.sustain_s:
                     ev.append(self._set_pain(name, True, t, frame, score))
+                    st.person = person
             else:
                 st.above_since = None
                 if score < on - cfg.hysteresis:
@@ -225,6 +240,12 @@ class AlertMonitor:
                 else:
                     st.below_since = None  # in the hysteresis band: hold the current state
         return ev
+
+    def target_chosen(self, frames: int = ADOPT_FRAMES) -> None:
+        """The user chose the target face (a click, a region): if the face followed changes person
+        within the next ``frames`` frames fed, the active pain alarms pass to that person, and
+        clear on their calm scores; no new person within them, nothing changes."""
+        self._adopt = frames
 
     def frame_arrived(self, wall: float) -> list[AlertEvent]:
         """A frame reached the monitor at wall-clock time ``wall`` (seconds, monotonic)."""

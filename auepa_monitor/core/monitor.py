@@ -367,6 +367,7 @@ class MonitorSession:
                 roi = None
                 errors.append(f"{problem}; the target is chosen automatically instead")
             self.target = roi
+            self.alerts.target_chosen()
             self.player.set_target(roi)
             self.listener.source_started(src, desc, play, note)
             for msg in errors:
@@ -449,6 +450,7 @@ class MonitorSession:
         """The user chose the target face (None: the tracker chooses again)."""
         with self.lock:
             self.target = roi
+            self.alerts.target_chosen()
             self.player.set_target(roi)
             self.event("target_set", roi=None if roi is None else [round(v, 1) for v in roi])
 
