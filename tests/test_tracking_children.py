@@ -282,6 +282,41 @@ def test_a_face_found_again_that_is_another_person_gets_a_new_face_id():
     assert tracker.person_changes == 0
 
 
+def test_after_a_seek_the_face_picked_is_checked_against_the_person_before():
+    """3dC3SQ.joke3.rep2, no ROI, as the window plays it: the toddler (right) is followed to frame
+    90, then the user seeks (the player calls ``Pipeline.reset()``). Seeking to frame 105, where the
+    toddler has turned away, the face picked is the parent's (left): its proportions over the next
+    fits are not the toddler's, so it gets a new face_id (``person_changed``), as a face found again
+    after a loss does; before, the parent went on under the toddler's face_id. Seeking to frame 60
+    instead, within the toddler's stretch, keeps face_id 0."""
+    from auepa_monitor.core.pipeline import Pipeline
+    from auepa_monitor.core.sources import VideoFileSource
+
+    def play(seek_to: int, last: int, keep_person: bool = True) -> list:
+        pipe = Pipeline()
+        src = VideoFileSource(CHILDREN / "3dC3SQ.joke3.rep2.take1.ThatsNotACat.mp4")
+        rows = []
+        try:
+            while (f := src.read()) is not None and f.index <= last:
+                if f.index == seek_to:
+                    pipe.reset(keep_person=keep_person)
+                if f.index <= 90 or f.index >= seek_to:
+                    rows.append(pipe.process(f))
+        finally:
+            src.close()
+            pipe.close()
+        assert all(r.face_id == 0 for r in rows if r.frame <= 90)
+        return [r for r in rows if r.frame >= seek_to and r.face is not None]
+
+    cx = lambda r: r.face.box[0] + r.face.box[2] / 2  # noqa: E731
+    after = play(105, 119)
+    assert after and all(cx(r) < 320 for r in after)  # the parent
+    assert [r.reason for r in after].count("person_changed") == 1 and after[-1].face_id == 1
+    assert {r.face_id for r in play(105, 119, keep_person=False)} == {0}  # the rule before
+    within = play(60, 80)
+    assert len(within) >= 15 and all(cx(r) > 320 and r.face_id == 0 for r in within)
+
+
 def test_a_target_lost_before_its_proportions_settled_is_checked_too():
     """4JDccE.joke3.rep3, full frame, no ROI: the toddler (right) is followed for about 40 fits,
     fewer than the signature needs to settle, lost, and the face found again is the parent's. The

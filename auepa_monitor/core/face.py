@@ -454,6 +454,9 @@ class FaceTracker:
         # the new face's signature values so far (see ``_check_person``).
         self._probation: tuple[float, list[float]] | None = None
         self._probation_seen = 0  # frames returned on the current probation
+        # After a seek (``reset(keep_person=True)``): the target's proportions before it, for the
+        # probation of the face picked next; None once that face is found, or with none known.
+        self._after_seek: float | None = None
         if not 0.0 < smoothing <= 1.0:
             raise ValueError(f"smoothing must be in (0, 1], got {smoothing}")
         self.smoothing = smoothing
@@ -483,8 +486,16 @@ class FaceTracker:
         self.roi = roi
         self.reset()
 
-    def reset(self) -> None:
-        """Forget the current target (e.g. after a seek)."""
+    def reset(self, keep_person: bool = False) -> None:
+        """Forget the current target (e.g. after a seek).
+
+        ``keep_person``: the same recording goes on elsewhere (a seek): the face picked next keeps
+        ``target_id`` only if it proves to be the same person, by the probation of a face found
+        again against the proportions known so far (:meth:`_check_person`); else it is counted as
+        another person (``person_changed``).
+        """
+        known = self.signature.known_median() if keep_person and self.check_person else None
+        self._after_seek = known
         self._last = None
         self._coast = None
         self._last_box = None
@@ -583,7 +594,10 @@ class FaceTracker:
                         held = self._make_fit(raw, None)
                     else:
                         fit = self._make_fit(raw, rgb if check else None)
-        lost_median = self.signature.known_median() if fit is None else None
+        lost_median = None
+        if fit is None:
+            lost_median = self.signature.known_median()
+            lost_median = self._after_seek if lost_median is None else lost_median
         if fit is None:
             if dets is None:
                 dets = self._detect_now(rgb)
@@ -628,6 +642,7 @@ class FaceTracker:
                     self._probation = None if lost_median is None or self.target_id != id_before \
                         or not self.check_person else (lost_median, [])
                     self._probation_seen = 0
+                    self._after_seek = None
                 self.signature.update(sig, fit.quality)
                 self._good_fits += fit.quality >= SCORE_MIN_QUALITY
                 self._check_person(sig, fit.quality)

@@ -88,9 +88,11 @@ class Pipeline:
         #: The frames the last :meth:`finish` moved to the new person (empty on most frames).
         self.last_moved: tuple[int, ...] = ()
 
-    def reset(self) -> None:
-        """Forget temporal state (target, baselines, smoothing), e.g. after a seek."""
-        self.tracker.reset()
+    def reset(self, keep_person: bool = True) -> None:
+        """Forget temporal state (target, baselines, smoothing), e.g. after a seek. With
+        ``keep_person`` (the same source goes on) the face picked next keeps its ``face_id`` only
+        if it proves to be the person followed before (``FaceTracker.reset``)."""
+        self.tracker.reset(keep_person=keep_person)
         self.au_engine.reset()
         self.scorer.reset()
         self._recent.clear()
@@ -105,7 +107,7 @@ class Pipeline:
         self._person = 0
         self.moved_rows = {}
         self.tracker.restart_people()
-        self.reset()
+        self.reset(keep_person=False)
 
     def _to_person(self, person: int) -> None:
         """The tracker now follows another person: measure them against their own neutral (an
