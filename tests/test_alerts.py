@@ -76,8 +76,10 @@ def test_a_change_of_person_restarts_the_sustain_and_clear_timers():
     assert not [e for e in run([1.0] * 15, 1, 5.1) + run([1.0] * 15, 2, 6.6) if e.kind == "cleared"]
     # The alarm is person 1's: person 2's calm face (the tracker moved to a parent) never clears it,
     assert not [e for e in run([1.0] * 100, 2, 8.1) if e.kind == "cleared"]
-    assert mon.active_alarms()
+    assert mon.active_alarms() and "on the face followed before" in mon.message()
     # person 1 calm again for clear_s does.
+    mon.update(18.0, 9.0, 1, person=1)
+    assert "followed before" not in mon.message()  # its own person again
     cleared = run([1.0] * 21, 1, 18.1)
     assert {e.alarm for e in cleared if e.kind == "cleared"} == {"strong_pain", "mid_pain"}
 

@@ -333,7 +333,10 @@ class AlertMonitor:
             if a in self._tech:
                 parts.append(self._tech[a])
             else:
-                parts.append(pain_alarm_text(a, self.config.scale()))
+                text = pain_alarm_text(a, self.config.scale())
+                if self._pain[a].person not in (None, self._person):
+                    text += " on the face followed before (click the infant to follow them again)"
+                parts.append(text)
         return " | ".join(parts)
 
     def _alarm_priority(self, alarm: str) -> Priority:
