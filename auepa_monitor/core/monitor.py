@@ -367,7 +367,6 @@ class MonitorSession:
                 roi = None
                 errors.append(f"{problem}; the target is chosen automatically instead")
             self.target = roi
-            self.alerts.target_chosen()
             self.player.set_target(roi)
             self.listener.source_started(src, desc, play, note)
             for msg in errors:

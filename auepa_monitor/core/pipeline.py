@@ -125,7 +125,7 @@ class Pipeline:
         person: their rows move to the new ``face_id`` (:attr:`moved_rows`) and their features kept
         for the second pass to the new person's engine. Live, their scores stay as shown: measured
         against the lost person's running neutral, which they also fed."""
-        frames = tuple(self._recent)[len(self._recent) - n:] if n else ()
+        frames = tuple(self._recent)[max(len(self._recent) - n, 0):] if n else ()
         self._recent.clear()
         self.last_moved = frames
         if not frames:
