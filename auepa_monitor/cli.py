@@ -177,6 +177,11 @@ def _summary_line(s) -> list[str]:
                      "have reason person_changed, and a new face_id from there"
                      + (f" (also on the {s.rows_moved_to_new_face_id} rows just before, while the face was being "
                         "checked)" if s.rows_moved_to_new_face_id else ""))
+    if s.face_ids_merged:
+        n = s.face_ids_merged
+        lines.append(f"  {n} track{'s' if n > 1 else ''} took up a face while an older track had lost it, then "
+                     f"met it: {'their' if n > 1 else 'its'} {s.rows_moved_to_older_face_id} row"
+                     f"{'s' if s.rows_moved_to_older_face_id > 1 else ''} moved to the older face_id")
     return lines
 
 

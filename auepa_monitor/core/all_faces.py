@@ -8,7 +8,10 @@ lost its face nearby (a person who moved fast or turned away keeps their id), el
 track (the next ``face_id``); a track that has lost its face for ``drop_after`` frames ends, and
 its id is never reused. Each track's target region follows its face (the last box), so a person
 walking across the picture stays one track. Two tracks that converge on one face are merged into
-the older one. A track's face found again after a loss is on the single target's probation
+the older one; when the older one had no row while the newer one lived (it had lost the face,
+and the newer one took it up), the newer one's rows are that face's too, and the second pass
+moves them to the older ``face_id`` (:attr:`AllFacesPipeline.moved_rows`; ``merged_ids`` counts
+these). A track's face found again after a loss is on the single target's probation
 (``FaceTracker(check_person=True)``): when it proves to be someone else (a parent's face handed
 to a toddler's lost track), that row says ``person_changed`` and the face goes on under a new
 ``face_id``, measured against its own neutral; the old id ends there.
@@ -17,6 +20,8 @@ to a toddler's lost track), that row says ``person_changed`` and the face goes o
 from __future__ import annotations
 
 import dataclasses
+from array import array
+from bisect import bisect_left
 from collections.abc import Callable
 
 import cv2
@@ -61,6 +66,16 @@ class AllFacesPipeline:
         #: (frame, face_id) -> face_id: each track's probation rows that proved to be another
         #: person (see ``Pipeline.moved_rows``), for the second pass.
         self.moved_rows: dict[tuple[int, int], int] = {}
+        #: Ids whose rows all went to an older id their track merged into (see the module docstring).
+        self.merged_ids = 0
+        self._adopted: set[tuple[int, int]] = set()  # (frame, face_id written) of the rows those ids held
+        # Each face_id's rows so far, in frame order: (frames, the face_id each was written under).
+        self._rows: dict[int, tuple[array, array]] = {}
+
+    @property
+    def merged_rows(self) -> int:
+        """Rows the merged ids held (see :attr:`merged_ids`), which the second pass moves to the older id."""
+        return len(self._adopted)
 
     # The analyze loop reads these like a single Pipeline's.
     @property
@@ -85,6 +100,9 @@ class AllFacesPipeline:
         self._everyone.clear()
         self._missed.clear()
         self._boxes.clear()
+        self._rows.clear()
+        self.merged_ids = 0
+        self._adopted.clear()
         self._n = 0
 
     def close(self) -> None:
@@ -93,11 +111,13 @@ class AllFacesPipeline:
 
     def second_pass_faces(self) -> dict[int | None, tuple]:
         """Each face_id's engine and scorer, ended tracks included (see :meth:`Pipeline.second_pass_faces`)."""
-        out: dict[int | None, tuple] = {}
-        for fid, (pipe, person) in self._everyone.items():
-            faces = pipe.second_pass_faces()
-            out[fid] = faces[person] if person in faces else faces[None]
-        return out
+        return {fid: self._face_of(fid) for fid in self._everyone}
+
+    def _face_of(self, fid: int) -> tuple:
+        """The (engine, scorer) that scored ``fid``'s rows."""
+        pipe, person = self._everyone[fid]
+        faces = pipe.second_pass_faces()
+        return faces[person] if person in faces else faces[None]
 
     def process(self, frame: Frame) -> list[FrameResult]:
         """The results of every tracked face in this frame (a face with no fit this frame is left out)."""
@@ -110,6 +130,7 @@ class AllFacesPipeline:
             if r.face_id != self._everyone[fid][1]:
                 old, fid = fid, self._another_person(fid, r.face_id)
                 self.moved_rows.update({(f, old): fid for f in pipe.last_moved})
+                self._take_rows(old, fid, len(pipe.last_moved))
             r = dataclasses.replace(r, face_id=fid)
             if r.face is None:
                 self._missed[fid] += 1
@@ -121,7 +142,22 @@ class AllFacesPipeline:
             pipe.tracker.roi = r.face.box  # the region follows the face (no reset: the lock stays)
             out.append(r)
         self._merge_duplicates(out)
-        return [r for r in out if r.face_id in self.tracks]
+        out = [r for r in out if r.face_id in self.tracks]
+        for r in out:
+            frames, written = self._rows.setdefault(r.face_id, (array("q"), array("q")))
+            frames.append(r.frame)
+            written.append(r.face_id)
+        return out
+
+    def _take_rows(self, src: int, dst: int, n: int) -> None:
+        """The last ``n`` rows of ``src`` are ``dst``'s (they keep the id they were written under)."""
+        if n <= 0 or src not in self._rows:
+            return
+        frames, written = self._rows[src]
+        n = min(n, len(frames))
+        to_f, to_w = self._rows.setdefault(dst, (array("q"), array("q")))
+        to_f[:0], to_w[:0] = frames[-n:], written[-n:]  # before dst's own: frames stay in order
+        del frames[-n:], written[-n:]
 
     def _another_person(self, fid: int, person: int) -> int:
         """Track ``fid``'s tracker found that its face is now another person (its ``person``):
@@ -176,3 +212,25 @@ class AllFacesPipeline:
                 if a < b and a in self.tracks and b in self.tracks and \
                         _iou(by_id[a].face.box, by_id[b].face.box) > 0.5:
                     del self.tracks[b], self._missed[b], self._boxes[b]
+                    self._adopt_rows(a, b)
+
+    def _adopt_rows(self, a: int, b: int) -> None:
+        """Track ``b`` merged into the older ``a``: if ``a`` had no row between ``b``'s first and
+        last, ``b`` took up ``a``'s face while ``a`` had lost it, so ``b``'s rows (and the features
+        kept for the second pass) become ``a``'s."""
+        fb, wb = self._rows.get(b, (array("q"), array("q")))
+        if not fb:
+            return
+        fa, wa = self._rows.setdefault(a, (array("q"), array("q")))
+        i = bisect_left(fa, fb[0])
+        if i < len(fa) and fa[i] <= fb[-1]:
+            return  # both had rows meanwhile: two faces that only now met
+        self.moved_rows.update({(f, w): a for f, w in zip(fb, wb, strict=True)})
+        engine_b, engine_a = self._face_of(b)[0], self._face_of(a)[0]
+        hand_over = getattr(engine_b, "hand_over", None)
+        if hand_over is not None and engine_b is not engine_a:
+            hand_over(fb, engine_a)
+        self._adopted.update(zip(fb, wb, strict=True))
+        self._rows[a] = (fa[:i] + fb + fa[i:], wa[:i] + wb + wa[i:])
+        del self._rows[b]
+        self.merged_ids += 1

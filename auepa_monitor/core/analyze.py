@@ -52,6 +52,11 @@ class Summary:
     #: Rows of those faces' probation frames (up to the decision, written under the lost person's
     #: face_id) that the second pass moved to the new face_id; 0 without a second pass.
     rows_moved_to_new_face_id: int = 0
+    #: ``--faces all``: tracks that took up a face while its older track had lost it and later
+    #: merged with it, and their own rows, which the second pass moved to the older face_id.
+    #: 0 without a second pass.
+    face_ids_merged: int = 0
+    rows_moved_to_older_face_id: int = 0
     mean_pain_score: float | None = None
     max_pain_score: float | None = None
     mean_pspi: float | None = None
@@ -235,7 +240,10 @@ def analyze_one(path: Path, out_dir: Path, make_pipeline: Callable[[Path], objec
         re = rescore_faces_csv(part_path, pipe.second_pass_faces(),  # type: ignore[attr-defined]
                                getattr(pipe, "moved_rows", None))
         s.au_neutral = re.neutral
-        s.rows_moved_to_new_face_id = re.moved
+        if re.moved:
+            s.face_ids_merged = int(getattr(pipe, "merged_ids", 0))
+            s.rows_moved_to_older_face_id = int(getattr(pipe, "merged_rows", 0))
+        s.rows_moved_to_new_face_id = re.moved - s.rows_moved_to_older_face_id
         if re.frames:
             scores, pspis, levels = re.scores, re.pspis, Counter(re.levels)
     elif engine is not None and hasattr(engine, "neutral_mode"):
