@@ -259,12 +259,19 @@ def test_a_face_found_again_that_is_another_person_gets_a_new_face_id():
 
     pipe = Pipeline()
     src = VideoFileSource(CHILDREN / "3dC3SQ.joke3.rep2.take1.ThatsNotACat.mp4")
-    rows = []
+    rows, learnt = [], {0: 0}  # frame -> good fits the toddler's running neutral has learnt from
     while (f := src.read()) is not None:
         rows.append(pipe.process(f))
+        faces = pipe.second_pass_faces()  # {None: ...} while the target was one person
+        learnt[f.index] = faces.get(0, faces.get(None))[0].neutral._n
     src.close()
     changed = [r for r in rows if r.reason == "person_changed"]
     assert len(changed) == 1 and pipe.tracker.person_changes == 1, [r.frame for r in changed]
+    # The parent's frames on probation (before the decision) were measured but did not move the
+    # toddler's running neutral: live there is no taking them back out.
+    probation = [f for f, old in pipe.moved_rows if old == 0]
+    assert any(rows[f - 1].success for f in probation), probation
+    assert all(learnt[f] == learnt[f - 1] for f in probation), [(f, learnt[f]) for f in probation]
     at = changed[0]
     assert at.face is not None and not at.success and at.face_id == 1
     cx = lambda r: r.face.box[0] + r.face.box[2] / 2  # noqa: E731

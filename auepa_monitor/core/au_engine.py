@@ -345,19 +345,20 @@ class EmbeddedAUEngine:
         other._kept = [k for k in self._kept if k[0] in take] + other._kept
         self._kept = [k for k in self._kept if k[0] not in take]
 
-    def estimate(self, fit: FaceFit, frame: object = None) -> dict[int, float]:
+    def estimate(self, fit: FaceFit, frame: object = None, learn: bool = True) -> dict[int, float]:
         """AU number -> intensity 0-5 for every AU in ``REPORTED_AUS``.
 
         ``frame``: the :class:`sources.Frame` (or its BGR image) the fit came from; without it
-        the texture terms contribute nothing.
+        the texture terms contribute nothing. ``learn=False``: the frame does not move the running
+        neutral (a face on probation), though a second pass still gets its features.
         """
         img = _image_of(frame)
         crop = au_crop.aligned_gray(img, fit.image_landmarks) if img is not None else None
         return self.estimate_crop(fit, crop, int(getattr(frame, "index", -1)),
-                                  float(getattr(frame, "timestamp", np.nan)))
+                                  float(getattr(frame, "timestamp", np.nan)), learn)
 
     def estimate_crop(self, fit: FaceFit, crop: np.ndarray | None, index: int = -1,
-                      timestamp: float = np.nan) -> dict[int, float]:
+                      timestamp: float = np.nan, learn: bool = True) -> dict[int, float]:
         """Same as :meth:`estimate` from the aligned grey crop (:func:`au_crop.aligned_gray`);
         ``index`` and ``timestamp`` (s) name the frame for a second pass (``neutral="recording"``)."""
         feats = face_features(fit, crop)
@@ -365,13 +366,13 @@ class EmbeddedAUEngine:
         if self.neutral_mode == "recording":
             row = self.neutral.row(feats)
             self._kept.append((index, timestamp, row, float(fit.quality)))
-        return self.estimate_features(feats, fit.quality, row)
+        return self.estimate_features(feats, fit.quality, row, learn)
 
     def estimate_features(self, feats: Mapping[str, float], quality: float,
-                          row: np.ndarray | None = None) -> dict[int, float]:
+                          row: np.ndarray | None = None, learn: bool = True) -> dict[int, float]:
         """Same as :meth:`estimate` from precomputed :func:`face_features` and the fit quality 0-1
         (``row``: the features as :meth:`RunningNeutral.row` gives them, if made already)."""
-        if self.use_baseline and quality >= BASELINE_MIN_QUALITY:
+        if learn and self.use_baseline and quality >= BASELINE_MIN_QUALITY:
             self.neutral.update(feats, row)
         open_ear = self.neutral.target.get("eye_open") if self.use_baseline and self.neutral.ready else None
         return self._aus(feats, self.neutral.value, open_ear)

@@ -26,10 +26,12 @@ class AUEngine(Protocol):
 
     ``frame`` gives engines that work on whole files (OpenFace) the frame number and time.
     ``estimate`` may raise :class:`AUValuesMissing` for a frame it has no values for.
+    ``learn=False``: measure this frame but do not let it move the person's running neutral (the
+    face is on probation: it may prove to be someone else).
     """
 
     name: str
 
-    def estimate(self, fit: FaceFit, frame: Frame) -> dict[int, float]: ...
+    def estimate(self, fit: FaceFit, frame: Frame, learn: bool = True) -> dict[int, float]: ...
 
     def reset(self) -> None: ...

@@ -835,6 +835,12 @@ class FaceTracker:
         self.just_switched = True
         return cand
 
+    @property
+    def on_probation(self) -> bool:
+        """The face returned by the last ``process`` call was found again after a loss and may
+        still prove to be someone else (see :meth:`_check_person`)."""
+        return self._probation is not None
+
     def _check_person(self, value: float, quality: float) -> None:
         """Probation of a face found again: is it the person who was lost?
 

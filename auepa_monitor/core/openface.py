@@ -599,8 +599,9 @@ class OpenFaceAUEngine:
         self.last_missing = why
         return AUValuesMissing(why)
 
-    def estimate(self, fit: FaceFit, frame: Frame) -> dict[int, float]:
-        """AU number -> intensity 0-5 for every AU in ``REPORTED_AUS``, from OpenFace's row ``frame.index``."""
+    def estimate(self, fit: FaceFit, frame: Frame, learn: bool = True) -> dict[int, float]:
+        """AU number -> intensity 0-5 for every AU in ``REPORTED_AUS``, from OpenFace's row ``frame.index``
+        (OpenFace's own values: ``learn`` changes nothing)."""
         i = self.table.row_of(frame.index)
         if i is None:
             raise self._missing(f"OpenFace has no row for frame {frame.index}")

@@ -30,6 +30,8 @@ class Tracked:
         moved_back: on the frame a face found again proved to be another person
             (``FaceTracker.just_changed_person``), how many frames just before it were its probation
             (``FaceTracker.probation_frames``): that person's already, under the old ``face_id``.
+        on_probation: the face was found again after a loss and may still prove to be someone
+            else (``FaceTracker.on_probation``): it is measured, but does not move the neutral.
     """
 
     frame: Frame
@@ -40,6 +42,7 @@ class Tracked:
     t0: float
     person: int = 0
     moved_back: int = 0
+    on_probation: bool = False
 
 
 #: Frames of one probation the pipeline can move to the new person (the probation ends after
@@ -124,7 +127,7 @@ class Pipeline:
         """The last ``n`` frames finished were the probation of a face that proved to be the new
         person: their rows move to the new ``face_id`` (:attr:`moved_rows`) and their features kept
         for the second pass to the new person's engine. Live, their scores stay as shown: measured
-        against the lost person's running neutral, which they also fed."""
+        against the lost person's running neutral (which they did not move: ``Tracked.on_probation``)."""
         frames = tuple(self._recent)[max(len(self._recent) - n, 0):] if n else ()
         self._recent.clear()
         self.last_moved = frames
@@ -173,7 +176,8 @@ class Pipeline:
         if fit is not None and getattr(self.tracker, "just_changed_person", False) and not self.tracker.just_switched:
             reason = "person_changed"  # the face found again is someone else: the same, said and unscored
             moved_back = self.tracker.probation_frames
-        return Tracked(frame, fit, faces_seen, reason, size, t0, self.tracker.target_id, moved_back)
+        return Tracked(frame, fit, faces_seen, reason, size, t0, self.tracker.target_id, moved_back,
+                       fit is not None and getattr(self.tracker, "on_probation", False))
 
     def finish(self, t: Tracked) -> FrameResult:
         """Stage 2: AU intensities, PSPI and the pain score of a tracked frame, in frame order."""
@@ -192,7 +196,9 @@ class Pipeline:
                                reason=t.reason, latency_ms=(time.perf_counter() - t.t0) * 1000,
                                face_id=t.person)
         try:
-            au = self.au_engine.estimate(fit, frame)
+            # A face on probation may be someone else: measured, but kept out of the running neutral
+            # of the person it may not be (live there is no going back once its values are in).
+            au = self.au_engine.estimate(fit, frame, learn=not t.on_probation)
         except AUValuesMissing as e:
             # No AU values for this frame: recorded like a frame without a face (success 0,
             # empty AU and score cells), with the engine's reason.
