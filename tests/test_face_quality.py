@@ -79,6 +79,21 @@ def test_mirror_and_moderate_roll_keep_quality(clean, tracker):
         assert q >= 0.8, (angle, tracker.last_quality_parts)
 
 
+def test_a_face_too_dark_to_measure_is_not_scored(clean, tracker):
+    """The lights go down: a dim face keeps its quality, but at a tenth of the light (eyes, nose and
+    mouth under 15 grey levels) both networks still fit it with full confidence, and only the
+    exposure factor says it is too dark to measure (as on dark clothing taken for a face)."""
+    from auepa_monitor.core.face import unscored_reason
+
+    img, fit = clean
+    assert _quality_after(tracker, img, (img * 0.35).astype(np.uint8)) >= 0.9, tracker.last_quality_parts
+    tracker.set_target(None)
+    tracker.process(img)
+    dark, _ = tracker.process((img * 0.1).astype(np.uint8))
+    assert dark is not None and dark.quality_parts["presence"] >= 0.9  # the networks are sure
+    assert dark.quality_parts["exposure"] < 0.3 and unscored_reason(dark) == "too_dark", dict(dark.quality_parts)
+
+
 def test_upside_down_face_is_not_a_confident_fit(clean, tracker):
     """The landmarker fits an upright mesh to an upside-down face; the detector disagrees."""
     img, fit = clean
@@ -154,7 +169,7 @@ def test_quality_parts_are_reported(clean, tracker):
     tracker.set_target(None)
     fit, _ = tracker.process(img)
     parts = tracker.last_quality_parts
-    assert set(parts) == {"presence", "turn", "profile", "keypoints", "visible"}
+    assert set(parts) == {"presence", "turn", "profile", "keypoints", "visible", "exposure"}
     assert dict(fit.quality_parts) == parts
     assert all(0.0 <= v <= 1.0 for v in parts.values())
     assert fit.quality == pytest.approx(float(np.prod(list(parts.values()))))

@@ -223,7 +223,7 @@ def _ramp(x: float, full: float, zero: float) -> float:
 
 #: Which quality factor names which reason a frame is not scored (see :func:`unscored_reason`).
 _REASONS = {"turn": "turned", "profile": "turned", "visible": "occluded", "presence": "unsure_fit",
-            "keypoints": "unsure_fit"}
+            "keypoints": "unsure_fit", "exposure": "too_dark"}
 
 
 def quality_from_parts(parts: dict[str, float]) -> float:
@@ -239,7 +239,7 @@ def quality_from_parts(parts: dict[str, float]) -> float:
 
 
 def unscored_reason(fit: FaceFit | None, min_quality: float = SCORE_MIN_QUALITY) -> str:
-    """Why a frame is not scored, or "" when it is: "no_face", "turned", "occluded" or "unsure_fit".
+    """Why a frame is not scored, or "" when it is: "no_face", "turned", "occluded", "too_dark" or "unsure_fit".
 
     A fit below ``min_quality`` is blamed on its weakest quality factor.
     """
@@ -614,10 +614,11 @@ class FaceTracker:
                     # The detector and the landmark network disagree on where this face's eyes
                     # and nose are: a face-like pattern (a toy, a shirt print), not a face to follow.
                     fit = None
-                if fit is not None and fit.quality_parts.get("visible", 1.0) <= 0.0 \
+                if fit is not None and min(fit.quality_parts.get("visible", 1.0),
+                                           fit.quality_parts.get("exposure", 1.0)) <= 0.0 \
                         and (self._last_box is None or self._missed >= self.lost_after or self._picked_new):
                     # A new target is not taken from a fit whose eyes, mouth and nose are flat
-                    # image (dark clothing, a blanket): it could never be scored, and holding it
+                    # or near-black image (dark clothing, a blanket): it could never be scored, and holding it
                     # kept a parent's clear face waiting another ``lost_after`` frames (measured:
                     # left halves tracked 89.4 -> 90.0 %, right unchanged).
                     fit = None
@@ -963,6 +964,11 @@ class FaceTracker:
           relative to the whole face, in the landmark network's crop: a region covered by
           something flat (a hand close to the lens, a blanket, a dark shadow) has almost none,
           and the landmarks there are the model's guess. Full from 0.16, zero at 0.06.
+        * ``exposure``: the mean grey level (0-255) of the eyes-nose-mouth area in that crop: full
+          from 30, zero at 15. Both networks take dark clothing or a dark sofa for a face with full
+          confidence, and relative contrast cannot tell (measured on the 28 children full frames,
+          ``--faces all``: 44 such rows were scored, mean grey 6-27, while every row on OpenFace's
+          good fits of a real face had 31 or more); a real face that dark is too dark to measure.
         """
         re, le = L.eye_centers(pts)
         eye_vec = le - re
@@ -982,7 +988,7 @@ class FaceTracker:
             else:
                 self._keypoint_factor = 0.5  # the detector sees no face where the landmarks are
         parts["keypoints"] = self._keypoint_factor
-        parts["visible"] = _visibility(crop, pts, m)
+        parts["visible"], parts["exposure"] = _visibility(crop, pts, m)
         self.last_quality_parts = parts
         return parts
 
@@ -995,11 +1001,17 @@ _VISIBLE_REGIONS: dict[str, tuple[int, ...]] = {
     "nose": (1, 2, 4, 98, 327),
 }
 _VISIBLE_IDX = tuple(np.array(v) for v in _VISIBLE_REGIONS.values())
+_INNER_IDX = np.concatenate(_VISIBLE_IDX)
 _FACE_OVAL_IDX = np.array(L.FACE_OVAL)
 
 
-def _visibility(crop: np.ndarray, pts: np.ndarray, to_crop: np.ndarray) -> float:
-    """0-1: the least contrast of the eye, mouth and nose regions relative to the face's contrast.
+#: Mean grey level (0-255) of the eyes-nose-mouth area where the ``exposure`` factor is full / zero.
+EXPOSURE_FULL, EXPOSURE_ZERO = 30.0, 15.0
+
+
+def _visibility(crop: np.ndarray, pts: np.ndarray, to_crop: np.ndarray) -> tuple[float, float]:
+    """The ``visible`` and ``exposure`` factors (each 0-1): the least contrast of the eye, mouth
+    and nose regions relative to the face's contrast, and how bright the area they span is.
 
     ``crop`` is the landmark network's RGB input; ``to_crop`` is the 2x3 frame->crop matrix.
     """
@@ -1015,10 +1027,14 @@ def _visibility(crop: np.ndarray, pts: np.ndarray, to_crop: np.ndarray) -> float
         # cv2.meanStdDev: the population std of numpy's r.std(), ~5x faster on the face's region.
         return float(cv2.meanStdDev(r)[1][0, 0]) if r.size >= 4 else 0.0
 
+    q = cp[_INNER_IDX]
+    (ax, ay), (bx, by) = np.floor(q.min(axis=0)).astype(int), np.ceil(q.max(axis=0)).astype(int)
+    inner = grey[max(0, ay):min(hgt, by + 1), max(0, ax):min(wid, bx + 1)]
+    exposure = _ramp(-float(cv2.mean(inner)[0]), -EXPOSURE_FULL, -EXPOSURE_ZERO) if inner.size else 0.0
     re, le = L.eye_centers(cp)
     pad = 0.15 * float(np.linalg.norm(le - re))
     face = std(_FACE_OVAL_IDX, 0.0)
     if face < 1.0:
-        return 0.0  # a flat crop: nothing of a face is visible
+        return 0.0, exposure  # a flat crop: nothing of a face is visible
     worst = min(std(idx, pad) for idx in _VISIBLE_IDX) / face
-    return _ramp(-worst, -0.16, -0.06)
+    return _ramp(-worst, -0.16, -0.06), exposure

@@ -24,6 +24,7 @@ REASON_TEXT: dict[str, str] = {
     "person_changed": "the face found again is another person",
     "turned": "face turned away",
     "occluded": "face covered",
+    "too_dark": "too dark to see the face",
     "unsure_fit": "unsure face fit",
     "au_missing": "no AU values",
 }
@@ -169,7 +170,7 @@ class FrameResult:
             "target_lost" (the fit jumped off the target), "target_switched" (the automatic target
             moved to a more child-like face: this frame is its first), "person_changed" (the face
             found again after a loss proved to be another person: a new ``face_id`` from this frame),
-            "turned", "occluded", "unsure_fit"
+            "turned", "occluded", "too_dark", "unsure_fit"
             (fit quality below the scoring threshold), or "au_missing" (see ``au_missing``).
         face_id: which face this is: for the one target face, which person the target is (0 for
             the first; +1 each time the automatic rule took someone else, see
