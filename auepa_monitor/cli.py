@@ -182,6 +182,11 @@ def _summary_line(s) -> list[str]:
         lines.append(f"  {n} track{'s' if n > 1 else ''} took up a face while an older track had lost it, then "
                      f"met it: {'their' if n > 1 else 'its'} {s.rows_moved_to_older_face_id} row"
                      f"{'s' if s.rows_moved_to_older_face_id > 1 else ''} moved to the older face_id")
+    if s.face_ids_rejoined:
+        n, rows = s.face_ids_rejoined, s.rows_moved_to_earlier_face_id
+        lines.append(f"  {n} face{'s' if n > 1 else ''} came back after {'their tracks' if n > 1 else 'its track'} had "
+                     f"ended (same place, same face proportions): {rows} row{'s' if rows > 1 else ''} moved to the "
+                     "earlier face_id")
     return lines
 
 

@@ -482,7 +482,8 @@ def _all_faces_star(args) -> tuple[str, list[tuple[int, bool, bool, str]]]:
                              on_half(refs, "right", i, r.face.landmarks), r.reason))
     finally:
         pipe.close()
-    moved = pipe.moved_rows  # what analyze's second pass moves to the new face_id
+    pipe.rejoin_faces()  # as analyze does before its second pass
+    moved = pipe.moved_rows  # what analyze's second pass moves to another face_id
     return video.name, [(moved.get((i, fid), fid), *rest) for i, (fid, *rest) in zip(frames, rows, strict=True)]
 
 

@@ -132,12 +132,14 @@ def test_all_faces_a_track_whose_face_found_again_is_someone_else_gets_a_new_fac
     assert "whole recording" in summary["au_neutral"] and "matched" not in summary["au_neutral"]
 
 
-def test_all_faces_a_track_that_took_up_a_lost_face_gives_its_rows_to_the_older_id(tmp_path, children_dir):
+def test_all_faces_rows_of_a_face_taken_up_or_found_again_go_to_its_first_id(tmp_path, children_dir):
     """4JDccE.joke1.rep2, --faces all: the parent's track (face_id 1) loses her face as she leans
     in at frame 46; a new track takes it up at once and, at frame 60, meets track 1 again and
     merges into it. Its 14 rows (frames 46-59, when track 1 had none) are the same face: they move
     to face_id 1 (before, they kept an id of their own), with their features, so face 1 is
-    re-estimated against a whole recording that includes them."""
+    re-estimated against a whole recording that includes them. The toddler at the left edge is lost
+    for over 40 frames (its track ends) and found again at the same place: the new track's rows
+    come back to face_id 0 (before, 3 ids)."""
     video = children_dir / "4JDccE.joke1.rep2.take1.NomNomNom.mp4"
     p = run_analyze(str(video), "--out", str(tmp_path), "--faces", "all")
     assert p.returncode == 0, p.stderr
@@ -148,9 +150,15 @@ def test_all_faces_a_track_that_took_up_a_lost_face_gives_its_rows_to_the_older_
     keys = [(r["frame"], r["face_id"]) for r in rows]
     assert len(keys) == len(set(keys))  # still one row per face per frame
     ids = {r["face_id"] for r in rows}
-    assert len(ids) == 3, ids  # the parent, and the toddler at the left edge twice (0, 4: gone 40 frames between)
+    assert ids == {"0", "1"}, ids  # the toddler (at the left edge) and the parent
     parent = sorted(int(r["frame"]) for r in rows if r["face_id"] == "1")
     assert set(range(46, 60)) <= set(parent) and parent[0] < 46 < 60 < parent[-1]
+    toddler = sorted(int(r["frame"]) for r in rows if r["face_id"] == "0")
+    gap = max(b - a for a, b in zip(toddler, toddler[1:], strict=False))
+    assert gap > 30, toddler  # lost for longer than a track lives without its face, then rejoined
+    assert summary["face_ids_rejoined"] == 1 and summary["rows_moved_to_earlier_face_id"] >= 5, summary
+    assert "came back after its track had ended" in p.stdout
+    assert summary["rows_moved_to_new_face_id"] == 0, summary
     assert "whole recording" in summary["au_neutral"] and "matched" not in summary["au_neutral"]
 
 

@@ -15,22 +15,47 @@ these). A track's face found again after a loss is on the single target's probat
 (``FaceTracker(check_person=True)``): when it proves to be someone else (a parent's face handed
 to a toddler's lost track), that row says ``person_changed`` and the face goes on under a new
 ``face_id``, measured against its own neutral; the old id ends there.
+
+A track that ended by losing its face for ``drop_after`` frames is not forgotten: at the end of the
+run (:meth:`AllFacesPipeline.rejoin_faces`, before the second pass) a later track that started
+from a new detection near where it was last seen (its first box within ``REJOIN_DISTANCE`` face
+sizes of the ended track's last box, its size within 0.67-1.5 of it) and whose face has the same
+proportion (:class:`~auepa_monitor.core.face.TargetSignature`: the medians of both tracks' fits of
+scoring quality, at least ``REJOIN_MIN_FITS`` each, within ``REJOIN_SIGNATURE_TOL`` eye
+distances) is the same person coming back: its rows move to the earlier ``face_id``
+(``rejoined_ids``). Measured on the 28 children full frames (OpenFace's half-frame fits say who is
+who; thresholds chosen on both families, so not held out): see ``REJOIN_DISTANCE``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from array import array
 from bisect import bisect_left
 from collections.abc import Callable
 
 import cv2
+import numpy as np
 
-from .face import FaceTracker, _iou
+from .face import SCORE_MIN_QUALITY, FaceTracker, TargetSignature, _iou
 from .face_nets import FaceNets
 from .pipeline import Pipeline
 from .records import FrameResult
 from .sources import Frame
+
+#: A later track's first box within this many face sizes (the larger side of the ended track's last
+#: box) of where an ended track last saw its face may be that face again (:meth:`AllFacesPipeline.rejoin_faces`).
+#: Measured on the 28 children full frames with ``--faces all`` (OpenFace's half-frame fits say who
+#: is who): of 26 pairs (a track, a track that began after its last row) on one person, 17 lie within
+#: 1 face size; of 27 on two people, 2 do, one of another size and one a track begun because its
+#: face proved to be someone else, neither of which may rejoin; the signature check then keeps 7
+#: joins (face_ids 107 -> 100), rows on a face_id of the other person unchanged at 5.
+REJOIN_DISTANCE = 1.0
+#: Least fits of scoring quality each track needs for its signature median, and how far the two
+#: medians may differ (eye distances; toddlers 0.41-0.56, parents 0.53-0.66, :class:`TargetSignature`).
+REJOIN_MIN_FITS = 5
+REJOIN_SIGNATURE_TOL = 0.10
 
 
 class AllFacesPipeline:
@@ -66,16 +91,14 @@ class AllFacesPipeline:
         #: (frame, face_id) -> face_id: each track's probation rows that proved to be another
         #: person (see ``Pipeline.moved_rows``), for the second pass.
         self.moved_rows: dict[tuple[int, int], int] = {}
-        #: Ids whose rows all went to an older id their track merged into (see the module docstring).
-        self.merged_ids = 0
-        self._adopted: set[tuple[int, int]] = set()  # (frame, face_id written) of the rows those ids held
+        #: Ids whose rows all went to an older id their track merged into (see the module docstring),
+        #: and the rows they held, which the second pass moves to the older id.
+        self.merged_ids = self.merged_rows = 0
+        #: Ids whose rows went to an ended track's id by :meth:`rejoin_faces`, and those rows.
+        self.rejoined_ids = self.rejoined_rows = 0
         # Each face_id's rows so far, in frame order: (frames, the face_id each was written under).
         self._rows: dict[int, tuple[array, array]] = {}
-
-    @property
-    def merged_rows(self) -> int:
-        """Rows the merged ids held (see :attr:`merged_ids`), which the second pass moves to the older id."""
-        return len(self._adopted)
+        self._ends: dict[int, _Ends] = {}  # each face_id's first and last place, signature, how it began and ended
 
     # The analyze loop reads these like a single Pipeline's.
     @property
@@ -101,8 +124,8 @@ class AllFacesPipeline:
         self._missed.clear()
         self._boxes.clear()
         self._rows.clear()
-        self.merged_ids = 0
-        self._adopted.clear()
+        self._ends.clear()
+        self.merged_ids = self.merged_rows = self.rejoined_ids = self.rejoined_rows = 0
         self._n = 0
 
     def close(self) -> None:
@@ -136,6 +159,7 @@ class AllFacesPipeline:
                 self._missed[fid] += 1
                 if self._missed[fid] >= self.drop_after:
                     del self.tracks[fid], self._missed[fid], self._boxes[fid]
+                    self._ends.setdefault(fid, _Ends()).ended = "dropped"
                 continue
             self._missed[fid] = 0
             self._boxes[fid] = r.face.box
@@ -147,6 +171,7 @@ class AllFacesPipeline:
             frames, written = self._rows.setdefault(r.face_id, (array("q"), array("q")))
             frames.append(r.frame)
             written.append(r.face_id)
+            self._ends.setdefault(r.face_id, _Ends()).saw(r, self.nets)
         return out
 
     def _take_rows(self, src: int, dst: int, n: int) -> None:
@@ -168,6 +193,8 @@ class AllFacesPipeline:
         self._missed[new] = self._missed.pop(fid)
         self._boxes[new] = self._boxes.pop(fid)
         self._everyone[new] = (self.tracks[new], person)
+        self._ends.setdefault(fid, _Ends()).ended = "person"
+        self._ends[new] = _Ends(began="person")
         return new
 
     def _add_new_faces(self, frame: Frame) -> None:
@@ -189,6 +216,7 @@ class AllFacesPipeline:
             self._everyone[fid] = (self.tracks[fid], self.tracks[fid].tracker.target_id)
             self._missed[fid] = 0
             self._boxes[fid] = d.box
+            self._ends[fid] = _Ends(began="detection")
 
     def _lost_track_near(self, box: tuple[float, float, float, float]) -> int | None:
         """The track that lost its face most recently within 3 face sizes of ``box``, of a similar size."""
@@ -212,25 +240,96 @@ class AllFacesPipeline:
                 if a < b and a in self.tracks and b in self.tracks and \
                         _iou(by_id[a].face.box, by_id[b].face.box) > 0.5:
                     del self.tracks[b], self._missed[b], self._boxes[b]
-                    self._adopt_rows(a, b)
+                    self._ends.setdefault(b, _Ends()).ended = "merged"
+                    n = self._adopt_rows(a, b)
+                    self.merged_ids += n > 0
+                    self.merged_rows += n
 
-    def _adopt_rows(self, a: int, b: int) -> None:
-        """Track ``b`` merged into the older ``a``: if ``a`` had no row between ``b``'s first and
-        last, ``b`` took up ``a``'s face while ``a`` had lost it, so ``b``'s rows (and the features
-        kept for the second pass) become ``a``'s."""
+    def _adopt_rows(self, a: int, b: int) -> int:
+        """Track ``b`` is the face of ``a``: if ``a`` had no row between ``b``'s first and last (``b``
+        took up ``a``'s face while ``a`` had lost it, or after ``a`` ended), ``b``'s rows (and the
+        features kept for the second pass) become ``a``'s. Returns the rows moved (0: none)."""
         fb, wb = self._rows.get(b, (array("q"), array("q")))
         if not fb:
-            return
+            return 0
         fa, wa = self._rows.setdefault(a, (array("q"), array("q")))
         i = bisect_left(fa, fb[0])
         if i < len(fa) and fa[i] <= fb[-1]:
-            return  # both had rows meanwhile: two faces that only now met
+            return 0  # both had rows meanwhile: two faces that only now met
         self.moved_rows.update({(f, w): a for f, w in zip(fb, wb, strict=True)})
         engine_b, engine_a = self._face_of(b)[0], self._face_of(a)[0]
         hand_over = getattr(engine_b, "hand_over", None)
         if hand_over is not None and engine_b is not engine_a:
             hand_over(fb, engine_a)
-        self._adopted.update(zip(fb, wb, strict=True))
         self._rows[a] = (fa[:i] + fb + fa[i:], wa[:i] + wb + wa[i:])
         del self._rows[b]
-        self.merged_ids += 1
+        return len(fb)
+
+    def rejoin_faces(self) -> int:
+        """At the end of the run: give each track that ended by losing its face the rows of a later
+        track that is the same person coming back (module docstring), in the order the later tracks
+        began; a chain (lost, back, lost again, back) ends under the first id. Returns the ids rejoined.
+        Call once, before the second pass reads :attr:`moved_rows`."""
+        ends = {fid: e for fid, e in self._ends.items() if fid in self._rows and e.first_box is not None}
+        n0 = self.rejoined_ids
+        for b in sorted((f for f, e in ends.items() if e.began == "detection"), key=lambda f: self._rows[f][0][0]):
+            eb, first_b = ends[b], self._rows[b][0][0]
+            best, best_d = None, REJOIN_DISTANCE
+            for a, ea in ends.items():
+                if a == b or ea.ended != "dropped" or self._rows[a][0][-1] >= first_b:
+                    continue
+                d = ea.distance_to(eb)
+                if d <= best_d and ea.same_face(eb):
+                    best, best_d = a, d
+            if best is None:
+                continue
+            n = self._adopt_rows(best, b)
+            if n:
+                self.rejoined_ids += 1
+                self.rejoined_rows += n
+                ends[best].take_over(eb)
+                del ends[b]
+        return self.rejoined_ids - n0
+
+
+@dataclasses.dataclass
+class _Ends:
+    """What :meth:`AllFacesPipeline.rejoin_faces` needs of one face_id: its first and last box
+    (pixels), its signature values (fits of scoring quality), and how it began (``detection``: a new
+    track; ``person``: a track's face proved to be someone else) and ended (``dropped``: lost for
+    ``drop_after`` frames; ``merged``; ``person``; ``""``: tracked to the end)."""
+
+    began: str = ""
+    ended: str = ""
+    first_box: tuple[float, float, float, float] | None = None
+    last_box: tuple[float, float, float, float] | None = None
+    signature: array = dataclasses.field(default_factory=lambda: array("d"))
+
+    def saw(self, r: FrameResult, nets: FaceNets) -> None:
+        """One row of this face_id."""
+        box = tuple(float(v) for v in r.face.box)
+        self.first_box = self.first_box or box
+        self.last_box = box
+        if r.face.quality >= SCORE_MIN_QUALITY:
+            lm = r.face.landmarks
+            self.signature.append(TargetSignature.value(lm, nets.head_rotation(lm)))
+
+    def distance_to(self, later: _Ends) -> float:
+        """From this face's last box to ``later``'s first, in this face's sizes; inf when their
+        sizes differ by more than 0.67-1.5x."""
+        a, b = self.last_box, later.first_box
+        size = max(a[2], a[3], 1.0)
+        if not 0.67 <= max(b[2], b[3]) / size <= 1.5:
+            return math.inf
+        return math.hypot(a[0] + a[2] / 2 - b[0] - b[2] / 2, a[1] + a[3] / 2 - b[1] - b[3] / 2) / size
+
+    def same_face(self, other: _Ends) -> bool:
+        """Both signatures known and their medians within ``REJOIN_SIGNATURE_TOL``."""
+        if min(len(self.signature), len(other.signature)) < REJOIN_MIN_FITS:
+            return False
+        return abs(float(np.median(self.signature)) - float(np.median(other.signature))) <= REJOIN_SIGNATURE_TOL
+
+    def take_over(self, later: _Ends) -> None:
+        """``later``'s rows became this face's: it now ends where and how ``later`` ended."""
+        self.last_box, self.ended = later.last_box, later.ended
+        self.signature.extend(later.signature)

@@ -57,6 +57,11 @@ class Summary:
     #: 0 without a second pass.
     face_ids_merged: int = 0
     rows_moved_to_older_face_id: int = 0
+    #: ``--faces all``: tracks that began after an older track had lost its face for good (ended),
+    #: near its last place and with the same face proportions (the same person back), and their
+    #: rows, which the second pass moved to the ended track's face_id. 0 without a second pass.
+    face_ids_rejoined: int = 0
+    rows_moved_to_earlier_face_id: int = 0
     mean_pain_score: float | None = None
     max_pain_score: float | None = None
     mean_pspi: float | None = None
@@ -237,13 +242,18 @@ def analyze_one(path: Path, out_dir: Path, make_pipeline: Callable[[Path], objec
             part_path.unlink(missing_ok=True)
     engine = getattr(pipe, "au_engine", None)
     if engine is not None and wants_second_pass(engine) and not s.incomplete:
+        rejoin = getattr(pipe, "rejoin_faces", None)
+        if rejoin is not None:
+            rejoin()
         re = rescore_faces_csv(part_path, pipe.second_pass_faces(),  # type: ignore[attr-defined]
                                getattr(pipe, "moved_rows", None))
         s.au_neutral = re.neutral
         if re.moved:
             s.face_ids_merged = int(getattr(pipe, "merged_ids", 0))
             s.rows_moved_to_older_face_id = int(getattr(pipe, "merged_rows", 0))
-        s.rows_moved_to_new_face_id = re.moved - s.rows_moved_to_older_face_id
+            s.face_ids_rejoined = int(getattr(pipe, "rejoined_ids", 0))
+            s.rows_moved_to_earlier_face_id = int(getattr(pipe, "rejoined_rows", 0))
+        s.rows_moved_to_new_face_id = re.moved - s.rows_moved_to_older_face_id - s.rows_moved_to_earlier_face_id
         if re.frames:
             scores, pspis, levels = re.scores, re.pspis, Counter(re.levels)
     elif engine is not None and hasattr(engine, "neutral_mode"):
