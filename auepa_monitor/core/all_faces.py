@@ -241,6 +241,11 @@ class AllFacesPipeline:
                         _iou(by_id[a].face.box, by_id[b].face.box) > 0.5:
                     del self.tracks[b], self._missed[b], self._boxes[b]
                     self._ends.setdefault(b, _Ends()).ended = "merged"
+                    # b's row of this frame is not written (a's is): its engine must not keep it
+                    # for the second pass, or that pass finds an estimate without a row.
+                    forget = getattr(self._face_of(b)[0], "forget", None)
+                    if forget is not None:
+                        forget((by_id[b].frame,))
                     n = self._adopt_rows(a, b)
                     self.merged_ids += n > 0
                     self.merged_rows += n

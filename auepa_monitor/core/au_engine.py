@@ -343,6 +343,12 @@ class EmbeddedAUEngine:
         engine of the person those frames proved to be (the probation of a face found again)."""
         take = set(frames)
         other._kept = [k for k in self._kept if k[0] in take] + other._kept
+        self.forget(take)
+
+    def forget(self, frames: Collection[int]) -> None:
+        """Drop what was kept for a second pass of ``frames`` (frame indices): their rows were not
+        written under this face (``--faces all``: a track merged into an older one on that frame)."""
+        take = frames if isinstance(frames, set | frozenset) else set(frames)
         self._kept = [k for k in self._kept if k[0] not in take]
 
     def estimate(self, fit: FaceFit, frame: object = None, learn: bool = True) -> dict[int, float]:
