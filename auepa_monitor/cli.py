@@ -158,12 +158,20 @@ def _setup_logging() -> None:
             lg.propagate = False
 
 
+def _model_text(name: str, warning: str) -> str:
+    """The pain model's name and its warning, said once: the shipped prior's name already says it
+    was not trained on infant pain ("Not trained on infant pain data" would repeat it)."""
+    if not warning or warning.lower().removesuffix(" data") in name.lower():
+        return name
+    return f"{name}; {warning}"
+
+
 def _summary_line(s) -> list[str]:
     mean = "-" if s.mean_pain_score is None else f"{s.mean_pain_score:.2f}"
     peak = "-" if s.max_pain_score is None else f"{s.max_pain_score:.2f}"
     lines = [f"{Path(s.input).name}: {s.frames} frames, target tracked in {s.frames_tracked}, "
              f"scored in {s.frames_with_face}, up to {s.max_faces_seen} faces seen, pain mean {mean} max {peak} "
-             f"(0-10, {s.model}{'; ' + s.model_warning if s.model_warning else ''}), {s.fps:.1f} fps -> {s.csv}"]
+             f"(0-10, {_model_text(s.model, s.model_warning)}), {s.fps:.1f} fps -> {s.csv}"]
     if s.frames_several_faces and "--faces all" not in s.target_rule:
         lines.append(f"  several faces in view on {s.frames_several_faces} frames; target: {s.target_rule}"
                      + ("" if "--roi" in s.target_rule else " (use --roi x,y,w,h to choose the infant)"))

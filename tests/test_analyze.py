@@ -45,6 +45,8 @@ def test_analyze_video_image_and_bad_inputs(tmp_path, faces_dir):
     summary = json.loads((out / "sample1.summary.json").read_text())
     assert summary["frames"] == 1 and summary["frames_with_face"] == 1
     assert summary["model_warning"] == "Not trained on infant pain data"
+    line = next(ln for ln in p.stdout.splitlines() if ln.startswith("sample1.jpg:"))
+    assert line.lower().count("not trained on infant pain") == 1, line  # said once per line, not twice
 
 
 def test_analyze_video_with_roi_columns_and_values(tmp_path, faces_dir):
