@@ -234,3 +234,20 @@ def test_each_person_the_target_was_against_their_own_recording(tmp_path, childr
         if len(scored) >= 20:
             zero = np.mean([float(r["AU01_r"]) == 0.0 for r in scored])
             assert 0.2 <= zero <= 0.5, (fid, zero)  # this person's own 30th percentile
+
+
+def test_running_neutral_still_moves_a_person_change_probation_rows(tmp_path, children_dir):
+    """4JDccE.joke1.rep2 without a ROI, ``--au-neutral running``: a face found again proves to be
+    another person after a few fits. Without a second pass those probation rows kept the lost
+    person's face_id (another person's rows under the toddler's id); now they move to the new
+    face_id all the same (their values as the live pass wrote them)."""
+    video = children_dir / "4JDccE.joke1.rep2.take1.NomNomNom.mp4"
+    s = analyze_one(video, tmp_path / "run", make_pipeline_factory(_args("running")), "nomnom")
+    rows, _ = _read(tmp_path / "run" / "nomnom.csv")
+    assert s.au_neutral == "running (as live)" and s.person_changes == 1
+    assert s.rows_moved_to_new_face_id >= 1
+    ids = [int(r["face_id"]) for r in rows if r["face_id"]]
+    changed = next(i for i, r in enumerate(rows) if r["reason"] == "person_changed")
+    first = min(i for i, r in enumerate(rows) if r["face_id"] == rows[changed]["face_id"])
+    assert 1 <= changed - first <= s.rows_moved_to_new_face_id  # the new id begins on the probation's first row
+    assert ids == sorted(ids)

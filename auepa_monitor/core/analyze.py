@@ -50,16 +50,16 @@ class Summary:
     #: the one lost (rows with reason ``person_changed``; a new ``face_id`` from there).
     person_changes: int = 0
     #: Rows of those faces' probation frames (up to the decision, written under the lost person's
-    #: face_id) that the second pass moved to the new face_id; 0 without a second pass.
+    #: face_id) that were moved to the new face_id after the run (with ``--au-neutral running`` too,
+    #: their values as live); 0 when the run ended early.
     rows_moved_to_new_face_id: int = 0
     #: ``--faces all``: tracks that took up a face while its older track had lost it and later
-    #: merged with it, and their own rows, which the second pass moved to the older face_id.
-    #: 0 without a second pass.
+    #: merged with it, and their own rows, moved to the older face_id after the run (as above).
     face_ids_merged: int = 0
     rows_moved_to_older_face_id: int = 0
     #: ``--faces all``: tracks that began after an older track had lost its face for good (ended),
     #: near its last place and with the same face proportions (the same person back), and their
-    #: rows, which the second pass moved to the ended track's face_id. 0 without a second pass.
+    #: rows, moved to the ended track's face_id after the run (as above).
     face_ids_rejoined: int = 0
     rows_moved_to_earlier_face_id: int = 0
     mean_pain_score: float | None = None
@@ -241,13 +241,15 @@ def analyze_one(path: Path, out_dir: Path, make_pipeline: Callable[[Path], objec
         if not ok and not s.frames:
             part_path.unlink(missing_ok=True)
     engine = getattr(pipe, "au_engine", None)
-    if engine is not None and wants_second_pass(engine) and not s.incomplete:
-        rejoin = getattr(pipe, "rejoin_faces", None)
-        if rejoin is not None:
-            rejoin()
-        re = rescore_faces_csv(part_path, pipe.second_pass_faces(),  # type: ignore[attr-defined]
-                               getattr(pipe, "moved_rows", None))
-        s.au_neutral = re.neutral
+    second = engine is not None and wants_second_pass(engine) and not s.incomplete
+    if not s.incomplete and hasattr(pipe, "rejoin_faces"):
+        pipe.rejoin_faces()  # type: ignore[attr-defined]
+    moved = None if s.incomplete else getattr(pipe, "moved_rows", None)
+    if second or moved:
+        # The second pass; without it (--au-neutral running) rows only move to the face_id they
+        # proved to be (a person change's probation, a merged or rejoined track), values as live.
+        re = rescore_faces_csv(part_path, pipe.second_pass_faces() if second else {},  # type: ignore[attr-defined]
+                               moved)
         if re.moved:
             s.face_ids_merged = int(getattr(pipe, "merged_ids", 0))
             s.rows_moved_to_older_face_id = int(getattr(pipe, "merged_rows", 0))
@@ -256,6 +258,8 @@ def analyze_one(path: Path, out_dir: Path, make_pipeline: Callable[[Path], objec
         s.rows_moved_to_new_face_id = re.moved - s.rows_moved_to_older_face_id - s.rows_moved_to_earlier_face_id
         if re.frames:
             scores, pspis, levels = re.scores, re.pspis, Counter(re.levels)
+    if second:
+        s.au_neutral = re.neutral
     elif engine is not None and hasattr(engine, "neutral_mode"):
         s.au_neutral = "running (the run ended early)" if wants_second_pass(engine) else "running (as live)"
     else:

@@ -125,7 +125,8 @@ def rescore_faces_csv(path: Path, faces: Mapping[int | None, tuple[Any, Any]],
     rows, and each face is measured against its own whole recording's neutral. The key None stands
     for every row (one target face). ``moved`` maps (frame, face_id) to the face_id the row belongs
     to (``Pipeline.moved_rows``: the probation of a face found again that proved to be someone
-    else); those rows are moved first.
+    else); those rows are moved first. With no ``faces`` (``--au-neutral running``) only the rows'
+    ``face_id`` moves: every value stays as the live pass wrote it.
 
     A face with too few good fits keeps its running-neutral rows (``neutral`` says which); if no
     face can be re-estimated, or any scored row has no estimate, the file is left as it is.
@@ -151,7 +152,7 @@ def rescore_faces_csv(path: Path, faces: Mapping[int | None, tuple[Any, Any]],
                 if to is not None:
                     row[_COL["face_id"]] = str(to)
                     out.moved += 1
-            if row[_COL["success"]] == "1":
+            if row[_COL["success"]] == "1" and faces:
                 plan = plans[None] if None in plans else plans.get(int(row[_COL["face_id"]]))
                 if plan is None:
                     raise LookupError(row[0])
