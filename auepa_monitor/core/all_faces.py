@@ -88,8 +88,8 @@ class AllFacesPipeline:
         self._boxes: dict[int, tuple[float, float, float, float]] = {}
         self._next_id = 0
         self._n = 0
-        #: (frame, face_id) -> face_id: each track's probation rows that proved to be another
-        #: person (see ``Pipeline.moved_rows``), for the second pass.
+        #: (frame, face_id) -> face_id: rows that proved to be another face_id's (a probation's,
+        #: see ``Pipeline.moved_rows``; a merged or rejoined track's), moved after the run.
         self.moved_rows: dict[tuple[int, int], int] = {}
         #: Ids whose rows all went to an older id their track merged into (see the module docstring),
         #: and the rows they held, which the second pass moves to the older id.
