@@ -348,7 +348,7 @@ class EmbeddedAUEngine:
     def forget(self, frames: Collection[int]) -> None:
         """Drop what was kept for a second pass of ``frames`` (frame indices): their rows were not
         written under this face (``--faces all``: a track merged into an older one on that frame)."""
-        take = frames if isinstance(frames, set | frozenset) else set(frames)
+        take = set(frames)
         self._kept = [k for k in self._kept if k[0] not in take]
 
     def estimate(self, fit: FaceFit, frame: object = None, learn: bool = True) -> dict[int, float]:
