@@ -169,10 +169,11 @@ def _model_text(name: str, warning: str) -> str:
 def _summary_line(s) -> list[str]:
     mean = "-" if s.mean_pain_score is None else f"{s.mean_pain_score:.2f}"
     peak = "-" if s.max_pain_score is None else f"{s.max_pain_score:.2f}"
-    lines = [f"{Path(s.input).name}: {s.frames} frames, target tracked in {s.frames_tracked}, "
+    every = "--faces all" in s.target_rule
+    lines = [f"{Path(s.input).name}: {s.frames} frames, {'a face' if every else 'target'} tracked in {s.frames_tracked}, "
              f"scored in {s.frames_with_face}, up to {s.max_faces_seen} faces seen, pain mean {mean} max {peak} "
              f"(0-10, {_model_text(s.model, s.model_warning)}), {s.fps:.1f} fps -> {s.csv}"]
-    if s.frames_several_faces and "--faces all" not in s.target_rule:
+    if s.frames_several_faces and not every:
         lines.append(f"  several faces in view on {s.frames_several_faces} frames; target: {s.target_rule}"
                      + ("" if "--roi" in s.target_rule else " (use --roi x,y,w,h to choose the infant)"))
     if s.target_switched:
@@ -195,6 +196,29 @@ def _summary_line(s) -> list[str]:
         lines.append(f"  {n} face{'s' if n > 1 else ''} came back after {'their tracks' if n > 1 else 'its track'} had "
                      f"ended (same place, same face proportions): {rows} row{'s' if rows > 1 else ''} moved to the "
                      "earlier face_id")
+    if every:
+        lines += _face_lines(s)
+    return lines
+
+
+#: ``--faces all``: the face ids listed in the summary line, the most rows first; the rest are summed up.
+FACE_LINES = 8
+
+
+def _face_lines(s) -> list[str]:
+    """One line per face_id, the most rows first, with what its proportions look like."""
+    faces = sorted(s.faces, key=lambda f: (-f["rows"], f["face_id"]))
+    lines = []
+    for f in faces[:FACE_LINES]:
+        looks = f", looks like {'a child' if f['looks'] == 'child' else 'an adult'} (nose depth {f['nose_depth']:.2f})" \
+            if f["looks"] else ""
+        pain = "" if f["mean_pain_score"] is None else f", pain mean {f['mean_pain_score']:.2f}"
+        lines.append(f"  face_id {f['face_id']}: frames {f['first_frame']}-{f['last_frame']}, tracked on {f['rows']}, "
+                     f"scored on {f['scored']}, {f['face_width_px']:.0f} px wide{looks}{pain}")
+    if len(faces) > FACE_LINES:
+        rest = faces[FACE_LINES:]
+        lines.append(f"  {len(rest)} more face_ids, tracked on {sum(f['rows'] for f in rest)} rows in all "
+                     f"(at most {max(f['rows'] for f in rest)} each): see faces in the summary")
     return lines
 
 

@@ -459,8 +459,9 @@ def mixed_rows(rows: Sequence[tuple[int, bool, bool]]) -> int:
     return n
 
 
-def _all_faces_star(args) -> tuple[str, list[tuple[int, bool, bool, str]]]:
-    """One video's ``analyze --faces all`` rows as (face_id, on left, on right, reason)."""
+def _all_faces_star(args) -> tuple[str, list[tuple[int, bool, bool, str]], dict[int, tuple[float, int]]]:
+    """One video's ``analyze --faces all`` rows as (face_id, on left, on right, reason), and each
+    face_id's proportion (``AllFacesPipeline.face_proportions``)."""
     video, check_person, limit = args
     import argparse
 
@@ -484,7 +485,37 @@ def _all_faces_star(args) -> tuple[str, list[tuple[int, bool, bool, str]]]:
         pipe.close()
     pipe.rejoin_faces()  # as analyze does before its second pass
     moved = pipe.moved_rows  # what analyze's second pass moves to another face_id
-    return video.name, [(moved.get((i, fid), fid), *rest) for i, (fid, *rest) in zip(frames, rows, strict=True)]
+    rows = [(moved.get((i, fid), fid), *rest) for i, (fid, *rest) in zip(frames, rows, strict=True)]
+    return video.name, rows, pipe.face_proportions()
+
+
+#: Videos whose right half shows the parent and left the toddler (at the frame's left edge), by eye.
+CHILD_ON_LEFT = ("4JDccE.joke1.rep2.",)
+
+
+def looks_table(runs: Sequence[tuple]) -> str:
+    """How the per-face label (``looks``, :mod:`auepa_monitor.core.face_table`) reads each face_id
+    that OpenFace's half fits put on one person (most of its rows on that half's fit): counts per
+    family of child / adult ids read as child, adult or unlabelled."""
+    from auepa_monitor.core.face_table import looks_like
+
+    counts: dict[tuple[str, str, str], int] = {}
+    for name, rows, props in runs:
+        left_child = name.startswith(CHILD_ON_LEFT)
+        for fid in {r[0] for r in rows}:
+            mine = [r for r in rows if r[0] == fid]
+            on_left, on_right = sum(r[1] for r in mine), sum(r[2] for r in mine)
+            if max(on_left, on_right) < 0.5 * len(mine) or on_left == on_right:
+                continue  # not mostly on one of OpenFace's fits: no reference for it
+            who = "child" if (on_right > on_left) != left_child else "adult"
+            key = (name.split(".")[0], who, looks_like(*props.get(fid, (None, 0))) or "-")
+            counts[key] = counts.get(key, 0) + 1
+    out = ["per-face label (face_ids mostly on one OpenFace half fit): family, who, read as child / adult / - (too few fits)"]
+    for fam in sorted({k[0] for k in counts}):
+        for who in ("child", "adult"):
+            got = [counts.get((fam, who, lab), 0) for lab in ("child", "adult", "-")]
+            out.append(f"  {fam}  {who:6s}{got[0]:>6d}{got[1]:>6d}{got[2]:>6d}")
+    return "\n".join(out)
 
 
 def evaluate_all_faces(videos: Sequence[Path], limit: int | None = None, jobs: int = 1) -> str:
@@ -496,7 +527,7 @@ def evaluate_all_faces(videos: Sequence[Path], limit: int | None = None, jobs: i
     for k, label in enumerate(("no person check", "person check (default)")):
         runs = res[k * n:(k + 1) * n]
         ids = mixed = rows = changed = 0
-        for _, rs in runs:
+        for _, rs, _ in runs:
             rows += len(rs)
             changed += sum(r[3] == "person_changed" for r in rs)
             ids += len({r[0] for r in rs})
@@ -504,6 +535,7 @@ def evaluate_all_faces(videos: Sequence[Path], limit: int | None = None, jobs: i
         out.append(f"{label:32s}{rows:>8d}{ids:>10d}{mixed:>10d}{changed:>16d}")
     out.append("\nmixed id: rows on the child or the parent (OpenFace's right- / left-half fit, success, confidence "
                ">= 0.8) whose face_id has more rows on the other; summed over the videos")
+    out.append("\n" + looks_table(res[n:]))
     return "\n".join(out)
 
 

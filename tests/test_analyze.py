@@ -44,6 +44,8 @@ def test_analyze_video_image_and_bad_inputs(tmp_path, faces_dir):
     assert sum(r["success"] == "1" for r in rows) == 30
     summary = json.loads((out / "sample1.summary.json").read_text())
     assert summary["frames"] == 1 and summary["frames_with_face"] == 1
+    # One target face: the per-face table has its one row, without a proportion (measured by --faces all).
+    assert [(f["face_id"], f["rows"], f["scored"], f["looks"]) for f in summary["faces"]] == [(0, 1, 1, "")]
     assert summary["model_warning"] == "Not trained on infant pain data"
     line = next(ln for ln in p.stdout.splitlines() if ln.startswith("sample1.jpg:"))
     assert line.lower().count("not trained on infant pain") == 1, line  # said once per line, not twice
@@ -162,6 +164,18 @@ def test_all_faces_rows_of_a_face_taken_up_or_found_again_go_to_its_first_id(tmp
     assert "came back after its track had ended" in p.stdout
     assert summary["rows_moved_to_new_face_id"] == 0, summary
     assert "whole recording" in summary["au_neutral"] and "matched" not in summary["au_neutral"]
+    # The per-face table counts the final rows (after the moves) and tells the toddler by proportion.
+    table = {f["face_id"]: f for f in summary["faces"]}
+    assert set(table) == {0, 1}
+    for fid, frames in ((0, toddler), (1, parent)):
+        f = table[fid]
+        mine = [r for r in rows if r["face_id"] == str(fid)]
+        assert (f["rows"], f["first_frame"], f["last_frame"]) == (len(mine), frames[0], frames[-1])
+        assert f["scored"] == sum(r["success"] == "1" for r in mine) and f["proportion_fits"] >= 10
+    assert (table[0]["looks"], table[1]["looks"]) == ("child", "adult"), table
+    assert table[0]["nose_depth"] < table[1]["nose_depth"]
+    assert f"face_id 1: frames {parent[0]}-{parent[-1]}, tracked on {len(parent)}" in p.stdout
+    assert "face_id 0: " in p.stdout and "looks like a child (nose depth" in p.stdout
 
 
 @pytest.mark.slow

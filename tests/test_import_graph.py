@@ -125,7 +125,7 @@ CORE_STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
              "openface", "engines")),
     ("scoring and explanation", ("scoring", "gradcam", "engagement", "explain", "alerts")),
     ("pipeline", ("pipeline", "all_faces", "pipeline_factory")),
-    ("sessions and outputs", ("recorder", "session", "retention", "outputs", "monitor", "ward", "analyze",
+    ("sessions and outputs", ("recorder", "face_table", "session", "retention", "outputs", "monitor", "ward", "analyze",
                               "whole_recording", "export", "parallel")),
 )
 

@@ -380,6 +380,10 @@ def test_all_faces_benchmark_counts_ids_that_cover_two_people(capsys):
     rows1, ids1, mixed1, changed1 = fig["person check (default)"]
     assert changed0 == 0 and changed1 >= 1 and ids1 == ids0 + changed1
     assert mixed0 >= 10 and mixed1 <= 1, fig  # the probation frames before the decision moved too
+    # The per-face label: the toddler's id reads as a child's, the parent's long id as an adult's.
+    looks = {ln.split()[1]: [int(v) for v in ln.split()[2:]] for ln in lines if ln.startswith("  4JDccE ")}
+    assert looks["child"][0] >= 1 and looks["child"][1] == 0, looks
+    assert looks["adult"][1] >= 1 and looks["adult"][0] == 0, looks
 
 
 def test_choosing_another_face_starts_a_new_person_and_choosing_the_same_keeps_it():

@@ -182,6 +182,7 @@ class AllFacesPipeline:
         n = min(n, len(frames))
         to_f, to_w = self._rows.setdefault(dst, (array("q"), array("q")))
         to_f[:0], to_w[:0] = frames[-n:], written[-n:]  # before dst's own: frames stay in order
+        self._ends.setdefault(src, _Ends()).hand_signature(self._ends.setdefault(dst, _Ends()), frames[-n])
         del frames[-n:], written[-n:]
 
     def _another_person(self, fid: int, person: int) -> int:
@@ -247,6 +248,8 @@ class AllFacesPipeline:
                     if forget is not None:
                         forget((by_id[b].frame,))
                     n = self._adopt_rows(a, b)
+                    if n:
+                        self._ends.setdefault(a, _Ends()).add_signature(self._ends[b])
                     self.merged_ids += n > 0
                     self.merged_rows += n
 
@@ -297,6 +300,14 @@ class AllFacesPipeline:
         return self.rejoined_ids - n0
 
 
+    def face_proportions(self) -> dict[int, tuple[float, int]]:
+        """Each face_id's face proportion (:class:`~auepa_monitor.core.face.TargetSignature`, eye
+        distances), the median over the fits of scoring quality its rows hold, and how many; after
+        :meth:`rejoin_faces`, for the face_ids the rows end under (see :mod:`.face_table`)."""
+        return {fid: (float(np.median(e.signature)), len(e.signature))
+                for fid, e in self._ends.items() if fid in self._rows and len(e.signature)}
+
+
 @dataclasses.dataclass
 class _Ends:
     """What :meth:`AllFacesPipeline.rejoin_faces` needs of one face_id: its first and last box
@@ -309,6 +320,7 @@ class _Ends:
     first_box: tuple[float, float, float, float] | None = None
     last_box: tuple[float, float, float, float] | None = None
     signature: array = dataclasses.field(default_factory=lambda: array("d"))
+    signature_frames: array = dataclasses.field(default_factory=lambda: array("q"))  # each value's frame
 
     def saw(self, r: FrameResult, nets: FaceNets) -> None:
         """One row of this face_id."""
@@ -318,6 +330,20 @@ class _Ends:
         if r.face.quality >= SCORE_MIN_QUALITY:
             lm = r.face.landmarks
             self.signature.append(TargetSignature.value(lm, nets.head_rotation(lm)))
+            self.signature_frames.append(r.frame)
+
+    def hand_signature(self, other: _Ends, first_frame: int) -> None:
+        """This face's signature values from ``first_frame`` on are ``other``'s (rows that proved to be its)."""
+        i = bisect_left(self.signature_frames, first_frame)
+        other.signature[:0], other.signature_frames[:0] = self.signature[i:], self.signature_frames[i:]
+        del self.signature[i:], self.signature_frames[i:]
+
+    def add_signature(self, other: _Ends) -> None:
+        """``other``'s rows became this face's: their signature values too, in frame order."""
+        pairs = sorted(zip([*self.signature_frames, *other.signature_frames], [*self.signature, *other.signature],
+                           strict=True))
+        self.signature_frames = array("q", [f for f, _ in pairs])
+        self.signature = array("d", [v for _, v in pairs])
 
     def distance_to(self, later: _Ends) -> float:
         """From this face's last box to ``later``'s first, in this face's sizes; inf when their
@@ -337,4 +363,4 @@ class _Ends:
     def take_over(self, later: _Ends) -> None:
         """``later``'s rows became this face's: it now ends where and how ``later`` ended."""
         self.last_box, self.ended = later.last_box, later.ended
-        self.signature.extend(later.signature)
+        self.add_signature(later)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import AuepaError, ModelFileError
+from .face_table import face_table
 from .frame_loop import process_frames
 from .private_files import private_dir, write_private_bytes
 from .recorder import FrameCsvWriter
@@ -62,6 +63,11 @@ class Summary:
     #: rows, moved to the ended track's face_id after the run (as above).
     face_ids_rejoined: int = 0
     rows_moved_to_earlier_face_id: int = 0
+    #: Each face_id's rows (:class:`~auepa_monitor.core.face_table.FaceRows` as a dict: frames, rows,
+    #: rows scored, face width, mean pain, and with ``--faces all`` the face's proportion and whether
+    #: it looks like a child's), so a researcher can tell which id is the infant; empty for a run
+    #: that ended early.
+    faces: list[dict[str, Any]] = field(default_factory=list)
     mean_pain_score: float | None = None
     max_pain_score: float | None = None
     mean_pspi: float | None = None
@@ -271,6 +277,8 @@ def analyze_one(path: Path, out_dir: Path, make_pipeline: Callable[[Path], objec
     else:
         os.replace(part_path, csv_path)
         summary_path = out_dir / f"{csv_stem}.summary.json"
+        proportions = pipe.face_proportions() if hasattr(pipe, "face_proportions") else None
+        s.faces = [asdict(f) for f in face_table(csv_path, proportions)]
     s.seconds = time.perf_counter() - t0
     s.fps = s.frames / s.seconds if s.seconds > 0 else math.nan
     if scores:

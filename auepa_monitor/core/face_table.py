@@ -1,0 +1,101 @@
+"""One line per ``face_id`` of a per-frame CSV: what a researcher needs to pick the infant. No Qt.
+
+``analyze --faces all`` writes a row per face per frame; a video of a toddler with a parent in view
+gives a handful of face ids, some of them short tracks on a passing face or on a face-like pattern.
+:func:`face_table` sums each id's rows up (frames, rows scored, face width, pain) and, when the
+pipeline measured it, the face's proportion (:class:`~auepa_monitor.core.face.TargetSignature`: the
+nose's depth below the eye line in eye distances, median over the id's fits of scoring quality;
+short in a child's face) and what it looks like: ``child`` below ``CHILD_NOSE_DEPTH``, ``adult``
+at or above, ``""`` with fewer than ``MIN_PROPORTION_FITS`` fits. A hint for choosing, not an age
+estimate: it tells toddlers from their parents; infants' faces, shorter still, read as children.
+
+Measured on the 28 children full frames (``analyze --faces all``; OpenFace's half-frame fits say
+who each face_id is, 40 ids with 10 fits or more): per-id medians of toddlers 0.46 (0.42-0.54)
+and parents 0.60 (0.55-0.66) in family 3dC3SQ, 0.42 (0.42-0.47) and 0.59 (0.55-0.63) in 4JDccE.
+Held out by family: the midpoint of one family's two medians labels the other's ids right on
+18 of 18 (3dC3SQ's 0.53 on 4JDccE) and 21 of 22 (4JDccE's 0.51 on 3dC3SQ: one toddler id at
+0.54 read as adult). ``CHILD_NOSE_DEPTH`` is the mean of the two midpoints.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import statistics
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .recorder import FRAME_COLUMNS, complete_lines
+
+#: A face_id whose median nose depth (eye distances) is below this looks like a child's (module docstring).
+CHILD_NOSE_DEPTH = 0.52
+#: Least fits of scoring quality a face_id needs to be labelled (twice the person check's
+#: ``PERSON_CHECK_FITS``: a short track's few fits are often poor ones).
+MIN_PROPORTION_FITS = 10
+
+
+@dataclass(frozen=True)
+class FaceRows:
+    """One ``face_id``'s rows in a per-frame CSV.
+
+    ``first_frame``/``last_frame``: 1-based frame numbers; ``rows``: frames the face was tracked
+    (box present); ``scored``: rows with AU values and a pain score (``success`` 1);
+    ``face_width_px``: median box width in frame pixels; ``mean_pain_score``: 0-10 over the scored
+    rows (None without one); ``nose_depth``: median nose depth below the eye line in eye distances
+    over ``proportion_fits`` fits of scoring quality (None when not measured); ``looks``: ``child``,
+    ``adult`` or ``""`` (too few fits to tell), see the module docstring.
+    """
+
+    face_id: int
+    first_frame: int
+    last_frame: int
+    rows: int
+    scored: int
+    face_width_px: float
+    mean_pain_score: float | None
+    nose_depth: float | None = None
+    proportion_fits: int = 0
+    looks: str = ""
+
+
+def looks_like(nose_depth: float | None, fits: int) -> str:
+    """``child``, ``adult``, or ``""`` when ``fits`` are too few (or nothing was measured)."""
+    if nose_depth is None or fits < MIN_PROPORTION_FITS:
+        return ""
+    return "child" if nose_depth < CHILD_NOSE_DEPTH else "adult"
+
+
+def face_table(csv_path: Path, proportions: Mapping[int, tuple[float, int]] | None = None) -> list[FaceRows]:
+    """Each face_id of the per-frame CSV at ``csv_path`` (rows with a box), in face_id order.
+
+    ``proportions``: face_id -> (median nose depth, fits), e.g. ``AllFacesPipeline.face_proportions()``.
+    Raises ValueError when the file is not a per-frame CSV of this program.
+    """
+    rows = csv.reader(complete_lines(csv_path))
+    if tuple(next(rows, ())) != FRAME_COLUMNS:
+        raise ValueError(f"{Path(csv_path).name}: not a per-frame CSV of this program (header differs)")
+    fid_at, frame_at, ok_at, w_at, pain_at = (FRAME_COLUMNS.index(c) for c in
+                                              ("face_id", "frame", "success", "face_w", "pain_score"))
+    # Per face_id: frames, box widths, pain scores of the scored rows (a column each, not row dicts:
+    # an hour of video with two faces is 200,000 rows).
+    acc: dict[int, tuple[list[int], list[float], list[float]]] = {}
+    for row in rows:
+        if len(row) != len(FRAME_COLUMNS) or not row[fid_at] or not row[w_at]:
+            continue
+        frames, widths, pains = acc.setdefault(int(row[fid_at]), ([], [], []))
+        frames.append(int(row[frame_at]))
+        widths.append(float(row[w_at]))
+        if row[ok_at] == "1" and row[pain_at]:
+            pains.append(float(row[pain_at]))
+    out = []
+    for fid in sorted(acc):
+        frames, widths, pains = acc[fid]
+        prop, fits = (proportions or {}).get(fid, (None, 0))
+        prop = None if prop is None or not math.isfinite(prop) else round(float(prop), 3)
+        out.append(FaceRows(
+            face_id=fid, first_frame=min(frames), last_frame=max(frames), rows=len(frames), scored=len(pains),
+            face_width_px=round(statistics.median(widths), 1),
+            mean_pain_score=round(sum(pains) / len(pains), 3) if pains else None,
+            nose_depth=prop, proportion_fits=int(fits), looks=looks_like(prop, fits)))
+    return out
