@@ -176,6 +176,9 @@ def _summary_line(s) -> list[str]:
     if s.frames_several_faces and not every:
         lines.append(f"  several faces in view on {s.frames_several_faces} frames; target: {s.target_rule}"
                      + ("" if "--roi" in s.target_rule else " (use --roi x,y,w,h to choose the infant)"))
+        # Which of them the target was: a parent's face followed instead of the infant's shows here.
+        lines += [f"  the target's face_id {f['face_id']} (tracked on {f['rows']} frames) {_looks_text(f)}"
+                  for f in s.faces if f["looks"]]
     if s.target_switched:
         n = s.target_switched
         lines.append(f"  the target moved to a more child-like face {n} time{'s' if n > 1 else ''}: those rows have "
@@ -205,13 +208,19 @@ def _summary_line(s) -> list[str]:
 FACE_LINES = 8
 
 
+def _looks_text(f: dict) -> str:
+    """What a labelled face_id of the summary's ``faces`` looks like (see ``core.face_table``)."""
+    looks = {"child": "looks like a child", "adult": "looks like an adult"}.get(
+        f["looks"], "has proportions between a child's and an adult's")
+    return f"{looks} (nose depth {f['nose_depth']:.2f})"
+
+
 def _face_lines(s) -> list[str]:
     """One line per face_id, the most rows first, with what its proportions look like."""
     faces = sorted(s.faces, key=lambda f: (-f["rows"], f["face_id"]))
     lines = []
     for f in faces[:FACE_LINES]:
-        looks = f", looks like {'a child' if f['looks'] == 'child' else 'an adult'} (nose depth {f['nose_depth']:.2f})" \
-            if f["looks"] else ""
+        looks = f", {_looks_text(f)}" if f["looks"] else ""
         pain = "" if f["mean_pain_score"] is None else f", pain mean {f['mean_pain_score']:.2f}"
         lines.append(f"  face_id {f['face_id']}: frames {f['first_frame']}-{f['last_frame']}, tracked on {f['rows']}, "
                      f"scored on {f['scored']}, {f['face_width_px']:.0f} px wide{looks}{pain}")

@@ -318,6 +318,7 @@ class FullFrameRecord:
     on_left: bool
     on_right: bool
     face_id: int = 0  # the tracker's ``target_id`` after this frame
+    signature: float | None = None  # the fit's face proportion (``FaceTracker.last_signature``)
 
     @property
     def center_x(self) -> float:
@@ -361,7 +362,8 @@ def evaluate_full_frame(video: Path, roi: tuple[float, float, float, float] | No
             else:
                 out.append(FullFrameRecord(i, tuple(float(v) for v in fit.box), float(fit.quality),  # type: ignore[arg-type]
                                            on_half(refs, "left", i, fit.landmarks),
-                                           on_half(refs, "right", i, fit.landmarks), int(getattr(tr, "target_id", 0))))
+                                           on_half(refs, "right", i, fit.landmarks), int(getattr(tr, "target_id", 0)),
+                                           getattr(tr, "last_signature", None)))
             if getattr(tr, "just_changed_person", False) and not tr.just_switched:
                 # The probation's frames were the new person's already: analyze's second pass moves
                 # them to the new face_id (Pipeline.moved_rows).
@@ -441,7 +443,19 @@ def format_full_frames(by_rule: dict[str, list], min_quality: float = DEFAULT_MI
                "right-half / left-half fit (success, confidence >= 0.8); child side: box centre right of x=320; "
                f"child scored: on child with quality >= {min_quality}; face_ids: people the target was, summed over "
                "the videos; mixed id: frames on the child or the parent whose face_id has more frames on the other")
+    rule, per_video = list(by_rule.items())[-1]
+    out.append(f"\n{rule}: " + looks_table([(name, [(r.face_id, r.on_left, r.on_right) for r in rs if r.box is not None],
+                                                    target_proportions(rs)) for name, rs, _ in per_video]))
     return "\n".join(out)
+
+
+def target_proportions(recs: Sequence[FullFrameRecord]) -> dict[int, tuple[float, int]]:
+    """Each face_id's median face proportion over its fits of scoring quality, and how many."""
+    by_id: dict[int, list[float]] = {}
+    for r in recs:
+        if r.signature is not None:
+            by_id.setdefault(r.face_id, []).append(r.signature)
+    return {fid: (float(np.median(v)), len(v)) for fid, v in by_id.items()}
 
 
 def mixed_id_frames(recs: Sequence[FullFrameRecord]) -> int:
@@ -510,11 +524,12 @@ def looks_table(runs: Sequence[tuple]) -> str:
             who = "child" if (on_right > on_left) != left_child else "adult"
             key = (name.split(".")[0], who, looks_like(*props.get(fid, (None, 0))) or "-")
             counts[key] = counts.get(key, 0) + 1
-    out = ["per-face label (face_ids mostly on one OpenFace half fit): family, who, read as child / adult / - (too few fits)"]
+    labels = ("child", "adult", "unclear", "-")
+    out = ["per-face label (face_ids mostly on one OpenFace half fit): family, who, read as "
+           + " / ".join(labels) + " (too few fits)"]
     for fam in sorted({k[0] for k in counts}):
         for who in ("child", "adult"):
-            got = [counts.get((fam, who, lab), 0) for lab in ("child", "adult", "-")]
-            out.append(f"  {fam}  {who:6s}{got[0]:>6d}{got[1]:>6d}{got[2]:>6d}")
+            out.append(f"  {fam}  {who:6s}" + "".join(f"{counts.get((fam, who, lab), 0):>8d}" for lab in labels))
     return "\n".join(out)
 
 

@@ -87,6 +87,11 @@ def test_several_faces_summary_and_all_faces_rows(tmp_path, children_dir):
     assert summary["frames_several_faces"] > 0 and "child-like" in summary["target_rule"]
     assert summary["frames_tracked"] >= summary["frames_with_face"]
     assert sum(summary["unscored"].values()) == summary["frames"] - summary["frames_with_face"]
+    # Who the target was: the toddler's face_id 0 reads as a child's by its proportions (the
+    # per-face table; OpenFace's right-half fit is the toddler's).
+    toddler = summary["faces"][0]
+    assert toddler["face_id"] == 0 and toddler["looks"] == "child" and toddler["nose_depth"] < 0.50, toddler
+    assert f"the target's face_id 0 (tracked on {toddler['rows']} frames) looks like a child" in p.stdout
 
     # A video where both faces are mostly in view (OpenFace fits the parent on 106 of 112 frames).
     video = children_dir / "3dC3SQ.joke1.rep1.take1.TearingPaper.mp4"
@@ -172,8 +177,8 @@ def test_all_faces_rows_of_a_face_taken_up_or_found_again_go_to_its_first_id(tmp
         mine = [r for r in rows if r["face_id"] == str(fid)]
         assert (f["rows"], f["first_frame"], f["last_frame"]) == (len(mine), frames[0], frames[-1])
         assert f["scored"] == sum(r["success"] == "1" for r in mine) and f["proportion_fits"] >= 10
-    assert (table[0]["looks"], table[1]["looks"]) == ("child", "adult"), table
-    assert table[0]["nose_depth"] < table[1]["nose_depth"]
+    assert table[0]["looks"] == "child" and table[1]["looks"] in ("adult", "unclear"), table
+    assert table[0]["nose_depth"] < table[1]["nose_depth"] - 0.1, table
     assert f"face_id 1: frames {parent[0]}-{parent[-1]}, tracked on {len(parent)}" in p.stdout
     assert "face_id 0: " in p.stdout and "looks like a child (nose depth" in p.stdout
 

@@ -465,6 +465,9 @@ class FaceTracker:
         self._keypoint_factor = 1.0
         #: Why the last ``process`` call returned no fit ("no_face", "target_lost"), else "".
         self.last_reason = ""
+        #: The last returned fit's :class:`TargetSignature` value when its quality is at least
+        #: ``SCORE_MIN_QUALITY`` (the values the signature learns from), else None.
+        self.last_signature: float | None = None
         #: Times the automatic rule picked a target again after the old one was lost (no ROI).
         self.reacquired = 0
         #: The factors of the last fit's quality (see ``_quality``), for diagnostics.
@@ -551,6 +554,7 @@ class FaceTracker:
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB if bgr.ndim == 3 else cv2.COLOR_GRAY2RGB)
         t0 = time.perf_counter()
         self.last_reason = ""
+        self.last_signature = None
         self.just_switched = False
         self.just_changed_person = False
         dets: list[Detection] | None = None
@@ -645,10 +649,13 @@ class FaceTracker:
                     self._probation_seen = 0
                     self._after_seek = None
                 self.signature.update(sig, fit.quality)
+                self.last_signature = sig if fit.quality >= SCORE_MIN_QUALITY else None
                 self._good_fits += fit.quality >= SCORE_MIN_QUALITY
                 self._check_person(sig, fit.quality)
             if fit is not None and dets is not None:
                 fit = self._review(rgb, fit, dets)
+                if self.just_switched:
+                    self.last_signature = None  # measured on the face the target left
         t2 = time.perf_counter()
         self.last_timing = {"detect_ms": (t1 - t0) * 1000, "landmarks_ms": (t2 - t1) * 1000}
         if fit is None:

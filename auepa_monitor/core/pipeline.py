@@ -7,6 +7,8 @@ from collections import deque
 from dataclasses import dataclass
 from types import MappingProxyType
 
+import numpy as np
+
 from .au_regions import au_centers
 from .engine_api import AUEngine, AUValuesMissing
 from .face import SCORE_MIN_QUALITY, Box, FaceTracker, unscored_reason
@@ -32,6 +34,8 @@ class Tracked:
             (``FaceTracker.probation_frames``): that person's already, under the old ``face_id``.
         on_probation: the face was found again after a loss and may still prove to be someone
             else (``FaceTracker.on_probation``): it is measured, but does not move the neutral.
+        signature: the fit's face proportion (``FaceTracker.last_signature``, eye distances), or
+            None (no fit, or one below scoring quality).
     """
 
     frame: Frame
@@ -43,6 +47,7 @@ class Tracked:
     person: int = 0
     moved_back: int = 0
     on_probation: bool = False
+    signature: float | None = None
 
 
 #: Frames of one probation the pipeline can move to the new person (the probation ends after
@@ -55,6 +60,51 @@ def torch_device() -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class _Proportions:
+    """Each face_id's face proportions (eye distances) in constant memory, for a monitor that runs
+    for days: the newest ``PROBATION_MAX`` values with their frames (a probation may still move
+    them to another face_id, :attr:`Pipeline.moved_rows`), older ones counted in 0.005-wide bins
+    over 0-1.5 (values outside are counted at the ends), so a median is exact to 0.0025."""
+
+    EDGES = np.linspace(0.0, 1.5, 301)
+
+    def __init__(self) -> None:
+        self._recent: deque[tuple[int, int, float]] = deque()
+        self._counts: dict[int, np.ndarray] = {}
+
+    @classmethod
+    def _bin(cls, value: float) -> int:
+        return min(max(int(np.searchsorted(cls.EDGES, value, side="right")) - 1, 0), len(cls.EDGES) - 2)
+
+    def _count(self, fid: int, value: float) -> None:
+        self._counts.setdefault(fid, np.zeros(len(self.EDGES) - 1, np.int64))[self._bin(value)] += 1
+
+    def add(self, frame: int, fid: int, value: float, moved: dict[tuple[int, int], int]) -> None:
+        self._recent.append((frame, fid, value))
+        if len(self._recent) > PROBATION_MAX:  # settled: older than any probation that can move it
+            f, i, v = self._recent.popleft()
+            self._count(moved.get((f, i), i), v)
+
+    def medians(self, moved: dict[tuple[int, int], int]) -> dict[int, tuple[float, int]]:
+        """face_id -> (median, values)."""
+        counts = {fid: c.copy() for fid, c in self._counts.items()}
+        exact: dict[int, list[float]] = {}
+        for f, i, v in self._recent:
+            exact.setdefault(moved.get((f, i), i), []).append(v)
+        out = {}
+        for fid in sorted(set(counts) | set(exact)):
+            if fid not in counts:
+                out[fid] = (float(np.median(exact[fid])), len(exact[fid]))
+                continue
+            c = counts[fid]
+            for v in exact.get(fid, []):
+                c[self._bin(v)] += 1
+            n = int(c.sum())
+            k = int(np.searchsorted(np.cumsum(c), (n + 1) / 2))  # the bin holding the median
+            out[fid] = (float((self.EDGES[k] + self.EDGES[k + 1]) / 2), n)
+        return out
 
 
 class Pipeline:
@@ -90,6 +140,7 @@ class Pipeline:
         self.moved_rows: dict[tuple[int, int], int] = {}
         #: The frames the last :meth:`finish` moved to the new person (empty on most frames).
         self.last_moved: tuple[int, ...] = ()
+        self._proportions = _Proportions()  # for face_proportions()
 
     def reset(self, keep_person: bool = True) -> None:
         """Forget temporal state (target, baselines, smoothing), e.g. after a seek. With
@@ -109,6 +160,7 @@ class Pipeline:
         self._engines = {0: self.au_engine}
         self._person = 0
         self.moved_rows = {}
+        self._proportions = _Proportions()
         self.tracker.restart_people()
         self.reset(keep_person=False)
 
@@ -153,6 +205,12 @@ class Pipeline:
             return {None: (self.au_engine, self.scorer)}
         return {fid: (engine, self.scorer) for fid, engine in self._engines.items()}
 
+    def face_proportions(self) -> dict[int, tuple[float, int]]:
+        """Each face_id's face proportion (:class:`~auepa_monitor.core.face.TargetSignature`, eye
+        distances): the median over its fits of scoring quality, and how many, with the rows
+        :attr:`moved_rows` takes to another face_id counted there (see :mod:`.face_table`)."""
+        return self._proportions.medians(self.moved_rows)
+
     def process(self, frame: Frame) -> FrameResult:
         """Process one frame into an immutable :class:`FrameResult` (:meth:`track`, then :meth:`finish`)."""
         return self.finish(self.track(frame))
@@ -177,7 +235,8 @@ class Pipeline:
             reason = "person_changed"  # the face found again is someone else: the same, said and unscored
             moved_back = self.tracker.probation_frames
         return Tracked(frame, fit, faces_seen, reason, size, t0, self.tracker.target_id, moved_back,
-                       fit is not None and getattr(self.tracker, "on_probation", False))
+                       fit is not None and getattr(self.tracker, "on_probation", False),
+                       None if fit is None else getattr(self.tracker, "last_signature", None))
 
     def finish(self, t: Tracked) -> FrameResult:
         """Stage 2: AU intensities, PSPI and the pain score of a tracked frame, in frame order."""
@@ -188,6 +247,8 @@ class Pipeline:
             self._to_person(t.person)
             self._move_probation(t.moved_back, old_engine, old_person)
         self._recent.append(frame.index)
+        if t.signature is not None:
+            self._proportions.add(frame.index, t.person, t.signature, self.moved_rows)
         if t.reason:
             # Tracked is not scored: a turned, occluded or unsure fit keeps its box (for the view
             # and the CSV's face_x..face_h) but gets no AU values and no score.
