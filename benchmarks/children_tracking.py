@@ -511,7 +511,7 @@ def looks_table(runs: Sequence[tuple]) -> str:
     """How the per-face label (``looks``, :mod:`auepa_monitor.core.face_table`) reads each face_id
     that OpenFace's half fits put on one person (most of its rows on that half's fit): counts per
     family of child / adult ids read as child, adult or unlabelled."""
-    from auepa_monitor.core.face_table import looks_like
+    from auepa_monitor.core.face import looks_like
 
     counts: dict[tuple[str, str, str], int] = {}
     for name, rows, props in runs:

@@ -441,3 +441,38 @@ def test_a_person_changed_row_keeps_asking_for_a_click_until_the_user_chooses(ma
     win.set_target((5.0, 5.0, 30.0, 30.0))
     win.show_processed(replace(base, result=replace(one, frame=22, face_id=1)))
     assert win.pain.prompt.isHidden()
+
+
+def test_choose_prompt_says_when_the_face_followed_looks_like_an_adult(qtbot, children_dir):
+    """4JDccE.joke1.rep2 without a click: the automatic target is first the toddler, then, after it
+    is lost, the parent (face_id 1). Each record says what the target person's proportions have
+    looked like so far; while several faces are in view and none was chosen, the pain panel's
+    prompt adds that the face followed looks like an adult's."""
+    from auepa_monitor.core.pipeline import Pipeline
+    from auepa_monitor.core.sources import open_source
+    from auepa_monitor.ui.panels import PainPanel
+
+    pipe, src = Pipeline(), open_source(children_dir / "4JDccE.joke1.rep2.take1.NomNomNom.mp4")
+    results = []
+    try:
+        while (f := src.read()) is not None:
+            results.append(pipe.process(f))
+    finally:
+        src.close()
+        pipe.close()
+    looks = {(r.face_id, r.target_looks) for r in results}
+    assert (0, "child") in looks and (0, "adult") not in looks, sorted(looks)
+    # The parent reads 0.34-0.48 on the 8 frames she leans in fast (the first of face_id 1): the
+    # label reads "child" for 15 frames once 10 fits are in, then "adult" as her fits add up.
+    parent = [r.target_looks for r in results if r.face_id == 1 and r.target_looks]
+    assert parent.count("adult") > 0.5 * len(parent), parent
+    last = results[-1]
+    assert last.face_id == 1 and last.target_looks == "adult"
+    panel = PainPanel()
+    qtbot.addWidget(panel)
+    panel.set_result(last, choose_prompt=True)
+    assert panel.prompt.text().startswith("Several faces in view: click the infant's face")
+    assert panel.prompt.text().endswith("The face followed now looks like an adult's (its proportions).")
+    child = next(r for r in results if r.target_looks == "child")
+    panel.set_result(child, choose_prompt=True)
+    assert "adult" not in panel.prompt.text()

@@ -136,6 +136,14 @@ SWITCH_MARGIN = 0.12
 #: (so these figures are no longer held out).
 PERSON_CHECK_FITS = 5
 PERSON_MARGIN = 0.10
+#: What a person's face proportions look like (:func:`looks_like`; the measure and the figures
+#: behind these edges: :mod:`auepa_monitor.core.face_table`): a median :class:`TargetSignature` (eye
+#: distances) below ``CHILD_NOSE_DEPTH`` looks like a child's, from ``ADULT_NOSE_DEPTH`` on like an
+#: adult's, unclear between; told from ``MIN_PROPORTION_FITS`` fits of scoring quality on (twice the
+#: person check's ``PERSON_CHECK_FITS``: a short track's few fits are often poor ones).
+CHILD_NOSE_DEPTH = 0.50
+ADULT_NOSE_DEPTH = 0.56
+MIN_PROPORTION_FITS = 10
 #: Eye corners (MediaPipe 33, 133, 362, 263): the temporal smoothing averages the shape relative to their mean.
 _SMOOTH_ANCHOR = (33, 133, 362, 263)
 
@@ -236,6 +244,14 @@ def quality_from_parts(parts: dict[str, float]) -> float:
     rest = {k: v for k, v in parts.items() if k not in ("turn", "profile")}
     turn = min(parts.get("turn", 1.0), parts.get("profile", 1.0))
     return float(max(0.0, min(1.0, turn * math.prod(rest.values()))))
+
+
+def looks_like(nose_depth: float | None, fits: int) -> str:
+    """``child``, ``adult``, ``unclear``, or ``""`` when ``fits`` are too few (or nothing was
+    measured), for a median face proportion (:class:`TargetSignature`) over ``fits`` fits."""
+    if nose_depth is None or fits < MIN_PROPORTION_FITS:
+        return ""
+    return "child" if nose_depth < CHILD_NOSE_DEPTH else "adult" if nose_depth >= ADULT_NOSE_DEPTH else "unclear"
 
 
 def unscored_reason(fit: FaceFit | None, min_quality: float = SCORE_MIN_QUALITY) -> str:

@@ -5,10 +5,11 @@ gives a handful of face ids, some of them short tracks on a passing face or on a
 :func:`face_table` sums each id's rows up (frames, rows scored, face width, pain) and, when the
 pipeline measured it, the face's proportion (:class:`~auepa_monitor.core.face.TargetSignature`: the
 nose's depth below the eye line in eye distances, median over the id's fits of scoring quality;
-short in a child's face) and what it looks like: ``child`` below ``CHILD_NOSE_DEPTH``, ``adult``
-from ``ADULT_NOSE_DEPTH``, ``unclear`` between, ``""`` with fewer than ``MIN_PROPORTION_FITS``
-fits. A hint for choosing, not an age estimate: it tells toddlers from their parents; infants'
-faces, shorter still, should read as children (not measured: no infant video here has a parent in view).
+short in a child's face) and what it looks like (:func:`~auepa_monitor.core.face.looks_like`):
+``child`` below ``CHILD_NOSE_DEPTH`` (0.50), ``adult`` from ``ADULT_NOSE_DEPTH`` (0.56), ``unclear``
+between, ``""`` with fewer than ``MIN_PROPORTION_FITS`` (10) fits. A hint for choosing, not an
+age estimate: it tells toddlers from their parents; infants' faces, shorter still, should read as
+children (not measured: no infant video here has a parent in view).
 
 Measured on the 28 children full frames (OpenFace's half-frame fits say who each face_id is: the
 ids with 10 fits or more, most of their rows on one of OpenFace's two faces). Per-id medians with
@@ -31,15 +32,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .face import looks_like
 from .recorder import FRAME_COLUMNS, complete_lines
-
-#: A face_id whose median nose depth (eye distances) is below this looks like a child's, from
-#: ``ADULT_NOSE_DEPTH`` on like an adult's, between is unclear (module docstring).
-CHILD_NOSE_DEPTH = 0.50
-ADULT_NOSE_DEPTH = 0.56
-#: Least fits of scoring quality a face_id needs to be labelled (twice the person check's
-#: ``PERSON_CHECK_FITS``: a short track's few fits are often poor ones).
-MIN_PROPORTION_FITS = 10
 
 
 @dataclass(frozen=True)
@@ -64,13 +58,6 @@ class FaceRows:
     nose_depth: float | None = None
     proportion_fits: int = 0
     looks: str = ""
-
-
-def looks_like(nose_depth: float | None, fits: int) -> str:
-    """``child``, ``adult``, ``unclear``, or ``""`` when ``fits`` are too few (or nothing was measured)."""
-    if nose_depth is None or fits < MIN_PROPORTION_FITS:
-        return ""
-    return "child" if nose_depth < CHILD_NOSE_DEPTH else "adult" if nose_depth >= ADULT_NOSE_DEPTH else "unclear"
 
 
 def face_table(csv_path: Path, proportions: Mapping[int, tuple[float, int]] | None = None) -> list[FaceRows]:

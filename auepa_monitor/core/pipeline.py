@@ -11,7 +11,7 @@ import numpy as np
 
 from .au_regions import au_centers
 from .engine_api import AUEngine, AUValuesMissing
-from .face import SCORE_MIN_QUALITY, Box, FaceTracker, unscored_reason
+from .face import SCORE_MIN_QUALITY, Box, FaceTracker, looks_like, unscored_reason
 from .records import FaceFit, FrameResult
 from .scoring import PainScorer, pspi
 from .sources import Frame
@@ -87,12 +87,18 @@ class _Proportions:
             f, i, v = self._recent.popleft()
             self._count(moved.get((f, i), i), v)
 
-    def medians(self, moved: dict[tuple[int, int], int]) -> dict[int, tuple[float, int]]:
-        """face_id -> (median, values)."""
-        counts = {fid: c.copy() for fid, c in self._counts.items()}
+    def median(self, fid: int, moved: dict[tuple[int, int], int]) -> tuple[float | None, int]:
+        """(median, values) of one face_id; (None, 0) without a value."""
+        return self.medians(moved, only=fid).get(fid, (None, 0))
+
+    def medians(self, moved: dict[tuple[int, int], int], only: int | None = None) -> dict[int, tuple[float, int]]:
+        """face_id -> (median, values); of face_id ``only`` alone when given."""
+        counts = {fid: c.copy() for fid, c in self._counts.items() if only in (None, fid)}
         exact: dict[int, list[float]] = {}
         for f, i, v in self._recent:
-            exact.setdefault(moved.get((f, i), i), []).append(v)
+            fid = moved.get((f, i), i)
+            if only in (None, fid):
+                exact.setdefault(fid, []).append(v)
         out = {}
         for fid in sorted(set(counts) | set(exact)):
             if fid not in counts:
@@ -110,6 +116,9 @@ class _Proportions:
 class Pipeline:
     """Runs the per-frame core on frames of one source.
 
+    Each result says what the target person's face proportions have looked like so far
+    (``FrameResult.target_looks``), re-read every ``LOOKS_EVERY`` frames and when the person changes.
+
     Args:
         tracker: face tracker (created with defaults when None).
         au_engine: AU engine (the embedded engine when None).
@@ -117,6 +126,9 @@ class Pipeline:
         roi: (x, y, w, h) frame pixels of the target face, or None.
         min_quality: fit quality (0-1) below which a frame is tracked but not scored.
     """
+
+    #: Frames between readings of the target person's proportions (``FrameResult.target_looks``).
+    LOOKS_EVERY = 15
 
     def __init__(self, tracker: FaceTracker | None = None, au_engine: AUEngine | None = None,
                  scorer: PainScorer | None = None, roi: Box | None = None,
@@ -141,6 +153,8 @@ class Pipeline:
         #: The frames the last :meth:`finish` moved to the new person (empty on most frames).
         self.last_moved: tuple[int, ...] = ()
         self._proportions = _Proportions()  # for face_proportions()
+        self._looks: tuple[int, str] = (0, "")  # (face_id, what it looks like), re-read every LOOKS_EVERY
+        self._looks_age = 0
 
     def reset(self, keep_person: bool = True) -> None:
         """Forget temporal state (target, baselines, smoothing), e.g. after a seek. With
@@ -161,6 +175,7 @@ class Pipeline:
         self._person = 0
         self.moved_rows = {}
         self._proportions = _Proportions()
+        self._looks, self._looks_age = (0, ""), 0
         self.tracker.restart_people()
         self.reset(keep_person=False)
 
@@ -254,13 +269,18 @@ class Pipeline:
         self._recent.append(frame.index)
         if t.signature is not None:
             self._proportions.add(frame.index, t.person, t.signature, self.moved_rows)
+        self._looks_age += 1
+        if self._looks[0] != t.person or self._looks_age >= self.LOOKS_EVERY:
+            self._looks = (t.person, looks_like(*self._proportions.median(t.person, self.moved_rows)))
+            self._looks_age = 0
+        looks = self._looks[1]
         if t.reason:
             # Tracked is not scored: a turned, occluded or unsure fit keeps its box (for the view
             # and the CSV's face_x..face_h) but gets no AU values and no score.
             return FrameResult(frame=frame.index, timestamp=frame.timestamp, faces_seen=faces_seen, face=fit,
                                au_engine=self.au_engine.name, model_name=self.scorer.name, size=size,
                                reason=t.reason, latency_ms=(time.perf_counter() - t.t0) * 1000,
-                               face_id=t.person)
+                               face_id=t.person, target_looks=looks)
         try:
             # A face on probation may be someone else: measured, but kept out of the running neutral
             # of the person it may not be (live there is no going back once its values are in).
@@ -270,7 +290,7 @@ class Pipeline:
             # empty AU and score cells), with the engine's reason.
             return FrameResult(frame=frame.index, timestamp=frame.timestamp, faces_seen=faces_seen, face=None,
                                au_engine=self.au_engine.name, au_missing=str(e), reason="au_missing",
-                               model_name=self.scorer.name, face_id=t.person,
+                               model_name=self.scorer.name, face_id=t.person, target_looks=looks,
                                size=size, latency_ms=(time.perf_counter() - t.t0) * 1000)
         score, raw, level = self.scorer.score(au, frame.timestamp)
         regions = {k: (float(v[0]), float(v[1])) for k, v in au_centers(fit.landmarks).items()}
@@ -278,5 +298,5 @@ class Pipeline:
             frame=frame.index, timestamp=frame.timestamp, faces_seen=faces_seen, face=fit,
             au=MappingProxyType(au), au_engine=self.au_engine.name, au_regions=MappingProxyType(regions),
             pspi=pspi(au), pain_score=score, pain_raw=raw, pain_level=level, model_name=self.scorer.name,
-            size=size, latency_ms=(time.perf_counter() - t.t0) * 1000, face_id=t.person,
+            size=size, latency_ms=(time.perf_counter() - t.t0) * 1000, face_id=t.person, target_looks=looks,
         )

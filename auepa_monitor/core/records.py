@@ -176,6 +176,9 @@ class FrameResult:
             the first; +1 each time the automatic rule took someone else, see
             ``FaceTracker.target_id``); with ``analyze --faces all`` a stable number per tracked
             person, as OpenFace's ``face_id``.
+        target_looks: what this face_id's face proportions have looked like so far
+            (``face.looks_like``: "child", "adult", "unclear"; "" until 10 fits of scoring quality),
+            updated every ``Pipeline.LOOKS_EVERY`` frames; a hint for the window, not an age estimate.
     """
 
     frame: int
@@ -195,6 +198,7 @@ class FrameResult:
     au_missing: str = ""
     reason: str = ""
     face_id: int = 0
+    target_looks: str = ""
 
     @property
     def success(self) -> bool:

@@ -22,6 +22,8 @@ AU_NAMES = {1: "inner brow raiser", 2: "outer brow raiser", 4: "brow lowerer", 6
 
 #: The pain panel's prompt while several faces are in view and none was chosen.
 _CHOOSE = "Several faces in view: click the infant's face to monitor it."
+#: Added to it while the face followed looks like an adult's (``FrameResult.target_looks``).
+_LOOKS_ADULT = " The face followed now looks like an adult's (its proportions)."
 _OTHER_PERSON = ("The face followed now is another person than before (found again after it was lost): "
                  "click the infant's face to monitor it.")
 
@@ -148,7 +150,8 @@ class PainPanel(QFrame):
             moved = r.face_id if r is not None else 0
             self.prompt.setText(_CHOOSE + (f" The face followed has changed to another person "
                                            f"{'once' if moved == 1 else f'{moved} times'}."
-                                           if moved else ""))
+                                           if moved else "")
+                                + (_LOOKS_ADULT if r is not None and r.target_looks == "adult" else ""))
         if r is not None and r.face is not None:
             self.fit.setText(f"Fit quality {r.face.quality:.2f} (0-1)")
             self.fit.setStyleSheet("" if r.success else "color: #9e9e9e;")
