@@ -472,7 +472,9 @@ def test_choose_prompt_says_when_the_face_followed_looks_like_an_adult(qtbot, ch
     qtbot.addWidget(panel)
     panel.set_result(last, choose_prompt=True)
     assert panel.prompt.text().startswith("Several faces in view: click the infant's face")
-    assert panel.prompt.text().endswith("The face followed now looks like an adult's (its proportions).")
+    assert panel.prompt.text().endswith("The face followed looks like an adult's (its proportions).")
+    panel.set_result(last, other_person=True)  # said with the person-changed prompt too
+    assert panel.prompt.text().endswith("looks like an adult's (its proportions).")
     child = next(r for r in results if r.target_looks == "child")
     panel.set_result(child, choose_prompt=True)
     assert "adult" not in panel.prompt.text()

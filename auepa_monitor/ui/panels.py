@@ -23,7 +23,7 @@ AU_NAMES = {1: "inner brow raiser", 2: "outer brow raiser", 4: "brow lowerer", 6
 #: The pain panel's prompt while several faces are in view and none was chosen.
 _CHOOSE = "Several faces in view: click the infant's face to monitor it."
 #: Added to it while the face followed looks like an adult's (``FrameResult.target_looks``).
-_LOOKS_ADULT = " The face followed now looks like an adult's (its proportions)."
+_LOOKS_ADULT = " The face followed looks like an adult's (its proportions)."
 _OTHER_PERSON = ("The face followed now is another person than before (found again after it was lost): "
                  "click the infant's face to monitor it.")
 
@@ -142,16 +142,16 @@ class PainPanel(QFrame):
         someone else (a ``person_changed`` row): asks for a click until the user chooses again.
         """
         self.prompt.setVisible(choose_prompt or other_person)
+        adult = _LOOKS_ADULT if r is not None and r.target_looks == "adult" else ""
         if other_person:
-            self.prompt.setText(_OTHER_PERSON)
+            self.prompt.setText(_OTHER_PERSON + adult)
         elif choose_prompt:
             # face_id counts the people the target was (automatic moves, faces found again that were
             # someone else, and the user's own choices), after the first.
             moved = r.face_id if r is not None else 0
             self.prompt.setText(_CHOOSE + (f" The face followed has changed to another person "
                                            f"{'once' if moved == 1 else f'{moved} times'}."
-                                           if moved else "")
-                                + (_LOOKS_ADULT if r is not None and r.target_looks == "adult" else ""))
+                                           if moved else "") + adult)
         if r is not None and r.face is not None:
             self.fit.setText(f"Fit quality {r.face.quality:.2f} (0-1)")
             self.fit.setStyleSheet("" if r.success else "color: #9e9e9e;")
