@@ -15,7 +15,8 @@ own stage or the stages above it (``tests/test_import_graph.py`` holds this map 
 5. **scoring and explanation**: ``scoring`` (PSPI, the AuE-IPA score), ``gradcam``, ``engagement``,
    ``explain``, ``alerts``.
 6. **pipeline**: ``pipeline`` (one frame through face, AUs, score), ``all_faces``, ``pipeline_factory``.
-7. **sessions and outputs**: ``recorder``, ``face_table`` (one line per face_id of a CSV), ``session``, ``retention``, ``outputs``, ``monitor`` (the
-   monitor session the window shows), ``ward``, ``analyze``, ``whole_recording`` (analyze's
-   second pass: AUs against the whole recording's neutral), ``export``, ``parallel``.
+7. **sessions and outputs**: ``recorder``, ``face_table`` (one line per face_id of a CSV),
+   ``session``, ``retention``, ``outputs``, ``monitor`` (the monitor session the window shows),
+   ``ward``, ``analyze``, ``whole_recording`` (analyze's second pass: AUs against the whole
+   recording's neutral), ``export``, ``parallel``.
 """

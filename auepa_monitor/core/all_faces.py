@@ -299,7 +299,6 @@ class AllFacesPipeline:
                 del ends[b]
         return self.rejoined_ids - n0
 
-
     def face_proportions(self) -> dict[int, tuple[float, int]]:
         """Each face_id's face proportion (:class:`~auepa_monitor.core.face.TargetSignature`, eye
         distances), the median over the fits of scoring quality its rows hold, and how many; after
