@@ -602,6 +602,29 @@ def test_a_bed_whose_file_ended_says_so(faces_dir: Path, tmp_path: Path, qtbot) 
         win.refresh()
         n = win.beds[0].monitor.latest.result.frame
         assert win.tiles[0].fps.text() == f"ended at frame {n}" and n >= 25
+        assert win.tiles[0].check.isHidden()  # one face in view (an adult's): nothing to check
+    finally:
+        win.close()
+        win.shutdown()
+
+
+def test_a_bed_following_a_face_that_looks_like_an_adult_says_so(children_dir: Path, tmp_path: Path, qtbot) -> None:
+    """4JDccE.joke1.rep2 as a bed, no target chosen: the automatic target ends on the parent (the
+    toddler in view at the left). The tile says that the face followed looks like an adult's, so the
+    ward does not watch a parent in silence (an adult alone in view says nothing: the test above)."""
+    from auepa_monitor.ui.ward_window import WardWindow
+
+    cfg = WardConfig("W", [Bed("Cot 1", str(children_dir / "4JDccE.joke1.rep2.take1.NomNomNom.mp4"))])
+    win = WardWindow(cfg, tmp_path / "sessions", sound=False, lossless=True)
+    qtbot.addWidget(win)
+    try:
+        win.show()
+        qtbot.waitUntil(lambda: win.beds[0].monitor.ended, timeout=120000)
+        win.refresh()
+        r = win.beds[0].monitor.latest.result
+        assert r.target_looks == "adult" and r.faces_seen > 1, (r.target_looks, r.faces_seen)
+        tile = win.tiles[0]
+        assert not tile.check.isHidden() and "looks like an adult's" in tile.check.text()
     finally:
         win.close()
         win.shutdown()

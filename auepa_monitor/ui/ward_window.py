@@ -62,6 +62,8 @@ from .overlay import LEVEL_COLORS
 THUMB_W, THUMB_H = 320, 240
 THUMB_MIN_W, THUMB_MIN_H = 160, 120
 SPARK_S = 120.0  # seconds of scores in the sparkline
+#: A tile's line while the face followed looks like an adult's among several (see ``BedTile.check``).
+_CHECK_TARGET = "Face followed looks like an adult's: open the bed and click the infant"
 
 
 def _pixmap(img: np.ndarray, box: tuple[float, float, float, float] | None, colour: str,
@@ -107,6 +109,12 @@ class BedTile(QFrame):
         self.score.setStyleSheet("font-size: 28px; font-weight: bold;")
         self.level = QLabel("")
         self.alarm = QLabel("no alarm")
+        #: Said while several faces are in view, none was chosen, and the face followed looks like
+        #: an adult's (``FrameResult.target_looks``): the bed may be watching a parent.
+        self.check = QLabel("")
+        self.check.setWordWrap(True)
+        self.check.setStyleSheet("color: #4fc3f7; font-weight: bold;")
+        self.check.setVisible(False)
         self.fps = QLabel("0.0 fps")
         #: The pain model and, when it was not trained on infant pain data, the warning (medical honesty).
         self.model = QLabel("")
@@ -134,6 +142,7 @@ class BedTile(QFrame):
         right.addWidget(self.score)
         right.addWidget(self.level)
         right.addWidget(self.alarm)
+        right.addWidget(self.check)
         right.addWidget(self.model)
         right.addStretch(1)
         right.addWidget(self.ack)
@@ -178,6 +187,9 @@ class BedTile(QFrame):
             self.thumb.setPixmap(_pixmap(p.image, None if r.face is None else r.face.box, colour,
                                          (self.thumb.width(), self.thumb.height())))
             self.score_value = r.pain_score
+            adult = r.target_looks == "adult" and r.faces_seen > 1 and mon.target is None
+            self.check.setText(_CHECK_TARGET if adult else "")
+            self.check.setVisible(adult)
             if r.pain_score is None:
                 self.score.setText("--")
                 self.score.setStyleSheet("font-size: 28px; font-weight: bold; color: #9e9e9e;")
