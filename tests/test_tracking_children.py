@@ -245,6 +245,27 @@ def test_automatic_target_moves_from_the_parent_to_the_child_and_says_so():
     assert pipe.second_pass_faces().keys() == {None}
 
 
+def test_automatic_target_moves_back_to_the_child_at_the_person_check_margin():
+    """4JDccE.joke1.rep1, no ROI, later on: the toddler is lost at frame ~252 and the rule takes the
+    parent again, whose proportions now read 0.54 (she leans in); the toddler, fitted at reviews
+    from frame 409 on, reads 0.43-0.45. That gap (0.10-0.11) is another person by the person check's
+    margin, and the target moves back to the toddler (at the first margin, 0.12, it stayed on the
+    parent until a loss at frame 461)."""
+    from auepa_monitor.core.pipeline import Pipeline
+    from auepa_monitor.core.sources import Frame
+
+    pipe = Pipeline()
+    rows = [pipe.process(Frame(i, (i - 1) / 30.0, img))
+            for i, img in ct.decoded_frames(CHILDREN / "4JDccE.joke1.rep1.take1.NomNomNom.mp4", 445)]
+    switched = [r for r in rows if r.reason == "target_switched"]
+    assert len(switched) == 2 and switched[0].frame < 140 and 400 <= switched[1].frame <= 445, \
+        [r.frame for r in switched]
+    cx = lambda r: r.face.box[0] + r.face.box[2] / 2  # noqa: E731
+    assert all(cx(r) > 320 for r in switched)  # both times to the toddler (right)
+    parent = rows[switched[1].frame - 2]
+    assert parent.face is not None and cx(parent) < 320 and parent.face_id == switched[1].face_id - 1
+
+
 def test_a_face_found_again_that_is_another_person_gets_a_new_face_id():
     """3dC3SQ.joke3.rep2, no ROI: the toddler (right) is followed, lost as they turn away, and the
     face found again near their last place after the loss is the parent's (left; the issue's drift
