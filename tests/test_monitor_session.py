@@ -241,3 +241,17 @@ def test_headless_run_to_the_end_records_the_last_frame(pipeline, faces_dir, tmp
         mon.close()
     with open(folder / "frames.csv", newline="") as fh:
         assert [int(r["frame"]) for r in csv.DictReader(fh)] == list(range(1, n + 1))
+
+
+def test_several_faces_are_remembered_for_the_prompts():
+    """The click-the-infant prompts must not flicker with the detector's count at one frame: several
+    faces seen count for 10 s of source time; time going back (a seek, a new source) forgets them."""
+    from auepa_monitor.core.monitor import SeveralFaces
+    from auepa_monitor.core.records import FrameResult
+
+    seen = SeveralFaces()
+    at = lambda t, n: seen.update(FrameResult(frame=int(t * 30) + 1, timestamp=t, faces_seen=n, face=None))  # noqa: E731
+    assert not at(0.0, 1)
+    assert at(1.0, 2) and at(1.5, 1) and at(11.0, 1)
+    assert not at(11.1, 1)
+    assert at(12.0, 3) and not at(2.0, 1)  # back in time: forgotten

@@ -39,7 +39,8 @@ from .sources import Source
 #: AU engine name -> what the user interface calls it.
 ENGINES = {"embedded": "embedded", "openface": "OpenFace 2.2"}
 
-__all__ = ["ENGINES", "MonitorListener", "MonitorSession", "OpenFaceJob", "Span", "open_spec", "target_around"]
+__all__ = ["ENGINES", "MonitorListener", "MonitorSession", "OpenFaceJob", "SeveralFaces", "Span", "open_spec",
+           "target_around"]
 
 
 def open_spec(spec: str | int) -> Source:
@@ -60,6 +61,25 @@ def target_around(result: Any, x: float, y: float) -> tuple[float, float, float,
     centred on the click, as large as the current face (a quarter of the frame height without one)."""
     side = max(result.face.box[2], result.face.box[3]) if result.face is not None else 0.25 * result.size[1]
     return (x - side / 2, y - side / 2, side, side)
+
+
+class SeveralFaces:
+    """Whether several faces were in view in the last ``seconds`` of source time, for the prompts that
+    ask for a click on the infant: the detector's count at one frame flickers (a turned child is
+    missed at some of its passes), the prompt must not."""
+
+    def __init__(self, seconds: float = 10.0) -> None:
+        self.seconds = seconds
+        self._at: float | None = None  # source time (s) of the last frame with several faces seen
+
+    def update(self, r: Any) -> bool:
+        """Note ``r`` (a ``FrameResult``) and say whether several faces were seen lately (time
+        going back, a seek or a new source, forgets)."""
+        if self._at is not None and r.timestamp < self._at:
+            self._at = None
+        if r.faces_seen > 1:
+            self._at = r.timestamp
+        return self._at is not None and r.timestamp - self._at <= self.seconds
 
 
 class OpenFaceJob:

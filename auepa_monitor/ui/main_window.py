@@ -45,7 +45,7 @@ from PySide6.QtWidgets import (
 from .. import __version__
 from ..core.alerts import AlertConfig, AlertEvent, Priority, Span
 from ..core.errors import AuepaError
-from ..core.monitor import ENGINES, MonitorSession, OpenFaceJob, open_spec, target_around
+from ..core.monitor import ENGINES, MonitorSession, OpenFaceJob, SeveralFaces, open_spec, target_around
 from ..core.player import SPEEDS, PlayerNotice, Processed
 from ..core.private_files import mask_credentials
 from ..core.sources import Source
@@ -107,6 +107,7 @@ class MainWindow(QMainWindow):
         self.sound = AlarmSound(enabled=sound)
         self.current: Processed | None = None  # the frame shown
         self._other_person = False  # a person_changed row was shown since the last choice of target
+        self._several = SeveralFaces()  # several faces in view lately: ask for a click on the infant
         self.frames_shown = 0
         self.rate = DisplayRate()
         self._last_curve = 0.0
@@ -544,7 +545,7 @@ class MainWindow(QMainWindow):
         self.view.set_frame(p.image, r)
         # Said once in the row, kept on screen: the face followed became someone else.
         self._other_person = self._other_person or r.reason == "person_changed"
-        self.pain.set_result(r, choose_prompt=r.faces_seen > 1 and self.monitor.target is None,
+        self.pain.set_result(r, choose_prompt=self._several.update(r) and self.monitor.target is None,
                              scale=self.monitor.scale, other_person=self._other_person)
         self.au_panel.set_values(r.au)
         self.engines.show_values(self.monitor, r.au_engine, r.au_missing)

@@ -53,6 +53,7 @@ from PySide6.QtWidgets import (
 from .. import NOT_A_MEDICAL_DEVICE
 from ..core.alerts import Priority
 from ..core.errors import AuepaError
+from ..core.monitor import SeveralFaces
 from ..core.net_pool import FaceNetPool
 from ..core.private_files import make_private, mask_credentials
 from ..core.ward import Bed, WardBed, WardConfig, rank_alarms
@@ -64,7 +65,6 @@ THUMB_MIN_W, THUMB_MIN_H = 160, 120
 SPARK_S = 120.0  # seconds of scores in the sparkline
 #: A tile's line while the face followed looks like an adult's among several (see ``BedTile.check``).
 _CHECK_TARGET = "Face followed looks like an adult's: open the bed and click the infant"
-CHECK_MEMORY_S = 10.0
 
 
 def _pixmap(img: np.ndarray, box: tuple[float, float, float, float] | None, colour: str,
@@ -135,7 +135,7 @@ class BedTile(QFrame):
         self.values: deque[float] = deque()
         self.last_frame = -1
         self.score_value: float | None = None
-        self.several_at: float | None = None  # source time of the last frame with several faces seen
+        self.several = SeveralFaces()
         head = QHBoxLayout()
         head.addWidget(self.title)
         head.addStretch(1)
@@ -189,12 +189,7 @@ class BedTile(QFrame):
             self.thumb.setPixmap(_pixmap(p.image, None if r.face is None else r.face.box, colour,
                                          (self.thumb.width(), self.thumb.height())))
             self.score_value = r.pain_score
-            if r.faces_seen > 1:
-                self.several_at = r.timestamp
-            # Several faces seen in the last CHECK_MEMORY_S: the detector's count at one frame flickers
-            # (a turned child is missed at some passes), the line must not.
-            adult = r.target_looks == "adult" and mon.target is None and \
-                self.several_at is not None and 0.0 <= r.timestamp - self.several_at <= CHECK_MEMORY_S
+            adult = self.several.update(r) and r.target_looks == "adult" and mon.target is None
             self.check.setText(_CHECK_TARGET if adult else "")
             self.check.setVisible(adult)
             if r.pain_score is None:
