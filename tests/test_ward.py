@@ -4,6 +4,7 @@ SIGTERM), and per-bed session folders complete after close."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -589,42 +590,38 @@ def test_closing_a_modified_ward_asks_to_save(faces_dir: Path, tmp_path: Path, q
     assert win2._closed and len(asked) == 2
 
 
-@pytest.mark.gui
-def test_a_bed_whose_file_ended_says_so(faces_dir: Path, tmp_path: Path, qtbot) -> None:
+@contextlib.contextmanager
+def _bed_played_to_the_end(source: Path, tmp_path: Path, qtbot):
+    """A ward of one bed on ``source`` (no target chosen), played to its end and refreshed."""
     from auepa_monitor.ui.ward_window import WardWindow
 
-    cfg = WardConfig("W", [Bed("Cot 1", str(faces_dir / "image_sequence"))])
-    win = WardWindow(cfg, tmp_path / "sessions", sound=False, lossless=True)
+    win = WardWindow(WardConfig("W", [Bed("Cot 1", str(source))]), tmp_path / "sessions", sound=False, lossless=True)
     qtbot.addWidget(win)
     try:
         win.show()
         qtbot.waitUntil(lambda: win.beds[0].monitor.ended, timeout=120000)
         win.refresh()
-        n = win.beds[0].monitor.latest.result.frame
-        assert win.tiles[0].fps.text() == f"ended at frame {n}" and n >= 25
-        assert win.tiles[0].check.isHidden()  # one face in view (an adult's): nothing to check
+        yield win
     finally:
         win.close()
         win.shutdown()
 
 
+@pytest.mark.gui
+def test_a_bed_whose_file_ended_says_so(faces_dir: Path, tmp_path: Path, qtbot) -> None:
+    with _bed_played_to_the_end(faces_dir / "image_sequence", tmp_path, qtbot) as win:
+        n = win.beds[0].monitor.latest.result.frame
+        assert win.tiles[0].fps.text() == f"ended at frame {n}" and n >= 25
+        assert win.tiles[0].check.isHidden()  # one face in view (an adult's): nothing to check
+
+
+@pytest.mark.gui
 def test_a_bed_following_a_face_that_looks_like_an_adult_says_so(children_dir: Path, tmp_path: Path, qtbot) -> None:
     """4JDccE.joke1.rep2 as a bed, no target chosen: the automatic target ends on the parent (the
     toddler in view at the left). The tile says that the face followed looks like an adult's, so the
     ward does not watch a parent in silence (an adult alone in view says nothing: the test above)."""
-    from auepa_monitor.ui.ward_window import WardWindow
-
-    cfg = WardConfig("W", [Bed("Cot 1", str(children_dir / "4JDccE.joke1.rep2.take1.NomNomNom.mp4"))])
-    win = WardWindow(cfg, tmp_path / "sessions", sound=False, lossless=True)
-    qtbot.addWidget(win)
-    try:
-        win.show()
-        qtbot.waitUntil(lambda: win.beds[0].monitor.ended, timeout=120000)
-        win.refresh()
+    with _bed_played_to_the_end(children_dir / "4JDccE.joke1.rep2.take1.NomNomNom.mp4", tmp_path, qtbot) as win:
         r = win.beds[0].monitor.latest.result
         assert r.target_looks == "adult" and r.faces_seen > 1, (r.target_looks, r.faces_seen)
         tile = win.tiles[0]
         assert not tile.check.isHidden() and "looks like an adult's" in tile.check.text()
-    finally:
-        win.close()
-        win.shutdown()
