@@ -21,6 +21,9 @@ right on 18 of 18 (3dC3SQ's 0.53 on 4JDccE) and 21 of 22 (4JDccE's 0.51 on 3dC3S
 default target a cut at 0.52 read 3 of 11 toddler ids of 3dC3SQ as adults. Hence the band
 between: its edges are set on both families (not held out) just outside where the two overlap,
 and ``benchmarks/children_tracking.py --all-faces`` and ``--full-frame`` print how each mode's ids read.
+The adults of OpenFace's sample videos (default.wmv, 2015-10-15-15-14.avi, image_sequence, the three
+people of multi_face.avi) read 0.50-0.62: 2 ``adult``, 4 ``unclear``, none ``child``; the lowest, 0.50,
+is multi_face.avi's smallest face (50 px wide).
 """
 
 from __future__ import annotations
