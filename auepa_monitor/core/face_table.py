@@ -28,7 +28,6 @@ is multi_face.avi's smallest face (50 px wide).
 
 from __future__ import annotations
 
-import csv
 import math
 import statistics
 from collections.abc import Mapping
@@ -36,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .face import looks_like
-from .recorder import FRAME_COLUMNS, complete_lines
+from .recorder import FRAME_COLUMNS, frame_csv_rows
 
 
 @dataclass(frozen=True)
@@ -69,9 +68,7 @@ def face_table(csv_path: Path, proportions: Mapping[int, tuple[float, int]] | No
     ``proportions``: face_id -> (median nose depth, fits), e.g. ``AllFacesPipeline.face_proportions()``.
     Raises ValueError when the file is not a per-frame CSV of this program.
     """
-    rows = csv.reader(complete_lines(csv_path))
-    if tuple(next(rows, ())) != FRAME_COLUMNS:
-        raise ValueError(f"{Path(csv_path).name}: not a per-frame CSV of this program (header differs)")
+    rows = frame_csv_rows(csv_path)
     fid_at, frame_at, ok_at, w_at, pain_at = (FRAME_COLUMNS.index(c) for c in
                                               ("face_id", "frame", "success", "face_w", "pain_score"))
     # Per face_id: frames, box widths, pain scores of the scored rows (a column each, not row dicts:

@@ -12,7 +12,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -162,17 +162,23 @@ def complete_lines(path: Path) -> list[str]:
     return text.splitlines()
 
 
+def frame_csv_rows(path: Path) -> Iterator[list[str]]:
+    """The rows of a per-frame CSV after its header, as lists of cells in :data:`FRAME_COLUMNS`
+    order, complete lines only. Raises ValueError when the header is not :data:`FRAME_COLUMNS`."""
+    rows = csv.reader(complete_lines(path))
+    if tuple(next(rows, ())) != FRAME_COLUMNS:
+        raise ValueError(f"{Path(path).name}: not a per-frame CSV of this program (header differs)")
+    return rows
+
+
 def read_frame_csv(path: Path) -> list[dict[str, str]]:
     """Rows of a per-frame CSV as dicts (column -> text), complete lines only.
 
     Raises ValueError when the header is not :data:`FRAME_COLUMNS` or a row has the wrong
     number of cells.
     """
-    rows = list(csv.reader(complete_lines(path)))
-    if not rows or tuple(rows[0]) != FRAME_COLUMNS:
-        raise ValueError(f"{Path(path).name}: not a per-frame CSV of this program (header differs)")
     out = []
-    for i, row in enumerate(rows[1:], start=2):
+    for i, row in enumerate(frame_csv_rows(path), start=2):
         if len(row) != len(FRAME_COLUMNS):
             raise ValueError(f"{Path(path).name}: line {i} has {len(row)} cells, {len(FRAME_COLUMNS)} expected")
         out.append(dict(zip(FRAME_COLUMNS, row, strict=True)))

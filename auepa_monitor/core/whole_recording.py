@@ -28,7 +28,6 @@ mixing a parent's face and an infant's.
 
 from __future__ import annotations
 
-import csv
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -39,7 +38,7 @@ import numpy as np
 
 from .au_engine import BASELINE_MIN_QUALITY
 from .processes import process_gone
-from .recorder import FRAME_COLUMNS, SCORE_COLUMNS, FrameCsvWriter, complete_lines, score_cells
+from .recorder import FRAME_COLUMNS, SCORE_COLUMNS, FrameCsvWriter, frame_csv_rows, score_cells
 from .scoring import pspi
 
 _SCORE_AT = FRAME_COLUMNS.index(SCORE_COLUMNS[0])
@@ -142,9 +141,7 @@ def rescore_faces_csv(path: Path, faces: Mapping[int | None, tuple[Any, Any]],
     tmp.unlink(missing_ok=True)
     writer = FrameCsvWriter(tmp)
     try:
-        rows = csv.reader(complete_lines(path))
-        if tuple(next(rows, ())) != FRAME_COLUMNS:
-            raise LookupError(f"{path.name}: not this program's per-frame CSV")
+        rows = frame_csv_rows(path)
         last_of: dict[int, _Face] = {}  # id(scorer) -> the face its last scored row was
         for row in rows:
             if moved and row[_COL["face_id"]]:
