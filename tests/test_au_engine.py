@@ -356,15 +356,22 @@ def test_a_head_turn_or_nod_without_expression_barely_moves_the_geometric_aus(cl
         assert worst[au] <= bound, f"AU{au:02d} moved {worst[au]:.2f} on a head turn without expression"
 
 
-@pytest.mark.slow
-def test_children_geometry_figures_reproduce_the_card(children_dir):
-    """Within-video r of each geometric AU against OpenFace's landmark geometry on the children set
-    (the card's children_geometry.a), and how little the AU map loses against its raw measure."""
+@pytest.fixture(scope="module")
+def children_running(children_dir):
+    """The children set's clips and their figures with the running neutral (validate_aus's
+    ``children_tables``): computed once for the two tests below (about a minute of AU engine)."""
     from training import au_data as D
     from training.validate_aus import children_tables
 
     kids = D.children_clips(children_dir, log=lambda *a: None)
-    _, figs = children_tables(kids, E.EmbeddedAUEngine())
+    return kids, children_tables(kids, E.EmbeddedAUEngine(), "running")[1]
+
+
+@pytest.mark.slow
+def test_children_geometry_figures_reproduce_the_card(children_running):
+    """Within-video r of each geometric AU against OpenFace's landmark geometry on the children set
+    (the card's children_geometry.a), and how little the AU map loses against its raw measure."""
+    _, figs = children_running
     card = ModelCard.load(card_path(models_dir() / E.CALIBRATION_FILE))
     for au, floor in CHILDREN_R_FLOOR.items():
         a = figs["a"][f"AU{au:02d}"]
@@ -380,15 +387,14 @@ def test_children_geometry_figures_reproduce_the_card(children_dir):
 
 
 @pytest.mark.slow
-def test_whole_recording_neutral_reproduces_the_card_on_the_children(children_dir):
+def test_whole_recording_neutral_reproduces_the_card_on_the_children(children_running):
     """analyze's default second pass (each clip half against its whole-recording neutral) on the
     children set: the same within-video r against OpenFace's geometry as the running neutral, and a
     smaller offset from OpenFace's AU levels where the running neutral reads a new face high."""
-    from training import au_data as D
     from training.validate_aus import children_tables
 
-    kids = D.children_clips(children_dir, log=lambda *a: None)
-    figs = {m: children_tables(kids, E.EmbeddedAUEngine(), m)[1] for m in ("running", "recording")}
+    kids, running = children_running
+    figs = {"running": running, "recording": children_tables(kids, E.EmbeddedAUEngine(), "recording")[1]}
     card = ModelCard.load(card_path(models_dir() / E.CALIBRATION_FILE)).metrics["whole_recording_neutral"]
     for au in CHILDREN_R_FLOOR:
         k = f"AU{au:02d}"

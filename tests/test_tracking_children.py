@@ -363,6 +363,21 @@ def test_a_target_lost_before_its_proportions_settled_is_checked_too():
     assert runs[True][0] <= 1 and runs[True][1] == 1, runs
 
 
+def test_a_lost_target_the_network_cannot_fit_does_not_keep_the_child_waiting():
+    """3dC3SQ.joke3.rep3, full frame, no ROI: the rule picks the parent (the two faces' proportions
+    0.55 and 0.50 do not tell), who turns to a profile at frame 12 that the detector still sees and
+    the landmark network cannot fit. The toddler laughs in plain view; the tracker used to wait at
+    the parent's place until frame 69. Past ``lost_after`` misses it now takes the toddler, as a new
+    person, and never the parent meanwhile."""
+    recs = ct.evaluate_full_frame(CHILDREN / "3dC3SQ.joke3.rep3.take1.ThatsNotACat.mp4", limit=45)
+    waited = recs[12:26]  # frames 13-26: within lost_after of the loss
+    assert all(r.box is None for r in waited)
+    later = [r for r in recs[26:] if r.box is not None]
+    assert sum(r.on_right for r in later) >= 12 and not any(r.on_left for r in later), \
+        [(r.frame, r.on_left, r.on_right) for r in recs[26:]]
+    assert {r.face_id for r in later} == {recs[0].face_id + 1}
+
+
 def test_analyze_moves_the_probation_rows_of_another_person_to_their_face_id(tmp_path):
     """4JDccE.joke3.rep3 through ``analyze`` (no ROI): the face found again after the toddler
     (right) is lost is the parent (left). The probation frames before the decision were written under
